@@ -1,0 +1,57 @@
+/**
+ * Publishes a call's status, progress and result events to the events
+ * stream. Every message has a deterministic Nats-Msg-Id, so a process that
+ * takes over a call and publishes the same event again is deduplicated by
+ * JetStream instead of reaching subscribers twice.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import type { Names } from '../wire/names.js';
+import type { CallStatus, Mode, ProgressEvent, ResultEvent, StatusEvent } from '../wire/schemas.js';
+
+export interface StatusOptions {
+  mode?: Mode | undefined;
+  detail?: string | undefined;
+  /** Dispatch attempt the status belongs to (part of its dedupe id). */
+  attempt?: number | undefined;
+  /** Makes the dedupe id unique when one attempt legitimately repeats a status. */
+  key?: string | undefined;
+  traceparent?: string | undefined;
+}
+
+export interface PublishOutcome {
+  /** False when JetStream dropped the message as a duplicate. */
+  stored: boolean;
+}
+
+export class CallEvents {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly n: Names,
+  ) {}
+
+  async status(callId: string, status: CallStatus, options: StatusOptions = {}): Promise<PublishOutcome> {
+    const event: StatusEvent = { callId, status, at: new Date().toISOString() };
+    if (options.mode) event.mode = options.mode;
+    if (options.detail) event.detail = options.detail;
+    if (options.attempt !== undefined) event.attempt = options.attempt;
+    const id = `${callId}.s.${status}.${options.attempt ?? 0}${options.key ? `.${options.key}` : ''}`;
+    return this.publish(this.n.call(callId, 'status'), event, id, options.traceparent);
+  }
+
+  /** `eventKey` is the SSE event id (or task status key) the progress came from. */
+  async progress(event: ProgressEvent, eventKey: string, traceparent?: string): Promise<PublishOutcome> {
+    return this.publish(this.n.call(event.callId, 'progress'), event, `${event.callId}.p.${eventKey}`, traceparent);
+  }
+
+  async result(event: ResultEvent, traceparent?: string): Promise<PublishOutcome> {
+    return this.publish(this.n.call(event.callId, 'result'), event, `${event.callId}.result`, traceparent);
+  }
+
+  private async publish(subject: string, body: unknown, msgID: string, traceparent?: string): Promise<PublishOutcome> {
+    const h = traceparent ? natsHeaders() : undefined;
+    if (h && traceparent) h.set('traceparent', traceparent);
+    const ack = await this.js.publish(subject, JSON.stringify(body), { msgID, ...(h ? { headers: h } : {}) });
+    return { stored: !ack.duplicate };
+  }
+}

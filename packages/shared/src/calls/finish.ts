@@ -1,0 +1,54 @@
+/**
+ * Ending a call: the one path by which a result is published. The writer
+ * first moves the record to a terminal state with compare-and-set (so only
+ * one process can win), keeps the result in the record, then publishes it
+ * with the dedupe id `<callId>.result`. A crash between the two steps is
+ * repaired by `republishResult` when the message is redelivered.
+ */
+import type { WireError, ResultEvent, TerminalStatus } from '../wire/schemas.js';
+import type { CallEvents } from './events.js';
+import type { CallRecord } from './record.js';
+import type { CallStore, RecordPatch, Versioned } from './store.js';
+
+export interface Outcome {
+  status: TerminalStatus;
+  /** The MCP CallToolResult (status completed). */
+  result?: Record<string, unknown>;
+  error?: WireError;
+}
+
+export async function finishCall(
+  store: CallStore,
+  events: CallEvents,
+  current: Versioned<CallRecord>,
+  outcome: Outcome,
+  extra: RecordPatch = {},
+): Promise<Versioned<CallRecord>> {
+  const finishedAt = new Date().toISOString();
+  const merged = { ...current.value, ...extra };
+  const result: ResultEvent = {
+    callId: merged.callId,
+    status: outcome.status,
+    attempts: merged.attempts,
+    startedAt: merged.createdAt,
+    finishedAt,
+  };
+  if (outcome.result !== undefined) result.result = outcome.result;
+  if (outcome.error !== undefined) result.error = outcome.error;
+  if (merged.mode !== undefined) result.mode = merged.mode;
+  const stored = await store.update(current, { ...extra, status: outcome.status, finishedAt, result });
+  await republishResult(events, stored.value);
+  return stored;
+}
+
+/** Publishes the result and terminal status kept in a terminal record (idempotent). */
+export async function republishResult(events: CallEvents, record: CallRecord): Promise<void> {
+  if (!record.result) return;
+  await events.result(record.result, record.traceparent);
+  await events.status(record.callId, record.result.status, {
+    mode: record.mode,
+    attempt: record.attempts,
+    detail: record.result.error?.message,
+    traceparent: record.traceparent,
+  });
+}

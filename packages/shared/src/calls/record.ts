@@ -1,0 +1,102 @@
+/**
+ * The call record kept in the KV bucket (`<prefix>_calls`, key = callId) and
+ * the state machine over its `status`. Only CallStore writes records, and only
+ * through `transition` checks here, always with compare-and-set.
+ */
+import { z } from 'zod';
+import {
+  CallIdSchema,
+  ModeSchema,
+  ResultEventSchema,
+  type CallStatus,
+} from '../wire/schemas.js';
+
+export const RecordStatusSchema = z.enum([
+  /** The submitter claimed the callId; nothing was sent upstream yet. */
+  'accepted',
+  /** The submitter is sending tools/call; a crash now leaves the outcome unknown. */
+  'dispatching',
+  /** The call runs upstream and the join was handed to the joiners. */
+  'dispatched',
+  /** A joiner owns the call and is following it. */
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+]);
+export type RecordStatus = z.infer<typeof RecordStatusSchema>;
+
+const JsonRpcIdSchema = z.union([z.string(), z.number()]);
+
+export const CallRecordSchema = z.object({
+  v: z.literal(1),
+  callId: CallIdSchema,
+  /** The server alias from the submit subject (may be an unknown alias on a rejected call). */
+  server: z.string(),
+  tool: z.string(),
+  status: RecordStatusSchema,
+  mode: ModeSchema.optional(),
+  idempotent: z.boolean(),
+  /** Stream sequence of the submit message that created the record (tells a redelivery from a duplicate). */
+  submitSeq: z.number().int().nonnegative().optional(),
+  sessionId: z.string().optional(),
+  protocolVersion: z.string().optional(),
+  requestId: JsonRpcIdSchema.optional(),
+  progressToken: JsonRpcIdSchema.optional(),
+  /** Resume token: the last SSE event id seen on the call's stream. */
+  lastEventId: z.string().optional(),
+  taskId: z.string().optional(),
+  /** Sequence number of the last published progress event. */
+  progressSeq: z.number().int().nonnegative(),
+  /** How many times tools/call was sent upstream. */
+  attempts: z.number().int().nonnegative(),
+  /** Id of the joiner that follows the call now. */
+  owner: z.string().optional(),
+  /** Epoch milliseconds after which the call ends `timeout`. */
+  deadline: z.number().int().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  dispatchedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  /** The published result, kept so a redelivered join can republish it after a crash. */
+  result: ResultEventSchema.optional(),
+  cancel: z.object({ at: z.string(), reason: z.string().optional() }).optional(),
+  traceparent: z.string().optional(),
+});
+export type CallRecord = z.infer<typeof CallRecordSchema>;
+
+const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout'] as const;
+
+/** Where each status may go next. Terminal states go nowhere. */
+const NEXT: Record<RecordStatus, readonly RecordStatus[]> = {
+  accepted: ['accepted', 'dispatching', ...TERMINAL],
+  // back to accepted: an idempotent call is dispatched again after a lost dispatch
+  dispatching: ['dispatching', 'dispatched', 'accepted', ...TERMINAL],
+  dispatched: ['dispatched', 'running', ...TERMINAL],
+  // back to dispatched: a joiner handed the call back (shutdown, parking)
+  running: ['running', 'dispatched', ...TERMINAL],
+  completed: [],
+  failed: [],
+  cancelled: [],
+  timeout: [],
+};
+
+export function isTerminalRecord(record: Pick<CallRecord, 'status'>): boolean {
+  return NEXT[record.status].length === 0;
+}
+
+export function canTransition(from: RecordStatus, to: RecordStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** The status a caller sees for a record (the wire has no accepted/dispatching). */
+export function publicStatus(status: RecordStatus): CallStatus {
+  switch (status) {
+    case 'accepted':
+    case 'dispatching':
+      return 'queued';
+    default:
+      return status;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * CallStore: the only code that writes call records. Creation is `kv.create`
+ * (a callId can be claimed once); every change is `kv.update` with the
+ * revision the writer last read (compare-and-set), checked against the state
+ * machine in record.ts. A writer that loses a race gets `record_conflict`
+ * and must re-read before doing anything else.
+ */
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { ErrorCode, McpqError } from '../errors.js';
+import { canTransition, CallRecordSchema, isTerminalRecord, type CallRecord } from './record.js';
+
+export interface Versioned<T> {
+  readonly value: T;
+  readonly revision: number;
+}
+
+export type RecordPatch = Partial<Omit<CallRecord, 'v' | 'callId' | 'createdAt' | 'updatedAt'>>;
+
+export type NewRecord = Omit<CallRecord, 'v' | 'createdAt' | 'updatedAt' | 'progressSeq' | 'attempts'> &
+  Partial<Pick<CallRecord, 'progressSeq' | 'attempts'>>;
+
+export class CallStore {
+  constructor(private readonly kv: KV) {}
+
+  async get(callId: string): Promise<Versioned<CallRecord> | null> {
+    const entry = await this.kv.get(callId);
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return null;
+    return { value: parseRecord(callId, entry.string()), revision: entry.revision };
+  }
+
+  /** Claims `callId`. Returns null when a record already exists (the callId was used). */
+  async create(init: NewRecord): Promise<Versioned<CallRecord> | null> {
+    const now = new Date().toISOString();
+    const value: CallRecord = {
+      v: 1,
+      progressSeq: 0,
+      attempts: 0,
+      ...init,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      const revision = await this.kv.create(init.callId, JSON.stringify(value));
+      return { value, revision };
+    } catch (err) {
+      if (isWrongLastSequence(err)) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Applies `patch` to the record read at `current.revision`. Throws
+   * `record_conflict` when someone else wrote in between, and `internal`
+   * for a transition the state machine forbids.
+   */
+  async update(current: Versioned<CallRecord>, patch: RecordPatch): Promise<Versioned<CallRecord>> {
+    const from = current.value.status;
+    const to = patch.status ?? from;
+    if (!canTransition(from, to)) {
+      throw new McpqError(ErrorCode.internal, `call ${current.value.callId}: no transition ${from} -> ${to}`);
+    }
+    const value: CallRecord = { ...current.value, ...patch, updatedAt: new Date().toISOString() };
+    for (const key of Object.keys(patch) as Array<keyof RecordPatch>) {
+      if (patch[key] === undefined) delete (value as Record<string, unknown>)[key];
+    }
+    try {
+      const revision = await this.kv.update(value.callId, JSON.stringify(value), current.revision);
+      return { value, revision };
+    } catch (err) {
+      if (isWrongLastSequence(err)) {
+        throw new McpqError(ErrorCode.record_conflict, `call ${value.callId}: record changed since revision ${current.revision}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Read-modify-write with retries, for writers that do not own the call
+   * (cancel requests). `decide` sees the latest record and returns a patch,
+   * or null to leave it alone. Returns the record as finally stored or seen.
+   */
+  async modify(
+    callId: string,
+    decide: (current: Versioned<CallRecord>) => RecordPatch | null,
+    attempts = 10,
+  ): Promise<{ record: Versioned<CallRecord> | null; changed: boolean }> {
+    for (let i = 0; i < attempts; i++) {
+      const current = await this.get(callId);
+      if (!current) return { record: null, changed: false };
+      const patch = decide(current);
+      if (!patch) return { record: current, changed: false };
+      try {
+        return { record: await this.update(current, patch), changed: true };
+      } catch (err) {
+        if (!(err instanceof McpqError && err.code === ErrorCode.record_conflict)) throw err;
+      }
+    }
+    throw new McpqError(ErrorCode.record_conflict, `call ${callId}: gave up after ${attempts} conflicting writes`);
+  }
+
+  isTerminal(record: Versioned<CallRecord>): boolean {
+    return isTerminalRecord(record.value);
+  }
+}
+
+export function parseRecord(callId: string, text: string): CallRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new McpqError(ErrorCode.internal, `call ${callId}: KV record is not JSON`);
+  }
+  const parsed = CallRecordSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new McpqError(ErrorCode.internal, `call ${callId}: KV record does not match the schema`, {
+      data: parsed.error.issues,
+    });
+  }
+  return parsed.data;
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}

@@ -1,0 +1,158 @@
+/**
+ * The one configuration schema of mcpq, shared by the submitter, the joiner
+ * and the command line. Every option has a default and a doc comment;
+ * docs/operations.md is the reference generated from the same text.
+ */
+import { z } from 'zod';
+import { TOKEN_PATTERN } from '../wire/names.js';
+
+const ms = (def: number) => z.number().int().nonnegative().default(def);
+const positiveMs = (def: number) => z.number().int().positive().default(def);
+
+/**
+ * A secret value: `{ "env": "NAME" }` reads an environment variable,
+ * `{ "file": "/path" }` reads a file (trailing newline trimmed). A plain
+ * string is taken literally: fine for header values that are not secret.
+ */
+export const SecretSchema = z.union([
+  z.string(),
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+export type Secret = z.infer<typeof SecretSchema>;
+
+/** Like SecretSchema, but a literal is refused: credentials never sit in a config file in clear. */
+export const CredentialSchema = z.union([
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+
+export const ModeSettingSchema = z.enum(['auto', 'task', 'resume', 'hold']);
+export type ModeSetting = z.infer<typeof ModeSettingSchema>;
+
+export const ServerConfigSchema = z.strictObject({
+  /** The MCP server's Streamable HTTP endpoint (http or https). */
+  url: z.url({ protocol: /^https?$/, error: 'url must be an http:// or https:// URL' }),
+  /** Extra HTTP headers sent on every request to the server, e.g. Authorization from the environment. */
+  headers: z.record(z.string().min(1), SecretSchema).default({}),
+  /** Rejoin mode: `auto` picks task, then resume, then hold from what the server supports. */
+  mode: ModeSettingSchema.default('auto'),
+  /** Upper bound on calls of this server followed at once by one joiner. */
+  maxInFlight: z.number().int().positive().default(1000),
+  /** Time to live asked for MCP tasks (task mode). */
+  taskTtlMs: positiveMs(24 * 3600 * 1000),
+  /** Per-request HTTP timeout for short requests (initialize, tools/list, tasks/get, notifications). */
+  requestTimeoutMs: positiveMs(30_000),
+});
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+
+export const NatsConfigSchema = z.strictObject({
+  /** NATS server URL(s); a comma-separated string or a list. Env: NATS_URL. */
+  servers: z
+    .union([z.string(), z.array(z.string()).min(1)])
+    .default('nats://127.0.0.1:4222')
+    .transform((v) => (Array.isArray(v) ? v : v.split(',').map((s) => s.trim()).filter(Boolean))),
+  /** Connection name shown in NATS monitoring. Defaults to the service name. */
+  name: z.string().optional(),
+  /** User for user/password auth. */
+  user: z.string().optional(),
+  /** Password for user/password auth (env or file). */
+  password: CredentialSchema.optional(),
+  /** Token auth (env or file). */
+  token: CredentialSchema.optional(),
+  /** Path of a `.creds` file (JWT + NKey seed). */
+  credsFile: z.string().optional(),
+  /** Path of a file holding an NKey seed (SU...). */
+  nkeySeedFile: z.string().optional(),
+  /** TLS: CA bundle, and a client certificate and key for mutual TLS. */
+  tls: z
+    .strictObject({
+      caFile: z.string().optional(),
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+    })
+    .optional(),
+  /** Replicas of every stream and of the KV bucket: 1, or 3 on a cluster. */
+  replicas: z.union([z.literal(1), z.literal(3)]).default(1),
+  /** Bound on the initial connection attempt. */
+  connectTimeoutMs: positiveMs(5_000),
+});
+
+export const SubmitterConfigSchema = z.strictObject({
+  /** Requests dispatched at once by one submitter. */
+  concurrency: z.number().int().positive().default(32),
+  /** JetStream AckWait of the submit consumer: a dispatch silent this long is redelivered. */
+  ackWaitMs: positiveMs(30_000),
+  /** Deliveries of one request before it is failed and dead-lettered. */
+  maxDeliver: z.number().int().min(2).default(5),
+  /** Bound on waiting for the first resumable event (or task id) of a tools/call. */
+  dispatchTimeoutMs: positiveMs(30_000),
+  /** Backoff for transient upstream failures: first delay and cap. */
+  retryBaseMs: positiveMs(500),
+  retryMaxMs: positiveMs(30_000),
+});
+
+export const JoinerConfigSchema = z.strictObject({
+  /** Calls one joiner follows at once (held streams and running polls; parked calls do not count). */
+  maxInFlight: z.number().int().positive().default(1000),
+  /** JetStream AckWait of the join consumer: how long a silent joiner keeps a call before another takes it over. */
+  ackWaitMs: positiveMs(15_000),
+  /** How often a joiner tells JetStream it still works on a held call. Must be below ackWaitMs. */
+  heartbeatMs: positiveMs(4_000),
+  /** A resumed stream with no event for this long is closed and re-requested later. */
+  idleTimeoutMs: positiveMs(60_000),
+  /** Wait before re-requesting a stream the server closed, when the server gave no `retry`. */
+  parkDelayMs: ms(1_000),
+  /** Bounds on the task poll interval (task mode), whatever the server suggests. */
+  pollMinMs: positiveMs(500),
+  pollMaxMs: positiveMs(30_000),
+  /** Backoff for transient upstream failures while rejoining: first delay and cap. */
+  retryBaseMs: positiveMs(500),
+  retryMaxMs: positiveMs(30_000),
+});
+
+export const StreamsConfigSchema = z.strictObject({
+  /** Window in which a repeated Nats-Msg-Id is dropped (submissions, progress, results). */
+  duplicateWindowMs: positiveMs(120_000),
+  /** How long call events stay replayable in the events stream. */
+  eventsMaxAgeMs: positiveMs(24 * 3600 * 1000),
+  /** How long call records stay in KV after their last update. */
+  callsTtlMs: positiveMs(7 * 24 * 3600 * 1000),
+  /** How long dead letters are kept. */
+  dlqMaxAgeMs: positiveMs(7 * 24 * 3600 * 1000),
+});
+
+export const LimitsConfigSchema = z.strictObject({
+  /** Largest accepted `arguments` object, in bytes of JSON. */
+  maxArgumentsBytes: z.number().int().positive().default(256 * 1024),
+});
+
+export const ConfigSchema = z.strictObject({
+  /** Subject prefix, stream-name prefix and bucket-name prefix. Env: MCPQ_PREFIX. */
+  prefix: z.string().regex(TOKEN_PATTERN, 'prefix must be 1-64 characters from [A-Za-z0-9_-]').default('mcpq'),
+  nats: NatsConfigSchema.default(NatsConfigSchema.parse({})),
+  /** Server alias -> MCP server. Jobs name an alias; URLs never come from jobs. */
+  servers: z
+    .record(z.string().regex(TOKEN_PATTERN, 'server alias must be 1-64 characters from [A-Za-z0-9_-]'), ServerConfigSchema)
+    .default({}),
+  submitter: SubmitterConfigSchema.default(SubmitterConfigSchema.parse({})),
+  joiner: JoinerConfigSchema.default(JoinerConfigSchema.parse({})),
+  streams: StreamsConfigSchema.default(StreamsConfigSchema.parse({})),
+  limits: LimitsConfigSchema.default(LimitsConfigSchema.parse({})),
+  /** Port of /healthz, /readyz and /metrics; 0 turns the endpoint off. Env: MCPQ_HTTP_PORT. */
+  httpPort: z.number().int().min(0).max(65535).default(0),
+  log: z
+    .strictObject({
+      /** pino level. Env: LOG_LEVEL. */
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+/** The config as written (every field optional). */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+/** The config after defaults: what the services work with. */
+export type Config = z.output<typeof ConfigSchema>;
+export type NatsConfig = Config['nats'];
+export type SubmitterConfig = Config['submitter'];
+export type JoinerConfig = Config['joiner'];

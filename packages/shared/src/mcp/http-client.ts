@@ -1,0 +1,327 @@
+/**
+ * A lean MCP Streamable HTTP client: exactly the requests mcpq makes
+ * (initialize, short requests, the tools/call POST whose stream we may leave
+ * without cancelling the call, the resume GET with Last-Event-ID, DELETE).
+ * The SDK's Client would cancel a call when we stop reading it and keeps
+ * ~60 KB per request; mcpq needs to detach and to hold thousands of streams.
+ * HTTP failures become McpqErrors with stable codes and a `retryable` flag.
+ */
+import { describeError, ErrorCode, McpqError } from '../errors.js';
+import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
+import { readSse } from './sse.js';
+
+/** The protocol mcpq asks for: it has priming events and tasks. */
+export const MCP_PROTOCOL_VERSION = '2025-11-25';
+/** Versions mcpq accepts when a server negotiates down. */
+export const SUPPORTED_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];
+
+export interface McpEndpoint {
+  url: string;
+  /** Configured headers (secrets resolved). */
+  headers: Record<string, string>;
+  /** Bound on short requests, and on waiting for response headers of long ones. */
+  requestTimeoutMs: number;
+}
+
+/** What mcpq keeps of an MCP session; the same fields live in the call record. */
+export interface McpSession {
+  sessionId?: string | undefined;
+  protocolVersion: string;
+}
+
+export interface InitializedSession extends McpSession {
+  capabilities: Record<string, unknown>;
+  serverInfo: { name?: string; version?: string };
+  /** The initialize response stream carried an SSE event id (priming event): streams can be resumed. */
+  resumable: boolean;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  /** Extra headers for this request only (e.g. traceparent). */
+  headers?: Record<string, string> | undefined;
+}
+
+let nextRequestNumber = 1;
+const clientInfo = { name: 'mcpq', version: '0.1.0' };
+
+export class McpHttpClient {
+  constructor(readonly endpoint: McpEndpoint) {}
+
+  /** Opens a session: initialize, then notifications/initialized. */
+  async initialize(options: RequestOptions = {}): Promise<InitializedSession> {
+    const id = `mcpq-init-${nextRequestNumber++}`;
+    const body = {
+      jsonrpc: '2.0',
+      id,
+      method: 'initialize',
+      params: { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo },
+    };
+    const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
+    try {
+      const res = await this.send('POST', { protocolVersion: MCP_PROTOCOL_VERSION }, JSON.stringify(body), bounded.signal, options.headers, true);
+      const sessionId = res.headers.get('mcp-session-id') ?? undefined;
+      let resumable = false;
+      const message = await readResponse(res, id, (eventId) => {
+        if (eventId) resumable = true;
+      });
+      const result = expectResult(message, 'initialize');
+      const protocolVersion = typeof result.protocolVersion === 'string' ? result.protocolVersion : '';
+      if (!SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)) {
+        throw new McpqError(ErrorCode.protocol_error, `server negotiated unsupported MCP protocol version "${protocolVersion}"`);
+      }
+      const session: InitializedSession = {
+        sessionId,
+        protocolVersion,
+        capabilities: isRecord(result.capabilities) ? result.capabilities : {},
+        serverInfo: isRecord(result.serverInfo) ? (result.serverInfo as InitializedSession['serverInfo']) : {},
+        resumable,
+      };
+      await this.notify(session, 'notifications/initialized', undefined, { signal: bounded.signal });
+      return session;
+    } catch (err) {
+      throw bounded.translate(err, 'initialize');
+    } finally {
+      bounded.done();
+    }
+  }
+
+  /** A request whose answer is short (tools/list, tasks/get, ...): returns the JSON-RPC result. */
+  async request(session: McpSession, method: string, params: Record<string, unknown> | undefined, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    const id = `mcpq-${nextRequestNumber++}`;
+    const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
+    try {
+      const res = await this.send('POST', session, JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params }), bounded.signal, options.headers);
+      return expectResult(await readResponse(res, id), method);
+    } catch (err) {
+      throw bounded.translate(err, method);
+    } finally {
+      bounded.done();
+    }
+  }
+
+  async notify(session: McpSession, method: string, params?: Record<string, unknown>, options: RequestOptions = {}): Promise<void> {
+    const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
+    try {
+      const res = await this.send('POST', session, JSON.stringify(params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params }), bounded.signal, options.headers);
+      await res.body?.cancel();
+    } catch (err) {
+      throw bounded.translate(err, method);
+    } finally {
+      bounded.done();
+    }
+  }
+
+  /** Answers a server-to-client request (ping) on the session. */
+  async respond(session: McpSession, id: JsonRpcId, result: Record<string, unknown> | { error: { code: number; message: string } }): Promise<void> {
+    const body = 'error' in result ? { jsonrpc: '2.0', id, error: result.error } : { jsonrpc: '2.0', id, result };
+    const bounded = withTimeout(undefined, this.endpoint.requestTimeoutMs);
+    try {
+      const res = await this.send('POST', session, JSON.stringify(body), bounded.signal);
+      await res.body?.cancel();
+    } catch (err) {
+      throw bounded.translate(err, 'response');
+    } finally {
+      bounded.done();
+    }
+  }
+
+  /**
+   * POSTs a request whose answer may take long (tools/call). Resolves once the
+   * response headers arrive (bounded by requestTimeoutMs); the caller reads
+   * the body with `readSse` or `readResponse` and may abort `signal` to leave
+   * the stream without cancelling the call upstream.
+   */
+  async post(session: McpSession, message: Record<string, unknown>, options: RequestOptions = {}): Promise<Response> {
+    return this.open('POST', session, JSON.stringify(message), options);
+  }
+
+  /** Resumes a stream: GET with Last-Event-ID. The server replays what followed that event, then goes on live. */
+  async resume(session: McpSession, lastEventId: string, options: RequestOptions = {}): Promise<Response> {
+    return this.open('GET', session, undefined, { ...options, headers: { ...options.headers, 'last-event-id': lastEventId } });
+  }
+
+  /** Ends a session (DELETE). Best effort. */
+  async terminate(session: McpSession): Promise<void> {
+    if (!session.sessionId) return;
+    const bounded = withTimeout(undefined, this.endpoint.requestTimeoutMs);
+    try {
+      const res = await this.send('DELETE', session, undefined, bounded.signal);
+      await res.body?.cancel();
+    } catch {
+      // The server may already have dropped it.
+    } finally {
+      bounded.done();
+    }
+  }
+
+  private async open(method: 'GET' | 'POST', session: McpSession, body: string | undefined, options: RequestOptions): Promise<Response> {
+    // The header timeout must not abort the body later, so it is cleared once headers arrive.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    const timeoutMs = options.timeoutMs ?? this.endpoint.requestTimeoutMs;
+    const timer = setTimeout(() => controller.abort(new McpqError(ErrorCode.server_unreachable, `no response headers within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+    try {
+      return await this.send(method, session, body, controller.signal, options.headers);
+    } catch (err) {
+      const reason = controller.signal.reason;
+      throw reason instanceof McpqError ? reason : toHttpError(err, `${method} ${this.endpoint.url}`);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async send(
+    method: 'GET' | 'POST' | 'DELETE',
+    session: McpSession,
+    body: string | undefined,
+    signal: AbortSignal,
+    extra?: Record<string, string>,
+    initializing = false,
+  ): Promise<Response> {
+    const headers: Record<string, string> = {
+      ...this.endpoint.headers,
+      accept: method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream',
+      ...extra,
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (session.sessionId) headers['mcp-session-id'] = session.sessionId;
+    if (!initializing) headers['mcp-protocol-version'] = session.protocolVersion;
+    let res: Response;
+    try {
+      res = await fetch(this.endpoint.url, { method, headers, body, signal });
+    } catch (err) {
+      throw toHttpError(err, `${method} ${this.endpoint.url}`);
+    }
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    throw statusError(res, text, method, session);
+  }
+}
+
+/**
+ * Reads one JSON-RPC response from a POST answer (JSON body or SSE stream).
+ * `onEventId` sees each SSE event id (to detect resumability).
+ */
+export async function readResponse(res: Response, id: JsonRpcId, onEventId?: (eventId: string | undefined) => void): Promise<JsonRpcMessage> {
+  const type = res.headers.get('content-type') ?? '';
+  if (type.includes('application/json')) {
+    const json: unknown = await res.json();
+    const items = Array.isArray(json) ? json : [json];
+    for (const item of items) {
+      const m = classify(item);
+      if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, id)) return m;
+    }
+    throw new McpqError(ErrorCode.protocol_error, `JSON answer holds no response to request ${String(id)}`);
+  }
+  if (!type.includes('text/event-stream') || !res.body) {
+    throw new McpqError(ErrorCode.protocol_error, `unexpected content-type "${type}" in answer to request ${String(id)}`);
+  }
+  for await (const event of readSse(res.body)) {
+    onEventId?.(event.id);
+    const m = parseEventData(event.data);
+    if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, id)) return m;
+  }
+  throw new McpqError(ErrorCode.protocol_error, `stream ended without a response to request ${String(id)}`, { retryable: true });
+}
+
+function expectResult(message: JsonRpcMessage, method: string): Record<string, unknown> {
+  if (message.kind === 'result') return message.message.result;
+  if (message.kind === 'error') {
+    const e = message.message.error;
+    throw new McpqError(ErrorCode.upstream_error, `${method} failed: ${e.message} (JSON-RPC ${e.code})`, {
+      data: { jsonrpcCode: e.code, message: e.message, data: e.data },
+    });
+  }
+  throw new McpqError(ErrorCode.protocol_error, `${method}: expected a response, got a ${message.kind}`);
+}
+
+/** An HTTP status from the MCP server, as an McpqError. */
+function statusError(res: Response, text: string, method: string, session: McpSession): McpqError {
+  const status = res.status;
+  const detail = text.length > 500 ? `${text.slice(0, 500)}...` : text;
+  const data = { httpStatus: status, body: detail };
+  const what = `${method} ${res.url || ''} answered HTTP ${status}`;
+  if (status === 404 && session.sessionId) {
+    return new McpqError(ErrorCode.session_lost, `${what}: the server no longer knows session ${session.sessionId}`, { data });
+  }
+  if (status === 429 || status === 408 || status >= 500 || status === 409) {
+    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+    return new McpqError(ErrorCode.server_unreachable, `${what}${detail ? `: ${detail}` : ''}`, {
+      data,
+      retryable: true,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
+  }
+  if (status === 401 || status === 403) {
+    return new McpqError(ErrorCode.server_unreachable, `${what}: check the server's headers (credentials) in the config`, { data });
+  }
+  return new McpqError(ErrorCode.protocol_error, `${what}${detail ? `: ${detail}` : ''}`, { data });
+}
+
+/** fetch() failures (refused, reset, DNS, abort) as an McpqError. */
+export function toHttpError(err: unknown, what: string): McpqError {
+  if (err instanceof McpqError) return err;
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new McpqError(ErrorCode.server_unreachable, `${what}: aborted`, { cause: err, retryable: true });
+  }
+  return new McpqError(ErrorCode.server_unreachable, `${what}: ${describeError(err)}`, { cause: err, retryable: true });
+}
+
+export function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** A signal that also fires after `ms`, and turns an abort by that timer into a clear error. */
+function withTimeout(signal: AbortSignal | undefined, ms: number) {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, ms);
+  return {
+    signal: controller.signal,
+    translate(err: unknown, what: string): McpqError {
+      if (timedOut) return new McpqError(ErrorCode.server_unreachable, `${what}: no answer within ${ms} ms`, { retryable: true, cause: err });
+      return toHttpError(err, what);
+    },
+    done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Network error codes that prove a request never reached the server. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Whether a failed request may have reached the server: `no` when the
+ * connection was never made or the server answered with an HTTP error
+ * status (it did not start the call), `maybe` otherwise (reset, timeout).
+ * This decides between a retry and `outcome_unknown`.
+ */
+export function requestReachedServer(err: unknown): 'no' | 'maybe' {
+  if (err instanceof McpqError && isRecord(err.data) && typeof err.data.httpStatus === 'number') return 'no';
+  for (let cur: unknown = err, depth = 0; cur && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return 'no';
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return 'maybe';
+}

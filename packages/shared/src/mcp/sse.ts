@@ -1,0 +1,46 @@
+/**
+ * A lean Server-Sent Events reader over a fetch body: one parser, no
+ * reconnection logic of its own (the joiner decides when to re-GET), and a
+ * bound on how much one event may buffer.
+ */
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+export type SseEvent = EventSourceMessage;
+
+export interface SseReadOptions {
+  /** Called when the server sends a `retry:` field (SEP-1699 polling interval). */
+  onRetry?: (ms: number) => void;
+  /** Largest event kept in memory, in characters. */
+  maxEventChars?: number;
+}
+
+const DEFAULT_MAX_EVENT_CHARS = 32 * 1024 * 1024;
+
+/** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
+export async function* readSse(body: ReadableStream<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const pending: SseEvent[] = [];
+  let parseError: Error | undefined;
+  const parser = createParser({
+    onEvent: (event) => pending.push(event),
+    onRetry: (ms) => options.onRetry?.(ms),
+    onError: (err) => {
+      if (err.type === 'max-buffer-size-exceeded') parseError = err;
+    },
+    maxBufferSize: options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS,
+  });
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      // An event without its closing blank line at EOF is dropped, as the SSE spec says.
+      parser.feed(done ? decoder.decode() : decoder.decode(value, { stream: true }));
+      if (parseError) throw parseError;
+      while (pending.length > 0) yield pending.shift()!;
+      if (done) return;
+    }
+  } finally {
+    // Closing our side only: for an MCP POST stream this detaches without cancelling the call.
+    reader.cancel().catch(() => undefined);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * What every mcpq service does before its own work: load the config, make a
+ * logger, connect to NATS, provision streams, bucket and its consumer.
+ */
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { KV } from '@nats-io/kv';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { CallEvents } from '../calls/events.js';
+import { CallStore } from '../calls/store.js';
+import { createLogger, type Logger } from '../log.js';
+import { connectNats } from '../nats/connect.js';
+import { provision } from '../nats/provision.js';
+import type { Names } from '../wire/names.js';
+import { describeError } from '../errors.js';
+
+export interface ServiceContext {
+  config: Config;
+  logger: Logger;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  kv: KV;
+  store: CallStore;
+  events: CallEvents;
+  names: Names;
+}
+
+export interface BootOptions {
+  service: 'submitter' | 'joiner' | 'client';
+  consumers?: Array<'submitter' | 'joiner'>;
+  /** Config object instead of MCPQ_CONFIG (tests). */
+  config?: Config;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function bootService(options: BootOptions): Promise<ServiceContext> {
+  const config = options.config ?? loadConfig({ env: options.env ?? process.env });
+  const logger = createLogger(options.service, { level: config.log.level });
+  const nc = await connectNats(config.nats, { name: `mcpq-${options.service}`, logger, ...(options.env ? { env: options.env } : {}) });
+  watchConnection(nc, logger);
+  const { jsm, kv, names } = await provision(nc, config, { consumers: options.consumers ?? [], logger });
+  const js = jetstream(nc);
+  return { config, logger, nc, js, jsm, kv, store: new CallStore(kv), events: new CallEvents(js, names), names };
+}
+
+/** Logs NATS connection changes (disconnect, reconnect) as they happen. */
+function watchConnection(nc: NatsConnection, logger: Logger): void {
+  void (async () => {
+    try {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
+          logger.warn({ nats: s.type, server: 'server' in s ? s.server : undefined }, `NATS ${s.type}`);
+        }
+      }
+    } catch (err) {
+      logger.debug({ err: describeError(err) }, 'NATS status watch ended');
+    }
+  })();
+}

@@ -1,0 +1,119 @@
+/**
+ * Pulls messages from a durable JetStream consumer and hands each to a
+ * handler, never holding more than `concurrency` at once (a message is
+ * pulled only when a slot is free, so nothing waits unacknowledged in a local
+ * buffer). `stop()` stops pulling; `drain()` waits for the handlers.
+ * A handler that throws never stops the loop: its message is retried later.
+ */
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { sleep } from './backoff.js';
+
+export interface WorkLoopOptions {
+  name: string;
+  consumer: () => Promise<Consumer>;
+  /** Most messages handled at once. */
+  concurrency: number;
+  handle: (msg: JsMsg) => Promise<void>;
+  logger: Logger;
+  /** How long one pull request waits for messages (min 1000). */
+  pullExpiresMs?: number;
+  /** Delay before a message whose handler threw is delivered again. */
+  errorRetryMs?: number;
+}
+
+export type WorkLoopState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+export class WorkLoop {
+  private inFlightCount = 0;
+  private slotWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+  private current?: ConsumerMessages | undefined;
+  private loop?: Promise<void> | undefined;
+  private stopSignal = new AbortController();
+  state: WorkLoopState = 'idle';
+
+  constructor(private readonly opts: WorkLoopOptions) {}
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.loop = this.run();
+  }
+
+  /** Stops pulling. Messages already delivered to a pull that is closing are handed back at once. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return this.loop;
+    this.state = 'stopping';
+    this.stopSignal.abort();
+    this.current?.stop();
+    for (const w of this.slotWaiters.splice(0)) w();
+    await this.loop;
+    this.state = 'stopped';
+  }
+
+  /** Resolves when no handler runs, or after `timeoutMs`; returns how many were still running. */
+  async drain(timeoutMs: number): Promise<number> {
+    if (this.inFlightCount === 0) return 0;
+    await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), sleep(timeoutMs)]);
+    return this.inFlightCount;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, name } = this.opts;
+    let consumer: Consumer | undefined;
+    while (this.state === 'running') {
+      await this.freeSlot();
+      if (this.state !== 'running') break;
+      try {
+        consumer ??= await this.opts.consumer();
+        const want = this.opts.concurrency - this.inFlightCount;
+        const batch = await consumer.fetch({ max_messages: want, expires: this.opts.pullExpiresMs ?? 5_000 });
+        this.current = batch;
+        for await (const msg of batch) {
+          if (this.state !== 'running') {
+            msg.nak();
+            continue;
+          }
+          this.dispatch(msg);
+        }
+      } catch (err) {
+        if (this.state !== 'running') break;
+        logger.warn({ loop: name, err: describeError(err) }, 'pull failed; retrying');
+        consumer = undefined;
+        await sleep(1_000, this.stopSignal.signal);
+      } finally {
+        this.current = undefined;
+      }
+    }
+  }
+
+  private dispatch(msg: JsMsg): void {
+    this.inFlightCount++;
+    this.opts
+      .handle(msg)
+      .catch((err: unknown) => {
+        this.opts.logger.error({ loop: this.opts.name, subject: msg.subject, seq: msg.seq, err: describeError(err) }, 'handler failed; message will be retried');
+        try {
+          msg.nak(this.opts.errorRetryMs ?? 5_000);
+        } catch {
+          // Connection gone: AckWait redelivers it.
+        }
+      })
+      .finally(() => {
+        this.inFlightCount--;
+        this.slotWaiters.shift()?.();
+        if (this.inFlightCount === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
+  }
+
+  private freeSlot(): Promise<void> {
+    if (this.inFlightCount < this.opts.concurrency) return Promise.resolve();
+    return new Promise((r) => this.slotWaiters.push(r));
+  }
+}
