@@ -1,0 +1,112 @@
+/**
+ * The example tools: `echo` (instant), `slow` (runs for a while and reports
+ * progress; not idempotent), `slow_idempotent` (the same, declared
+ * idempotent) and `fail` (a tool error, isError: true).
+ * Every run is counted in the ExecutionLog.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { McpError, ErrorCode, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { ExecutionLog } from './stats.js';
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+export interface ToolOptions {
+  /** Close the request's SSE stream right after it starts (SEP-1699 polling): clients must resume. */
+  closeStreams?: boolean;
+}
+
+/** mcpq puts its call id in `_meta` under this key; the example server counts runs by it. */
+export const CALL_ID_META_KEY = 'io.mcpq/callId';
+
+export function callKey(extra: Extra, args: { tag?: string | undefined }): string {
+  const fromMeta = extra._meta?.[CALL_ID_META_KEY];
+  if (typeof fromMeta === 'string') return fromMeta;
+  return args.tag ?? 'anonymous';
+}
+
+const slowInput = {
+  durationMs: z.number().int().min(0).max(3_600_000).default(2_000).describe('how long the tool runs'),
+  steps: z.number().int().min(0).max(10_000).default(5).describe('progress notifications sent along the way'),
+  label: z.string().default('').describe('echoed in the result'),
+  tag: z.string().optional().describe('counts runs when no mcpq call id is present'),
+};
+
+export function registerTools(server: McpServer, log: ExecutionLog, options: ToolOptions = {}): void {
+  server.registerTool(
+    'echo',
+    {
+      description: 'Returns its text at once.',
+      inputSchema: { text: z.string(), tag: z.string().optional() },
+      annotations: { readOnlyHint: true, idempotentHint: true },
+    },
+    async (args, extra): Promise<CallToolResult> => {
+      log.start('echo', callKey(extra, args));
+      log.complete();
+      return { content: [{ type: 'text', text: args.text }] };
+    },
+  );
+
+  const slow = (name: string) => async (args: z.infer<z.ZodObject<typeof slowInput>>, extra: Extra): Promise<CallToolResult> => {
+    const key = callKey(extra, args);
+    log.start(name, key);
+    if (options.closeStreams) extra.closeSSEStream?.();
+    const token = extra._meta?.progressToken;
+    const pause = args.steps > 0 ? args.durationMs / args.steps : args.durationMs;
+    for (let i = 1; i <= Math.max(1, args.steps); i++) {
+      if (!(await sleep(pause, extra.signal))) {
+        log.cancel(key);
+        throw new McpError(ErrorCode.RequestTimeout, 'cancelled');
+      }
+      if (token !== undefined && args.steps > 0) {
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: i, total: args.steps, message: `step ${i} of ${args.steps}` },
+        });
+      }
+    }
+    log.complete();
+    return {
+      content: [{ type: 'text', text: `${name} done: ${args.label}` }],
+      structuredContent: { label: args.label, steps: args.steps, key },
+    };
+  };
+
+  server.registerTool(
+    'slow',
+    { description: 'Runs for durationMs, reporting progress in `steps` steps. Not idempotent.', inputSchema: slowInput, annotations: { idempotentHint: false } },
+    slow('slow'),
+  );
+  server.registerTool(
+    'slow_idempotent',
+    { description: 'Like slow, and declared idempotent: safe to run twice.', inputSchema: slowInput, annotations: { idempotentHint: true } },
+    slow('slow_idempotent'),
+  );
+
+  server.registerTool(
+    'fail',
+    { description: 'Returns a tool error (isError: true).', inputSchema: { message: z.string().default('it failed'), tag: z.string().optional() } },
+    async (args, extra): Promise<CallToolResult> => {
+      log.start('fail', callKey(extra, args));
+      log.complete();
+      return { isError: true, content: [{ type: 'text', text: args.message }] };
+    },
+  );
+}
+
+/** Resolves true after `ms`, false as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
