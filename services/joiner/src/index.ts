@@ -1,0 +1,1 @@
+export { Joiner, type JoinerState } from './joiner.js';

@@ -1,0 +1,67 @@
+/**
+ * Why the joiner stopped following a call before it ended. Each is an abort
+ * reason on the call's AbortController, so one signal stops the HTTP stream
+ * whatever the cause, and the handler decides from the reason what to do.
+ */
+export type StopReason =
+  /** The call's deadline (timeoutMs) passed: cancel upstream, end it `timeout`. */
+  | { kind: 'deadline' }
+  /** No event for joiner.idleTimeoutMs: park, re-GET later. */
+  | { kind: 'idle' }
+  /** The joiner is shutting down: hand the call back at once. */
+  | { kind: 'shutdown' }
+  /** The call was cancelled on request: tell upstream. */
+  | { kind: 'cancel' };
+
+export class StopSignal extends Error {
+  constructor(readonly reason: StopReason) {
+    super(`stopped following the call: ${reason.kind}`);
+    this.name = 'StopSignal';
+  }
+}
+
+/**
+ * One AbortController per followed call, with the deadline and idle timers
+ * that fire it. `touch()` resets the idle timer on every event.
+ */
+export class CallWatch {
+  readonly controller = new AbortController();
+  private idleTimer?: NodeJS.Timeout | undefined;
+  private deadlineTimer?: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly idleMs: number,
+    deadline: number | undefined,
+  ) {
+    if (deadline !== undefined) {
+      // setTimeout takes at most 2^31-1 ms; a farther deadline is re-checked at the next delivery.
+      const wait = Math.min(Math.max(0, deadline - Date.now()), 2_147_000_000);
+      this.deadlineTimer = setTimeout(() => this.stop({ kind: 'deadline' }), wait);
+    }
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The reason the call was stopped, if it was. */
+  get reason(): StopReason | undefined {
+    const r = this.controller.signal.reason;
+    return r instanceof StopSignal ? r.reason : undefined;
+  }
+
+  touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.stop({ kind: 'idle' }), this.idleMs);
+  }
+
+  stop(reason: StopReason): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new StopSignal(reason));
+  }
+
+  dispose(): void {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.deadlineTimer);
+  }
+}
