@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * The `mcpq` command. `mcpq <command> --help` explains each command; exit
+ * codes are in cli/exit-codes.ts and docs/cli.md.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { describeError, isMcpqError } from '@mcpq/shared';
+import { UsageError } from './cli/args.js';
+import { call, cancel, result, status, watch, type Command } from './cli/commands.js';
+import { dev, DEV_ENV_FILE } from './cli/dev.js';
+import { ExitCode } from './cli/exit-codes.js';
+
+const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, dev };
+
+function help(): string {
+  const lines = Object.entries(commands)
+    .filter(([name]) => name !== 'submit')
+    .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `mcpq: durable, non-blocking MCP tool calls over NATS JetStream
+
+usage: mcpq <command> [options]     (mcpq <command> --help for its options)
+
+${lines.join('\n')}
+
+Environment: NATS_URL (default nats://127.0.0.1:4222), MCPQ_PREFIX (default mcpq),
+MCPQ_CONFIG (config file, for NATS credentials). In a directory where 'mcpq dev' runs,
+its NATS is used when neither NATS_URL nor MCPQ_CONFIG is set.
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? ExitCode.ok : ExitCode.error;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`unknown command "${name}"\n\n${help()}`);
+    return ExitCode.error;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    return ExitCode.ok;
+  }
+  if (name !== 'dev' && !process.env.NATS_URL && !process.env.MCPQ_CONFIG && existsSync(DEV_ENV_FILE)) {
+    process.env.NATS_URL = (JSON.parse(readFileSync(DEV_ENV_FILE, 'utf8')) as { NATS_URL: string }).NATS_URL;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`mcpq ${name}: ${err.message}\n\nusage: ${command.usage}\n`);
+      return ExitCode.error;
+    }
+    process.stderr.write(`mcpq ${name}: ${isMcpqError(err) ? `[${err.code}] ${err.message}` : describeError(err)}\n`);
+    return ExitCode.error;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`mcpq: ${describeError(err)}\n`);
+    process.exit(ExitCode.error);
+  },
+);

@@ -1,0 +1,275 @@
+/**
+ * McpqClient: what applications import. Submit a tool call and walk away,
+ * watch it (replayed from the start, so a late or restarted watcher misses
+ * nothing), wait for its result, read its status, cancel it. Any process can
+ * do any of these for any call id; the client keeps no state of its own.
+ */
+import { randomBytes } from 'node:crypto';
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  CallRequestSchema,
+  CallStore,
+  CancelReplySchema,
+  connectNats,
+  ErrorCode,
+  loadConfig,
+  McpqError,
+  names,
+  ProgressEventSchema,
+  publicStatus,
+  ResultEventSchema,
+  StatusEventSchema,
+  type CallRecord,
+  type CallRequest,
+  type CallStatus,
+  type CancelReply,
+  type Config,
+  type Mode,
+  type Names,
+  type ProgressEvent,
+  type ResultEvent,
+  type StatusEvent,
+} from '@mcpq/shared';
+
+export interface McpqClientOptions {
+  /** Subject prefix of the deployment (default `mcpq`). */
+  prefix?: string;
+}
+
+export interface ConnectOptions extends McpqClientOptions {
+  /** NATS URL(s). Default: the config's nats.servers (NATS_URL, else nats://127.0.0.1:4222). */
+  servers?: string | string[];
+  /** A full mcpq config (for NATS credentials); default: loaded from MCPQ_CONFIG and the environment. */
+  config?: Config;
+}
+
+export interface SubmitOptions {
+  /** Your own id for the call (1-64 of [A-Za-z0-9_-]); a random one otherwise. */
+  callId?: string;
+  /** Bounds the whole call, queue time included. */
+  timeoutMs?: number;
+  /** Declare the call safe to run twice (it may then be retried after a crash). */
+  idempotent?: boolean;
+  /** Passed to the MCP server in `_meta`. */
+  meta?: Record<string, unknown>;
+}
+
+export interface WaitOptions {
+  /** Give up waiting after this long (the call itself goes on). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export type CallEvent =
+  | ({ type: 'status' } & StatusEvent)
+  | ({ type: 'progress' } & ProgressEvent)
+  | ({ type: 'result' } & ResultEvent);
+
+/** A call's current state, from its KV record. */
+export interface CallInfo {
+  callId: string;
+  status: CallStatus;
+  server: string;
+  tool: string;
+  mode?: Mode | undefined;
+  attempts: number;
+  progressSeq: number;
+  owner?: string | undefined;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string | undefined;
+  deadline?: string | undefined;
+  error?: { code: string; message: string } | undefined;
+}
+
+export class McpqClient {
+  readonly names: Names;
+  private readonly js: JetStreamClient;
+  private kv?: Promise<KV>;
+
+  constructor(
+    readonly nc: NatsConnection,
+    options: McpqClientOptions = {},
+  ) {
+    this.names = names(options.prefix ?? 'mcpq');
+    this.js = jetstream(nc);
+  }
+
+  /** Connects to NATS and returns a client that owns the connection (close() closes it). */
+  static async connect(options: ConnectOptions = {}): Promise<McpqClient> {
+    const config = options.config ?? loadConfig();
+    const nats = options.servers
+      ? { ...config.nats, servers: Array.isArray(options.servers) ? options.servers : options.servers.split(',') }
+      : config.nats;
+    const nc = await connectNats(nats, { name: 'mcpq-client' });
+    const client = new McpqClient(nc, { prefix: options.prefix ?? config.prefix });
+    client.ownsConnection = true;
+    return client;
+  }
+
+  private ownsConnection = false;
+
+  /**
+   * Queues a tools/call and returns at once with the call id. Throws
+   * `invalid_request` for a request the submitter would refuse, and
+   * `duplicate_call_id` when this callId was submitted within the stream's
+   * duplicate window.
+   */
+  async submit(server: string, tool: string, args?: Record<string, unknown>, options: SubmitOptions = {}): Promise<{ callId: string }> {
+    const request: CallRequest = { callId: options.callId ?? newCallId(), tool };
+    if (args !== undefined) request.arguments = args;
+    if (options.timeoutMs !== undefined) request.timeoutMs = options.timeoutMs;
+    if (options.idempotent !== undefined) request.idempotent = options.idempotent;
+    if (options.meta !== undefined) request.meta = options.meta;
+    const parsed = CallRequestSchema.safeParse(request);
+    if (!parsed.success) {
+      throw new McpqError(ErrorCode.invalid_request, `invalid call: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    let ack;
+    try {
+      ack = await this.js.publish(this.names.submit(server), JSON.stringify(request), { msgID: request.callId });
+    } catch (err) {
+      throw natsError(err, `could not queue the call on ${this.names.submit(server)}`);
+    }
+    if (ack.duplicate) {
+      throw new McpqError(ErrorCode.duplicate_call_id, `callId ${request.callId} was already submitted; this submission was dropped`);
+    }
+    return { callId: request.callId };
+  }
+
+  /**
+   * Every status, progress and result event of the call, from the first,
+   * then live; ends after the result. Stops early on `timeoutMs` or `signal`
+   * (throwing `wait_timeout` for the timeout).
+   */
+  async *watch(callId: string, options: WaitOptions = {}): AsyncGenerator<CallEvent> {
+    yield* this.follow(callId, this.names.callEvents(callId), options);
+  }
+
+  /** Waits for the call's result (returns at once if it is already there). */
+  async result(callId: string, options: WaitOptions = {}): Promise<ResultEvent> {
+    for await (const event of this.follow(callId, this.names.call(callId, 'result'), options)) {
+      if (event.type === 'result') {
+        const { type: _type, ...result } = event;
+        return result;
+      }
+    }
+    throw new McpqError(ErrorCode.internal, `watch of ${callId} ended without a result`);
+  }
+
+  /** The call's current state, or null when no call with this id is known (yet: a queued call has no record until a submitter takes it). */
+  async status(callId: string): Promise<CallInfo | null> {
+    const record = await new CallStore(await this.bucket()).get(callId);
+    return record ? toCallInfo(record.value) : null;
+  }
+
+  /** Asks mcpq to cancel the call. The reply says whether this request recorded the cancellation. */
+  async cancel(callId: string, options: { reason?: string; timeoutMs?: number } = {}): Promise<CancelReply> {
+    const body = options.reason ? { reason: options.reason } : {};
+    try {
+      const msg = await this.nc.request(this.names.cancel(callId), JSON.stringify(body), { timeout: options.timeoutMs ?? 10_000 });
+      return CancelReplySchema.parse(msg.json());
+    } catch (err) {
+      throw natsError(err, `no answer to the cancel request for ${callId} (are joiners running?)`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsConnection) await this.nc.close();
+  }
+
+  private async bucket(): Promise<KV> {
+    this.kv ??= new Kvm(this.nc).open(this.names.bucket).catch((err: unknown) => {
+      this.kv = undefined;
+      throw natsError(err, `cannot open KV bucket ${this.names.bucket} (has a submitter or joiner run yet?)`);
+    });
+    return this.kv;
+  }
+
+  private async *follow(callId: string, filter: string, options: WaitOptions): AsyncGenerator<CallEvent> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
+    let consumer;
+    try {
+      consumer = await this.js.consumers.get(this.names.streams.events, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+    } catch (err) {
+      throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
+    }
+    const messages = await consumer.consume();
+    let timedOut = false;
+    const stop = () => messages.stop();
+    const timer = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;
+    options.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const m of messages) {
+        const kind = this.names.parseCallSubject(m.subject)?.kind;
+        const event = parseEvent(kind, m.data);
+        if (!event) continue;
+        yield event;
+        if (event.type === 'result') return;
+      }
+      if (timedOut) throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
+      messages.stop();
+    }
+  }
+}
+
+function parseEvent(kind: string | undefined, data: Uint8Array): CallEvent | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+  if (kind === 'status') {
+    const p = StatusEventSchema.safeParse(json);
+    return p.success ? { type: 'status', ...p.data } : undefined;
+  }
+  if (kind === 'progress') {
+    const p = ProgressEventSchema.safeParse(json);
+    return p.success ? { type: 'progress', ...p.data } : undefined;
+  }
+  if (kind === 'result') {
+    const p = ResultEventSchema.safeParse(json);
+    return p.success ? { type: 'result', ...p.data } : undefined;
+  }
+  return undefined;
+}
+
+export function toCallInfo(rec: CallRecord): CallInfo {
+  return {
+    callId: rec.callId,
+    status: publicStatus(rec.status),
+    server: rec.server,
+    tool: rec.tool,
+    mode: rec.mode,
+    attempts: rec.attempts,
+    progressSeq: rec.progressSeq,
+    owner: rec.owner,
+    createdAt: rec.createdAt,
+    updatedAt: rec.updatedAt,
+    finishedAt: rec.finishedAt,
+    deadline: rec.deadline !== undefined ? new Date(rec.deadline).toISOString() : undefined,
+    error: rec.result?.error ? { code: rec.result.error.code, message: rec.result.error.message } : undefined,
+  };
+}
+
+/** 22 url-safe characters, 128 bits of randomness. */
+export function newCallId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function natsError(err: unknown, what: string): McpqError {
+  if (err instanceof McpqError) return err;
+  const detail =
+    err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound
+      ? 'stream not found'
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  return new McpqError(ErrorCode.nats_error, `${what}: ${detail}`, { cause: err });
+}
