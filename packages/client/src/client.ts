@@ -36,6 +36,8 @@ import {
 export interface McpqClientOptions {
   /** Subject prefix of the deployment (default `mcpq`). */
   prefix?: string;
+  /** close() also closes the NATS connection (default false: the connection is yours). */
+  ownsConnection?: boolean;
 }
 
 export interface ConnectOptions extends McpqClientOptions {
@@ -87,7 +89,8 @@ export interface CallInfo {
 export class McpqClient {
   readonly names: Names;
   private readonly js: JetStreamClient;
-  private kv?: Promise<KV>;
+  private kv?: Promise<KV> | undefined;
+  private readonly ownsConnection: boolean;
 
   constructor(
     readonly nc: NatsConnection,
@@ -95,6 +98,7 @@ export class McpqClient {
   ) {
     this.names = names(options.prefix ?? 'mcpq');
     this.js = jetstream(nc);
+    this.ownsConnection = options.ownsConnection ?? false;
   }
 
   /** Connects to NATS and returns a client that owns the connection (close() closes it). */
@@ -104,12 +108,8 @@ export class McpqClient {
       ? { ...config.nats, servers: Array.isArray(options.servers) ? options.servers : options.servers.split(',') }
       : config.nats;
     const nc = await connectNats(nats, { name: 'mcpq-client' });
-    const client = new McpqClient(nc, { prefix: options.prefix ?? config.prefix });
-    client.ownsConnection = true;
-    return client;
+    return new McpqClient(nc, { prefix: options.prefix ?? config.prefix, ownsConnection: true });
   }
-
-  private ownsConnection = false;
 
   /**
    * Queues a tools/call and returns at once with the call id. Throws

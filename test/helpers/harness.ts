@@ -1,0 +1,186 @@
+/**
+ * One test environment: its own nats-server, example MCP servers (official
+ * SDK, Streamable HTTP) in this process, a config file, and submitter and
+ * joiner processes started on demand. Each harness uses its own prefix, so
+ * even a shared NATS server would not mix tests.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm } from '@nats-io/kv';
+import { startExampleServer, type ExampleServer, type ExampleServerOptions } from '@mcpq/example-server';
+import { McpqClient, type CallEvent } from '@mcpq/client';
+import {
+  CallStore,
+  DeadLetterSchema,
+  loadConfig,
+  names,
+  ProgressEventSchema,
+  ResultEventSchema,
+  StatusEventSchema,
+  type CallRecord,
+  type Config,
+  type ConfigInput,
+  type DeadLetter,
+  type Names,
+  type ProgressEvent,
+  type ResultEvent,
+  type StatusEvent,
+} from '@mcpq/shared';
+import { startNatsServer, type NatsServer } from './nats-server.js';
+import { ServiceProcess, type ServiceKind } from './services.js';
+
+export interface HarnessOptions {
+  /** Example MCP servers to start, by alias (default: `demo`, resumable). */
+  servers?: Record<string, ExampleServerOptions & { mode?: 'auto' | 'task' | 'resume' | 'hold' }>;
+  /** Config fields merged over the test defaults (per top-level section). */
+  config?: ConfigInput;
+  /** Allow MCPQ_TEST_NATS_URL (for tests that never kill or restart NATS). */
+  allowExternalNats?: boolean;
+}
+
+/** Short timings so failover and retries happen within a test's patience. */
+const TEST_DEFAULTS: ConfigInput = {
+  submitter: { ackWaitMs: 5_000, maxDeliver: 4, retryBaseMs: 200, retryMaxMs: 2_000, dispatchTimeoutMs: 10_000 },
+  joiner: { ackWaitMs: 3_000, heartbeatMs: 1_000, idleTimeoutMs: 10_000, parkDelayMs: 200, retryBaseMs: 200, retryMaxMs: 2_000 },
+  log: { level: 'info' },
+};
+
+export interface StoredEvents {
+  status: StatusEvent[];
+  progress: ProgressEvent[];
+  results: ResultEvent[];
+}
+
+export class Harness {
+  readonly services: ServiceProcess[] = [];
+  private counter = 0;
+
+  constructor(
+    readonly nats: NatsServer,
+    readonly mcp: Record<string, ExampleServer>,
+    readonly config: Config,
+    readonly configPath: string,
+    readonly dir: string,
+    readonly nc: NatsConnection,
+    readonly client: McpqClient,
+  ) {}
+
+  get names(): Names {
+    return names(this.config.prefix);
+  }
+
+  get js(): JetStreamClient {
+    return jetstream(this.nc);
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { NATS_URL: this.nats.url, MCPQ_CONFIG: this.configPath, MCPQ_CONFIG_JSON: '', MCPQ_PREFIX: '', LOG_LEVEL: '', MCPQ_HTTP_PORT: '' };
+  }
+
+  /** Starts a service process and waits until it runs. */
+  async start(kind: ServiceKind, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
+    const svc = new ServiceProcess(kind, `${kind}-${++this.counter}`, { ...this.env, ...extraEnv });
+    this.services.push(svc);
+    await svc.ready();
+    return svc;
+  }
+
+  async record(callId: string): Promise<CallRecord | undefined> {
+    const kv = await new Kvm(this.nc).open(this.names.bucket);
+    return (await new CallStore(kv).get(callId))?.value;
+  }
+
+  /** Everything stored in the events stream for a call, right now (duplicates included, if any got through). */
+  async storedEvents(callId: string): Promise<StoredEvents> {
+    const out: StoredEvents = { status: [], progress: [], results: [] };
+    const consumer = await this.js.consumers.get(this.names.streams.events, { filter_subjects: this.names.callEvents(callId), deliver_policy: DeliverPolicy.All });
+    for (;;) {
+      const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
+      let last = 0;
+      let seen = 0;
+      for await (const m of batch) {
+        seen++;
+        last = m.info.pending;
+        const kind = this.names.parseCallSubject(m.subject)?.kind;
+        const json = m.json();
+        if (kind === 'status') out.status.push(StatusEventSchema.parse(json));
+        if (kind === 'progress') out.progress.push(ProgressEventSchema.parse(json));
+        if (kind === 'result') out.results.push(ResultEventSchema.parse(json));
+        if (last === 0) break;
+      }
+      if (seen === 0 || last === 0) break;
+    }
+    return out;
+  }
+
+  /** Dead letters stored so far. */
+  async deadLetters(): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    const consumer = await this.js.consumers.get(this.names.streams.dlq, { deliver_policy: DeliverPolicy.All });
+    const info = await consumer.info(true);
+    if (info.num_pending === 0) return out;
+    const batch = await consumer.fetch({ max_messages: 1_000, expires: 1_000 });
+    for await (const m of batch) {
+      out.push(DeadLetterSchema.parse(m.json()));
+      if (m.info.pending === 0) break;
+    }
+    return out;
+  }
+
+  /** Collects a call's events through the public client API, until its result. */
+  async watch(callId: string, timeoutMs = 60_000): Promise<CallEvent[]> {
+    const events: CallEvent[] = [];
+    for await (const e of this.client.watch(callId, { timeoutMs })) events.push(e);
+    return events;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.services.map((s) => s.stop(5_000)));
+    await this.client.close().catch(() => undefined);
+    await this.nc.close().catch(() => undefined);
+    await Promise.all(Object.values(this.mcp).map((s) => s.close()));
+    await this.nats.dispose();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const nats = await startNatsServer({ allowExternal: options.allowExternalNats ?? false });
+  const specs = options.servers ?? { demo: {} };
+  const mcp: Record<string, ExampleServer> = {};
+  for (const [alias, spec] of Object.entries(specs)) mcp[alias] = await startExampleServer(spec);
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const input: ConfigInput = {
+    ...TEST_DEFAULTS,
+    ...options.config,
+    prefix,
+    submitter: { ...TEST_DEFAULTS.submitter, ...options.config?.submitter },
+    joiner: { ...TEST_DEFAULTS.joiner, ...options.config?.joiner },
+    nats: { servers: nats.url, ...options.config?.nats },
+    servers: Object.fromEntries(Object.entries(specs).map(([alias, spec]) => [alias, { url: mcp[alias]!.url, ...(spec.mode ? { mode: spec.mode } : {}) }])),
+  };
+  if (options.config?.servers) Object.assign(input.servers!, options.config.servers);
+  const config = loadConfig({ config: input, env: {} });
+  const dir = mkdtempSync(join(tmpdir(), 'mcpq-test-'));
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify(input, null, 2));
+  const nc = await connect({ servers: nats.url });
+  const client = new McpqClient(await connect({ servers: nats.url }), { prefix, ownsConnection: true });
+  return new Harness(nats, mcp, config, configPath, dir, nc, client);
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Starts real nats-server processes for tests: a random port, a temporary
+ * store directory, JetStream on. The server can be killed and restarted on
+ * the same port and store (file storage survives). The binary comes from
+ * NATS_SERVER_BIN, PATH or /usr/sbin; set MCPQ_TEST_NATS_URL to run the tests
+ * that do not need to control the server against an existing one instead.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect as tcpConnect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  storeDir: string;
+  /** Monitoring port (http://127.0.0.1:<port>/varz, /jsz). */
+  httpPort: number;
+  /** SIGKILL. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** Starts again on the same port and store directory. */
+  restart(): Promise<void>;
+  /** Stops and removes the store directory. */
+  dispose(): Promise<void>;
+  readonly external: boolean;
+}
+
+export function natsServerBinary(): string | undefined {
+  const candidates = [process.env.NATS_SERVER_BIN, ...(process.env.PATH ?? '').split(':').map((d) => d && join(d, 'nats-server')), '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  return candidates.find((c): c is string => !!c && existsSync(c));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface StartNatsOptions {
+  /** Use MCPQ_TEST_NATS_URL when it is set (only for tests that never kill the server). */
+  allowExternal?: boolean;
+  /** Extra nats-server arguments (e.g. a config file). */
+  args?: string[];
+}
+
+export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServer> {
+  const externalUrl = process.env.MCPQ_TEST_NATS_URL;
+  if (options.allowExternal && externalUrl) {
+    const noop = async () => undefined;
+    return { url: externalUrl, port: Number(new URL(externalUrl.replace('nats://', 'http://')).port), storeDir: '', httpPort: 0, kill: noop, stop: noop, restart: noop, dispose: noop, external: true };
+  }
+  const bin = natsServerBinary();
+  if (!bin) throw new Error('nats-server not found: install it (apt-get install -y nats-server), set NATS_SERVER_BIN, or set MCPQ_TEST_NATS_URL');
+  const port = await freePort();
+  const httpPort = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'mcpq-nats-'));
+  let proc: ChildProcess | undefined;
+  const launch = async () => {
+    proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-m', String(httpPort), '-js', '-sd', storeDir, ...(options.args ?? [])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr?.on('data', (c: Buffer) => {
+      if (stderr.length < 10_000) stderr += c.toString();
+    });
+    try {
+      await waitForPort(port, 10_000);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; nats-server said: ${stderr}`);
+    }
+  };
+  const waitExit = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      const p = proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', () => resolve());
+      p.kill(signal);
+    });
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    httpPort,
+    external: false,
+    kill: () => waitExit('SIGKILL'),
+    stop: () => waitExit('SIGTERM'),
+    restart: launch,
+    dispose: async () => {
+      await waitExit('SIGTERM');
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}

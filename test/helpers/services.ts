@@ -1,0 +1,94 @@
+/**
+ * Runs mcpq's services as child processes (their real entry points, built
+ * dist/main.js), so tests can SIGTERM or SIGKILL them like an operator or a
+ * crash would. Log lines (pino JSON) are kept for assertions.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+export const ENTRY = {
+  submitter: `${root}services/submitter/dist/main.js`,
+  joiner: `${root}services/joiner/dist/main.js`,
+  cli: `${root}packages/client/dist/cli.js`,
+  exampleServer: `${root}examples/mcp-server/dist/main.js`,
+} as const;
+
+export type ServiceKind = 'submitter' | 'joiner';
+
+export interface LogLine {
+  level?: string;
+  msg?: string;
+  callId?: string;
+  [k: string]: unknown;
+}
+
+export class ServiceProcess {
+  readonly lines: LogLine[] = [];
+  readonly raw: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly proc: ChildProcess;
+
+  constructor(
+    readonly kind: ServiceKind,
+    readonly name: string,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.proc = spawn(process.execPath, [ENTRY[kind]], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    const onData = (chunk: Buffer) => {
+      buf += chunk.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        this.raw.push(line);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.lines.push({ msg: line });
+        }
+      }
+    };
+    this.proc.stdout?.on('data', onData);
+    this.proc.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Resolves when the service logged that it runs; rejects if it exits first or after `timeoutMs`. */
+  async ready(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.lines.some((l) => typeof l.msg === 'string' && l.msg.endsWith(' running'))) {
+      if (!this.running) throw new Error(`${this.name} exited while starting:\n${this.raw.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.raw.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.running) this.proc.kill(signal);
+  }
+
+  /** SIGTERM and wait for the exit (bounded). */
+  async stop(timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  logs(filter: (l: LogLine) => boolean = () => true): LogLine[] {
+    return this.lines.filter(filter);
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { canTransition, isTerminalRecord, names, publicStatus, backoffDelay } from '@mcpq/shared';
+
+describe('call record state machine', () => {
+  it('allows the dispatch path and forbids leaving a terminal state', () => {
+    expect(canTransition('accepted', 'dispatching')).toBe(true);
+    expect(canTransition('dispatching', 'dispatched')).toBe(true);
+    expect(canTransition('dispatched', 'running')).toBe(true);
+    expect(canTransition('running', 'completed')).toBe(true);
+    expect(canTransition('accepted', 'running')).toBe(false);
+    expect(canTransition('dispatched', 'dispatching')).toBe(false);
+    for (const t of ['completed', 'failed', 'cancelled', 'timeout'] as const) {
+      expect(isTerminalRecord({ status: t })).toBe(true);
+      expect(canTransition(t, 'running')).toBe(false);
+      expect(canTransition(t, t)).toBe(false);
+    }
+  });
+
+  it('shows accepted and dispatching as queued on the wire', () => {
+    expect(publicStatus('accepted')).toBe('queued');
+    expect(publicStatus('dispatching')).toBe('queued');
+    expect(publicStatus('running')).toBe('running');
+  });
+});
+
+describe('names', () => {
+  it('derives subjects, streams and bucket from the prefix', () => {
+    const n = names('acme-1');
+    expect(n.submit('demo')).toBe('acme-1.submit.demo');
+    expect(n.call('c1', 'result')).toBe('acme-1.call.c1.result');
+    expect(n.cancel('c1')).toBe('acme-1.cancel.c1');
+    expect(n.streams).toEqual({ submit: 'ACME_1_SUBMIT', join: 'ACME_1_JOIN', events: 'ACME_1_EVENTS', dlq: 'ACME_1_DLQ' });
+    expect(n.bucket).toBe('acme-1_calls');
+    expect(n.serverFromSubmitSubject('acme-1.submit.demo')).toBe('demo');
+    expect(n.serverFromSubmitSubject('acme-1.submit.a.b')).toBeUndefined();
+    expect(n.parseCallSubject('acme-1.call.c1.progress')).toEqual({ callId: 'c1', kind: 'progress' });
+  });
+
+  it('refuses a prefix that is not one subject token', () => {
+    expect(() => names('a.b')).toThrow(/invalid prefix/);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('doubles up to the cap and never drops below half', () => {
+    expect(backoffDelay(1, 100, 1_000, () => 0)).toBe(50);
+    expect(backoffDelay(1, 100, 1_000, () => 1)).toBe(100);
+    expect(backoffDelay(3, 100, 1_000, () => 1)).toBe(400);
+    expect(backoffDelay(10, 100, 1_000, () => 1)).toBe(1_000);
+    expect(backoffDelay(10, 100, 1_000, () => 0)).toBe(500);
+  });
+});
