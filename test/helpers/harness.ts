@@ -31,7 +31,7 @@ import {
   type ResultEvent,
   type StatusEvent,
 } from '@mcpq/shared';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { freePort, startNatsServer, type NatsServer } from './nats-server.js';
 import { ServiceProcess, type ServiceKind } from './services.js';
 
 export interface HarnessOptions {
@@ -82,9 +82,10 @@ export class Harness {
     return { NATS_URL: this.nats.url, MCPQ_CONFIG: this.configPath, MCPQ_CONFIG_JSON: '', MCPQ_PREFIX: '', LOG_LEVEL: '', MCPQ_HTTP_PORT: '' };
   }
 
-  /** Starts a service process and waits until it runs. */
+  /** Starts a service process (with its /metrics on a free port) and waits until it runs. */
   async start(kind: ServiceKind, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
-    const svc = new ServiceProcess(kind, `${kind}-${++this.counter}`, { ...this.env, ...extraEnv });
+    const httpPort = await freePort();
+    const svc = new ServiceProcess(kind, `${kind}-${++this.counter}`, { ...this.env, MCPQ_HTTP_PORT: String(httpPort), ...extraEnv }, httpPort);
     this.services.push(svc);
     await svc.ready();
     return svc;

@@ -33,6 +33,8 @@ export class ServiceProcess {
     readonly kind: ServiceKind,
     readonly name: string,
     env: NodeJS.ProcessEnv,
+    /** Port of the service's /healthz, /readyz and /metrics (0 when off). */
+    readonly httpPort = 0,
   ) {
     this.proc = spawn(process.execPath, [ENTRY[kind]], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
@@ -90,5 +92,25 @@ export class ServiceProcess {
 
   logs(filter: (l: LogLine) => boolean = () => true): LogLine[] {
     return this.lines.filter(filter);
+  }
+
+  /** GET a path of the service's HTTP endpoint. */
+  async http(path: string): Promise<{ status: number; body: string }> {
+    const res = await fetch(`http://127.0.0.1:${this.httpPort}${path}`, { signal: AbortSignal.timeout(5_000) });
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** The value of one Prometheus sample (summed over label sets matching `labels`). */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const { body } = await this.http('/metrics');
+    let sum = 0;
+    for (const line of body.split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const lbl = m[2] ?? '';
+      if (Object.entries(labels).every(([k, v]) => lbl.includes(`${k}="${v}"`))) sum += Number(m[3]);
+    }
+    return sum;
   }
 }

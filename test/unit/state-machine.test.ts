@@ -16,10 +16,11 @@ describe('call record state machine', () => {
     }
   });
 
-  it('shows accepted and dispatching as queued on the wire', () => {
-    expect(publicStatus('accepted')).toBe('queued');
-    expect(publicStatus('dispatching')).toBe('queued');
-    expect(publicStatus('running')).toBe('running');
+  it('shows accepted and dispatching as queued on the wire (a hold-mode dispatch is running)', () => {
+    expect(publicStatus({ status: 'accepted' })).toBe('queued');
+    expect(publicStatus({ status: 'dispatching', mode: 'resume' })).toBe('queued');
+    expect(publicStatus({ status: 'dispatching', mode: 'hold' })).toBe('running');
+    expect(publicStatus({ status: 'running' })).toBe('running');
   });
 });
 

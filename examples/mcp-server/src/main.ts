@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Runs the example MCP server. Flags: --port N (default 3000; 0 = any),
- * --host H, --no-event-store (not resumable), --retry-ms N, --close-streams.
+ * --host H, --no-event-store (not resumable), --retry-ms N, --close-streams,
+ * --tasks (advertise MCP Tasks and add the task tools).
  * Prints one JSON line `{"event":"listening","url":...}` when ready.
  */
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     'no-event-store': { type: 'boolean', default: false },
     'retry-ms': { type: 'string' },
     'close-streams': { type: 'boolean', default: false },
+    tasks: { type: 'boolean', default: false },
   },
 });
 
@@ -22,6 +24,7 @@ const server = await startExampleServer({
   host: values.host,
   eventStore: !values['no-event-store'],
   closeStreams: values['close-streams'],
+  tasks: values.tasks,
   ...(values['retry-ms'] !== undefined ? { retryIntervalMs: Number(values['retry-ms']) } : {}),
 });
 process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url, pid: process.pid })}\n`);

@@ -10,8 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
 import { StreamEventStore } from './event-store.js';
 import { ExecutionLog, type ServerStats } from './stats.js';
+import { registerTaskTools } from './task-tools.js';
 import { registerTools } from './tools.js';
 
 export interface ExampleServerOptions {
@@ -23,6 +25,10 @@ export interface ExampleServerOptions {
   retryIntervalMs?: number;
   /** Close each tool call's stream right after it starts, so clients must resume (SEP-1699). */
   closeStreams?: boolean;
+  /** Advertise MCP Tasks (an in-memory task store) and register the task tools. */
+  tasks?: boolean;
+  /** pollInterval suggested for tasks. */
+  taskPollMs?: number;
 }
 
 export interface ExampleServer {
@@ -36,6 +42,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
   const log = new ExecutionLog();
   const store = options.eventStore === false ? undefined : new StreamEventStore();
   const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const taskStore = options.tasks ? new InMemoryTaskStore() : undefined;
 
   const newSession = async (): Promise<StreamableHTTPServerTransport> => {
     const transport = new StreamableHTTPServerTransport({
@@ -49,8 +56,12 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
-    const server = new McpServer({ name: 'mcpq-example', version: '0.1.0' }, { capabilities: { tools: {} } });
+    const server = new McpServer(
+      { name: 'mcpq-example', version: '0.1.0' },
+      taskStore ? { capabilities: { tools: {}, tasks: { requests: { tools: { call: {} } }, cancel: {} } }, taskStore } : { capabilities: { tools: {} } },
+    );
     registerTools(server, log, { closeStreams: options.closeStreams ?? false });
+    if (taskStore) registerTaskTools(server, log, options.taskPollMs !== undefined ? { pollIntervalMs: options.taskPollMs } : {});
     await server.connect(transport);
     return transport;
   };
@@ -97,6 +108,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     stats: () => log.snapshot(sessions.size),
     close: async () => {
       for (const t of sessions.values()) await t.close().catch(() => undefined);
+      taskStore?.cleanup();
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
     },

@@ -243,7 +243,7 @@ function parseEvent(kind: string | undefined, data: Uint8Array): CallEvent | und
 export function toCallInfo(rec: CallRecord): CallInfo {
   return {
     callId: rec.callId,
-    status: publicStatus(rec.status),
+    status: publicStatus(rec),
     server: rec.server,
     tool: rec.tool,
     mode: rec.mode,

@@ -23,3 +23,7 @@ export * from './runtime/signals.js';
 export * from './mcp/modes.js';
 export * from './runtime/service.js';
 export * from './mcp/tool-call.js';
+export * from './mcp/cancel.js';
+export * from './runtime/telemetry.js';
+export * from './runtime/metrics.js';
+export * from './runtime/health.js';

@@ -7,15 +7,13 @@ import type { CallRecord, McpqError, Outcome, Versioned } from '@mcpq/shared';
 import type { StopReason } from './stop-reasons.js';
 
 export type Disposition =
-  /** The call ended and its result is published: ack. */
-  | { kind: 'finished' }
-  /** The call ended with this outcome; the Joiner finishes it. */
+  /** The call ended with this outcome; the Joiner finishes it (CAS, then the result). */
   | { kind: 'outcome'; outcome: Outcome; record: Versioned<CallRecord> }
   /** Nothing to do now: give the join back to the queue, to be delivered again after `delayMs`. */
   | { kind: 'park'; delayMs: number; why: string }
   /** A transient failure: try again after a backoff. */
   | { kind: 'retry'; error: McpqError }
-  /** The follower was stopped on purpose (deadline, idle, shutdown, cancel). */
+  /** The follower was stopped on purpose (deadline, idle, shutdown, ...). */
   | { kind: 'stopped'; reason: StopReason; record: Versioned<CallRecord> }
-  /** Another joiner owns the call now: leave the message alone. */
+  /** A compare-and-set failed: someone else changed the record. */
   | { kind: 'lost' };

@@ -8,6 +8,7 @@
 import {
   ErrorCode,
   isMcpqError,
+  MCP_PROTOCOL_VERSION,
   outcomeOfResponse,
   parseEventData,
   readSse,
@@ -20,19 +21,27 @@ import {
   type Versioned,
 } from '@mcpq/shared';
 import type { Disposition } from './disposition.js';
+import { progressFor, publishProgress } from './progress.js';
 import type { CallWatch } from './stop-reasons.js';
 
 export interface FollowDeps {
   ctx: ServiceContext;
   client: McpHttpClient;
   watch: CallWatch;
+  /** When this delivery started (for the rejoin latency). */
+  startedAt: number;
+}
+
+/** Reports that the call is being followed again (stream open, poll answered). */
+export function rejoined(deps: FollowDeps, callId: string, mode: 'resume' | 'task' | 'hold'): void {
+  deps.ctx.telemetry.emit('call:rejoined', { callId, mode, latencyMs: Date.now() - deps.startedAt });
 }
 
 export async function followResume(deps: FollowDeps, start: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, client, watch } = deps;
   let current = start;
   const rec = start.value;
-  const session = { sessionId: rec.sessionId, protocolVersion: rec.protocolVersion ?? '2025-11-25' };
+  const session = { sessionId: rec.sessionId, protocolVersion: rec.protocolVersion ?? MCP_PROTOCOL_VERSION };
   if (!rec.lastEventId || rec.requestId === undefined) {
     return {
       kind: 'outcome',
@@ -44,6 +53,7 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
   try {
     const res = await client.resume(session, rec.lastEventId, { signal: watch.signal });
     if (!res.body) throw new Error('resume answer has no body');
+    rejoined(deps, rec.callId, 'resume');
     for await (const event of readSse(res.body, { onRetry: (ms) => (retryHint = ms) })) {
       watch.touch();
       const m = parseEventData(event.data);
@@ -51,28 +61,13 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
       if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, rec.requestId)) {
         return { kind: 'outcome', outcome: outcomeOfResponse(m.message), record: current };
       }
-      if (m?.kind === 'notification' && m.message.method === 'notifications/progress') {
-        const p = m.message.params ?? {};
-        if (p.progressToken === rec.progressToken && typeof p.progress === 'number') {
-          const seq = current.value.progressSeq + 1;
-          await ctx.events.progress(
-            {
-              callId: rec.callId,
-              seq,
-              progress: p.progress,
-              ...(typeof p.total === 'number' ? { total: p.total } : {}),
-              ...(typeof p.message === 'string' ? { message: p.message } : {}),
-              at: new Date().toISOString(),
-            },
-            event.id ?? `seq${seq}`,
-            rec.traceparent,
-          );
-          current = await advance(ctx, current, { progressSeq: seq, lastEventId: eventId });
-          continue;
-        }
+      const progress = m?.kind === 'notification' && m.message.method === 'notifications/progress' ? progressFor(m.message.params, rec.progressToken) : undefined;
+      if (progress) {
+        current = await publishProgress(ctx, current, progress, (seq) => event.id ?? `r${rec.attempts}.${seq}`, { lastEventId: eventId });
+        continue;
       }
       if (m?.kind === 'request') void answerServerRequest(client, session, m.message);
-      if (event.id && event.id !== current.value.lastEventId) current = await advance(ctx, current, { lastEventId: event.id });
+      if (event.id && event.id !== current.value.lastEventId) current = await ctx.store.update(current, { lastEventId: event.id });
     }
     return { kind: 'park', delayMs: retryHint ?? ctx.config.joiner.parkDelayMs, why: 'the server ended the stream' };
   } catch (err) {
@@ -85,12 +80,8 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
   }
 }
 
-function advance(ctx: ServiceContext, current: Versioned<CallRecord>, patch: { lastEventId?: string | undefined; progressSeq?: number }) {
-  return ctx.store.update(current, patch);
-}
-
 /** A server request on the call's stream: answer ping, refuse what mcpq cannot do (it declares no client capabilities). */
-async function answerServerRequest(client: McpHttpClient, session: { sessionId?: string | undefined; protocolVersion: string }, req: JsonRpcRequest): Promise<void> {
+export async function answerServerRequest(client: McpHttpClient, session: { sessionId?: string | undefined; protocolVersion: string }, req: JsonRpcRequest): Promise<void> {
   try {
     if (req.method === 'ping') await client.respond(session, req.id, {});
     else await client.respond(session, req.id, { error: { code: -32601, message: `mcpq cannot answer ${req.method} for a queued call` } });

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
   backoffDelay,
+  cancelUpstream,
   describeError,
   ErrorCode,
   finishCall,
@@ -20,6 +21,7 @@ import {
   publishDeadLetter,
   republishResult,
   resolveHeaders,
+  ServerSession,
   WorkLoop,
   type CallRecord,
   type JoinMessage,
@@ -29,18 +31,35 @@ import {
   type Versioned,
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
+import { CancelService } from './cancel-service.js';
 import type { Disposition } from './disposition.js';
-import { followResume } from './follow-resume.js';
+import { followHold } from './follow-hold.js';
+import { followResume, type FollowDeps } from './follow-resume.js';
+import { followTask } from './follow-task.js';
 import { CallWatch, type StopReason } from './stop-reasons.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
+/** Counters a joiner reports (metrics, tests). */
+export interface JoinerStats {
+  /** Calls whose stream or request this joiner holds right now; parked calls are not held. */
+  held: number;
+  /** Join deliveries handled since start. */
+  deliveries: number;
+  /** Times a call was parked (nak with delay). */
+  parked: number;
+  finished: number;
+}
+
 export class Joiner {
   readonly id: string;
   state: JoinerState = 'created';
+  readonly stats: JoinerStats = { held: 0, deliveries: 0, parked: 0, finished: 0 };
   private readonly loop: WorkLoop;
+  private readonly cancels: CancelService;
   private readonly clients = new Map<string, McpHttpClient>();
-  /** Calls this joiner follows right now (parked calls are not here). */
+  private readonly sessions = new Map<string, ServerSession>();
+  /** Calls this joiner follows right now, by callId. */
   private readonly active = new Map<string, CallWatch>();
 
   constructor(private readonly ctx: ServiceContext) {
@@ -52,109 +71,118 @@ export class Joiner {
       handle: (msg) => this.handle(msg),
       logger: ctx.logger,
     });
+    this.cancels = new CancelService(
+      ctx,
+      (server) => (ctx.config.servers[server] ? this.clientFor(server) : undefined),
+      (callId) => this.active.get(callId)?.stop({ kind: 'ended-elsewhere' }),
+    );
+  }
+
+  /** Join messages being handled right now. */
+  get inFlight(): number {
+    return this.loop.inFlight;
   }
 
   start(): void {
     this.state = 'running';
+    this.cancels.start();
     this.loop.start();
     this.ctx.logger.info({ joinerId: this.id, maxInFlight: this.ctx.config.joiner.maxInFlight }, 'joiner running');
   }
 
-  /** Calls held in memory right now (the gauge tests and /metrics read). */
-  get held(): number {
-    return this.active.size;
-  }
-
   /**
    * Stops pulling and hands every followed call back at once (nak without
-   * delay), so another joiner resumes it from the token in KV.
+   * delay), so another joiner resumes it from the token in KV. Hold-mode
+   * calls cannot move: they are given until `graceMs` to finish.
    */
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
     await this.loop.stop();
     for (const watch of this.active.values()) watch.stop({ kind: 'shutdown' });
     const left = await this.loop.drain(graceMs);
-    if (left > 0) this.ctx.logger.warn({ left }, 'calls still being handed back at the end of the grace period');
+    if (left > 0) this.ctx.logger.warn({ left }, 'calls still held at the end of the grace period (hold mode); they will be redelivered');
+    await this.cancels.stop();
+    await Promise.all([...this.sessions.values()].map((s) => s.close().catch(() => undefined)));
     this.state = 'stopped';
   }
 
   private async handle(msg: JsMsg): Promise<void> {
-    const { store, events, logger } = this.ctx;
+    const startedAt = Date.now();
+    this.stats.deliveries++;
     const join = this.parseJoin(msg);
     if (!join) return;
-    const log = logger.child({ callId: join.callId, server: join.server, mode: join.mode, delivery: msg.info.deliveryCount });
-    const found = await store.get(join.callId);
+    const log = this.ctx.logger.child({ callId: join.callId, server: join.server, mode: join.mode, delivery: msg.info.deliveryCount });
+    const found = await this.ctx.store.get(join.callId);
     if (!found) {
       await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
       return;
     }
-    if (store.isTerminal(found)) {
-      await republishResult(events, found.value);
+    if (this.ctx.store.isTerminal(found)) {
+      await republishResult(this.ctx.events, found.value);
       return msg.ack();
     }
     if (!this.ctx.config.servers[found.value.server]) {
-      await this.finish(msg, found, { status: 'failed', error: { code: ErrorCode.unknown_server, message: `server "${found.value.server}" is not in this joiner's config` } }, log);
-      return;
+      const error = { code: ErrorCode.unknown_server, message: `server "${found.value.server}" is not in this joiner's config` };
+      return this.finish(msg, found, { status: 'failed', error }, log);
     }
-    let claimed: Versioned<CallRecord>;
-    try {
-      claimed = await store.update(found, { status: 'running', owner: this.id });
-    } catch (err) {
-      if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
-      return msg.nak(250); // someone wrote in between: look again shortly
+    if (found.value.deadline !== undefined && Date.now() >= found.value.deadline) {
+      return this.stopped(msg, { kind: 'deadline' }, found, log);
     }
-    if (found.value.status !== 'running') {
-      await events.status(join.callId, 'running', { mode: claimed.value.mode, attempt: claimed.value.attempts });
+    const mode = found.value.mode ?? join.mode;
+    let record = found;
+    if (mode !== 'hold') {
+      // Claim the call, unless this joiner already owns it (a parked call coming back).
+      if (found.value.owner !== this.id || found.value.status !== 'running') {
+        try {
+          record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
+        } catch (err) {
+          if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
+          return msg.nak(250); // someone wrote in between: look again shortly
+        }
+        if (found.value.status !== 'running') await this.ctx.events.status(join.callId, 'running', { mode, attempt: record.value.attempts });
+      }
     }
-    const watch = new CallWatch(this.ctx.config.joiner.idleTimeoutMs, claimed.value.deadline);
+    const watch = new CallWatch(mode === 'resume' ? this.ctx.config.joiner.idleTimeoutMs : undefined, record.value.deadline, mode === 'hold');
+    this.active.get(join.callId)?.stop({ kind: 'superseded' });
     this.active.set(join.callId, watch);
+    this.stats.held = this.active.size;
     const stopKeepAlive = keepWorking(msg, this.ctx.config.joiner.heartbeatMs);
     try {
       if (this.state !== 'running') watch.stop({ kind: 'shutdown' });
-      const disposition = await this.follow(claimed, watch);
-      await this.settle(msg, disposition, log);
+      const deps: FollowDeps = { ctx: this.ctx, client: this.clientFor(record.value.server), watch, startedAt };
+      let disposition: Disposition;
+      if (mode === 'resume') disposition = await followResume(deps, record);
+      else if (mode === 'task') disposition = await followTask(deps, record);
+      else disposition = await followHold({ ...deps, sessions: this.sessionFor(record.value.server), joinerId: this.id, request: join.request }, record);
+      await this.settle(msg, disposition, log, record.value.deadline);
     } finally {
       stopKeepAlive();
       watch.dispose();
-      this.active.delete(join.callId);
-    }
-  }
-
-  private async follow(record: Versioned<CallRecord>, watch: CallWatch): Promise<Disposition> {
-    const deps = { ctx: this.ctx, client: this.clientFor(record.value.server), watch };
-    switch (record.value.mode) {
-      case 'resume':
-        return followResume(deps, record);
-      default:
-        return {
-          kind: 'outcome',
-          record,
-          outcome: { status: 'failed', error: { code: ErrorCode.mode_unsupported, message: `this joiner cannot follow mode ${record.value.mode}` } },
-        };
+      if (this.active.get(join.callId) === watch) this.active.delete(join.callId);
+      this.stats.held = this.active.size;
     }
   }
 
   /** Turns what following came to into ack / nak / a final result. */
-  private async settle(msg: JsMsg, d: Disposition, log: Logger): Promise<void> {
+  private async settle(msg: JsMsg, d: Disposition, log: Logger, deadline: number | undefined): Promise<void> {
     switch (d.kind) {
-      case 'finished':
-        return msg.ack();
       case 'outcome':
         return this.finish(msg, d.record, d.outcome, log);
       case 'park':
         log.debug({ delayMs: d.delayMs, why: d.why }, 'call parked');
-        return msg.nak(d.delayMs);
+        this.ctx.telemetry.emit('call:parked', { callId: msg.json<JoinMessage>().callId, delayMs: d.delayMs });
+        return this.park(msg, d.delayMs, deadline);
       case 'retry': {
         const delay = Math.max(
           d.error.retryAfterMs ?? 0,
           backoffDelay(msg.info.deliveryCount, this.ctx.config.joiner.retryBaseMs, this.ctx.config.joiner.retryMaxMs),
         );
         log.warn({ err: describeError(d.error), retryInMs: delay }, 'rejoin failed; will retry');
-        return msg.nak(delay);
+        this.ctx.telemetry.emit('call:retry', { callId: msg.json<JoinMessage>().callId, stage: 'rejoin', code: d.error.code });
+        return this.park(msg, delay, deadline);
       }
       case 'lost':
-        log.info('another joiner took the call over; letting go');
-        return;
+        return this.lost(msg, log);
       case 'stopped':
         return this.stopped(msg, d.reason, d.record, log);
     }
@@ -167,41 +195,53 @@ export class Joiner {
         return msg.nak();
       case 'idle':
         log.debug('stream idle; parking');
-        return msg.nak(this.ctx.config.joiner.parkDelayMs);
-      case 'deadline':
-      case 'cancel': {
-        await this.cancelUpstream(record.value, reason.kind === 'deadline' ? 'mcpq: deadline passed' : 'mcpq: cancelled', log);
-        const outcome: Outcome =
-          reason.kind === 'deadline'
-            ? { status: 'timeout', error: { code: ErrorCode.timeout, message: 'the call passed its deadline (timeoutMs); it was cancelled upstream' } }
-            : { status: 'cancelled', error: { code: ErrorCode.cancelled, message: 'the call was cancelled on request' } };
+        return this.park(msg, this.ctx.config.joiner.parkDelayMs, record.value.deadline);
+      case 'ended-elsewhere':
+        log.info('the call was ended by another process; letting go');
+        return msg.ack();
+      case 'superseded':
+        log.info('a newer delivery of this call took over; letting go');
+        return;
+      case 'deadline': {
+        const rec = record.value;
+        const sent = rec.status !== 'accepted' && !(rec.mode === 'hold' && rec.status === 'dispatched');
+        if (sent) await cancelUpstream(this.clientFor(rec.server), rec, 'mcpq: deadline passed', log);
+        const outcome: Outcome = {
+          status: 'timeout',
+          error: { code: ErrorCode.timeout, message: `the call passed its deadline (timeoutMs)${sent ? '; it was cancelled upstream' : ''}` },
+        };
         return this.finish(msg, record, outcome, log);
       }
     }
+  }
+
+  /** Parks the join (nak with a delay), but never past the call's deadline, so the deadline is met on time. */
+  private park(msg: JsMsg, delayMs: number, deadline: number | undefined): void {
+    this.stats.parked++;
+    const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
+    msg.nak(Math.min(delayMs, untilDeadline));
+  }
+
+  /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */
+  private async lost(msg: JsMsg, log: Logger): Promise<void> {
+    const rec = await this.ctx.store.get(msg.json<JoinMessage>().callId);
+    if (rec && this.ctx.store.isTerminal(rec)) {
+      log.info({ status: rec.value.status }, 'the call was ended elsewhere; letting go');
+      return msg.ack();
+    }
+    log.info({ owner: rec?.value.owner }, 'another joiner took the call over; letting go');
   }
 
   /** Ends the call with compare-and-set; a lost race means someone else ended it, which is fine. */
   private async finish(msg: JsMsg, record: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
     try {
       await finishCall(this.ctx.store, this.ctx.events, record, outcome);
+      this.stats.finished++;
       log.info({ status: outcome.status, code: outcome.error?.code }, 'call finished');
       msg.ack();
     } catch (err) {
       if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
-      log.info('call record changed before the result could be recorded; letting go');
-    }
-  }
-
-  /** Tells the MCP server to stop the call. Best effort: the call ends here either way. */
-  private async cancelUpstream(record: CallRecord, reason: string, log: Logger): Promise<void> {
-    const client = this.clientFor(record.server);
-    const session = { sessionId: record.sessionId, protocolVersion: record.protocolVersion ?? '2025-11-25' };
-    try {
-      if (record.requestId !== undefined) {
-        await client.notify(session, 'notifications/cancelled', { requestId: record.requestId, reason });
-      }
-    } catch (err) {
-      log.warn({ err: describeError(err) }, 'could not cancel the call upstream');
+      await this.lost(msg, log);
     }
   }
 
@@ -225,6 +265,7 @@ export class Joiner {
     this.ctx.logger.error({ code, subject: msg.subject, seq: msg.seq, callId }, message);
     try {
       await publishDeadLetter(this.ctx.js, this.ctx.names, { reason: 'join', code, message, msg, callId });
+      this.ctx.telemetry.emit('dead-letter', { reason: 'join', code });
       msg.ack();
     } catch (err) {
       this.ctx.logger.error({ err: describeError(err) }, 'could not dead-letter a join; it will be redelivered');
@@ -240,5 +281,15 @@ export class Joiner {
       this.clients.set(server, client);
     }
     return client;
+  }
+
+  /** The joiner's own session with a server, for calls it makes itself (hold mode). */
+  private sessionFor(server: string): ServerSession {
+    let s = this.sessions.get(server);
+    if (!s) {
+      s = new ServerSession(server, this.clientFor(server), this.ctx.logger);
+      this.sessions.set(server, s);
+    }
+    return s;
   }
 }

@@ -4,20 +4,22 @@
  * MCPQ_PREFIX, LOG_LEVEL, MCPQ_HTTP_PORT. SIGTERM hands followed calls back
  * to the other joiners and exits 0. Run as many as you like.
  */
-import { bootService, createLogger, describeError, handleSignals } from '@mcpq/shared';
+import { bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
 import { Joiner } from './joiner.js';
 
 try {
   const ctx = await bootService({ service: 'joiner', consumers: ['joiner'] });
   const joiner = new Joiner(ctx);
+  const stopHttp = await startObservability(ctx, 'joiner', { inFlight: () => joiner.inFlight, held: () => joiner.stats.held }, () => joiner.state === 'running');
   joiner.start();
-  // Handing back is quick; the bound stays well below AckWait so a forced exit loses no time either.
+  // Handing back is quick; the bound stays below AckWait so a forced exit costs no extra failover time.
   const graceMs = Math.max(2_000, Math.floor(ctx.config.joiner.ackWaitMs / 2));
   handleSignals({
     logger: ctx.logger,
     graceMs,
     stop: async () => {
       await joiner.stop(graceMs - 1_000);
+      await stopHttp();
       await ctx.nc.drain();
     },
   });

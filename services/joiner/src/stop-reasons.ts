@@ -10,8 +10,10 @@ export type StopReason =
   | { kind: 'idle' }
   /** The joiner is shutting down: hand the call back at once. */
   | { kind: 'shutdown' }
-  /** The call was cancelled on request: tell upstream. */
-  | { kind: 'cancel' };
+  /** Another process ended the call (a cancel): stop following, the join is done. */
+  | { kind: 'ended-elsewhere' }
+  /** A newer delivery of the same join reached this joiner: this follower is stale. */
+  | { kind: 'superseded' };
 
 export class StopSignal extends Error {
   constructor(readonly reason: StopReason) {
@@ -22,7 +24,9 @@ export class StopSignal extends Error {
 
 /**
  * One AbortController per followed call, with the deadline and idle timers
- * that fire it. `touch()` resets the idle timer on every event.
+ * that fire it. `touch()` resets the idle timer on every event. A call held
+ * in hold mode has no idle timer (its stream cannot be re-requested) and is
+ * not handed back on shutdown (it cannot be resumed elsewhere).
  */
 export class CallWatch {
   readonly controller = new AbortController();
@@ -30,11 +34,12 @@ export class CallWatch {
   private deadlineTimer?: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly idleMs: number,
+    private readonly idleMs: number | undefined,
     deadline: number | undefined,
+    readonly holdsCall = false,
   ) {
     if (deadline !== undefined) {
-      // setTimeout takes at most 2^31-1 ms; a farther deadline is re-checked at the next delivery.
+      // setTimeout takes at most 2^31-1 ms; a farther deadline is checked again at the next delivery.
       const wait = Math.min(Math.max(0, deadline - Date.now()), 2_147_000_000);
       this.deadlineTimer = setTimeout(() => this.stop({ kind: 'deadline' }), wait);
     }
@@ -52,11 +57,13 @@ export class CallWatch {
   }
 
   touch(): void {
+    if (this.idleMs === undefined) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.stop({ kind: 'idle' }), this.idleMs);
   }
 
   stop(reason: StopReason): void {
+    if (reason.kind === 'shutdown' && this.holdsCall) return;
     if (!this.controller.signal.aborted) this.controller.abort(new StopSignal(reason));
   }
 

@@ -78,3 +78,53 @@ export async function startResumableCall(
     controller.abort();
   }
 }
+
+/**
+ * Sends a task-augmented tools/call (task mode) and reads its short answer:
+ * a CreateTaskResult with the task id, or, from a server that ran the tool
+ * at once, the tool's result.
+ */
+export async function startTaskCall(
+  client: McpHttpClient,
+  session: McpSession,
+  message: Record<string, unknown>,
+  requestId: string,
+  timeoutMs: number,
+): Promise<{ kind: 'task'; task: TaskInfo } | { kind: 'finished'; message: JsonRpcResult | JsonRpcError }> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new McpqError(ErrorCode.server_unreachable, `no answer to the task-augmented tools/call within ${timeoutMs} ms`, { retryable: true })),
+    timeoutMs,
+  );
+  let res: Response;
+  try {
+    res = await client.post(session, message, { signal: controller.signal });
+  } catch (err) {
+    clearTimeout(timer);
+    throw new DispatchError(toMcpqError(err, ErrorCode.server_unreachable), requestReachedServer(err));
+  }
+  try {
+    const m = await readResponse(res, requestId);
+    if (m.kind === 'error') return { kind: 'finished', message: m.message };
+    if (m.kind !== 'result') throw new McpqError(ErrorCode.protocol_error, 'tools/call answered with something that is not a response');
+    const task = m.message.result.task as Partial<TaskInfo> | undefined;
+    if (task && typeof task === 'object' && typeof task.taskId === 'string' && typeof task.status === 'string') {
+      return { kind: 'task', task: task as TaskInfo };
+    }
+    return { kind: 'finished', message: m.message };
+  } catch (err) {
+    const reason = controller.signal.reason;
+    throw new DispatchError(reason instanceof McpqError ? reason : toMcpqError(err, ErrorCode.protocol_error), 'maybe');
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
+/** The parts of an MCP Task mcpq uses. */
+export interface TaskInfo {
+  taskId: string;
+  status: string;
+  statusMessage?: string;
+  pollInterval?: number;
+}

@@ -9,6 +9,7 @@
  */
 import {
   backoffDelay,
+  cancelUpstream,
   chooseMode,
   describeError,
   ErrorCode,
@@ -32,12 +33,13 @@ import {
   type Logger,
   type Mode,
   type Outcome,
+  type RecordPatch,
   type ServiceContext,
   type Versioned,
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { parseSubmission, type Intake } from './intake.js';
-import { DispatchError, startResumableCall } from './start-call.js';
+import { DispatchError, startResumableCall, startTaskCall } from './start-call.js';
 
 export type SubmitterState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -76,6 +78,7 @@ export class Submitter {
   }
 
   private async handle(msg: JsMsg): Promise<void> {
+    const startedAt = Date.now();
     const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config);
     if (!intake.ok) return this.reject(msg, intake);
     const log = this.ctx.logger.child({ callId: intake.request.callId, server: intake.server, tool: intake.request.tool });
@@ -83,7 +86,7 @@ export class Submitter {
     if (!record) return msg.ack();
     const stopKeepAlive = keepWorking(msg, Math.max(1_000, Math.floor(this.ctx.config.submitter.ackWaitMs / 3)));
     try {
-      await this.dispatch(msg, record, intake.server, intake.request, log);
+      await this.dispatch(msg, record, intake.server, intake.request, log, startedAt);
     } finally {
       stopKeepAlive();
     }
@@ -115,13 +118,7 @@ export class Submitter {
     if (rec.submitSeq !== msg.seq) {
       if (rec.submitSeq === undefined && store.isTerminal(existing)) return null; // cancelled while queued
       log.warn({ existingStatus: rec.status }, 'duplicate callId: the submission was not run');
-      await publishDeadLetter(this.ctx.js, this.ctx.names, {
-        reason: 'submit',
-        code: ErrorCode.duplicate_call_id,
-        message: `callId ${request.callId} is already used by a call in status ${rec.status}; this submission was not run`,
-        msg,
-        callId: request.callId,
-      });
+      await this.deadLetter(msg, ErrorCode.duplicate_call_id, `callId ${request.callId} is already used by a call in status ${rec.status}; this submission was not run`, request.callId);
       return null;
     }
     // The same message again: a previous delivery died part-way. Continue from where it stopped.
@@ -152,7 +149,7 @@ export class Submitter {
     }
   }
 
-  private async dispatch(msg: JsMsg, record: Versioned<CallRecord>, server: string, request: CallRequest, log: Logger): Promise<void> {
+  private async dispatch(msg: JsMsg, record: Versioned<CallRecord>, server: string, request: CallRequest, log: Logger, startedAt: number): Promise<void> {
     const { store, events, config } = this.ctx;
     let current = record;
     if (current.value.deadline !== undefined && Date.now() >= current.value.deadline) {
@@ -177,8 +174,10 @@ export class Submitter {
       const idempotent = request.idempotent === true || tool.annotations?.idempotentHint === true;
       const attempt = current.value.attempts + 1;
       const ids = toolCallIds(request.callId, attempt);
-      if (mode !== 'resume') {
-        throw new McpqError(ErrorCode.mode_unsupported, `mode ${mode} is not available yet`);
+      if (mode === 'hold') {
+        // Nothing is sent here: a joiner makes the call and holds it to the end.
+        current = await store.update(current, { status: 'dispatched', mode, idempotent, dispatchedAt: new Date().toISOString() });
+        return await this.handOff(msg, current, request, log, startedAt);
       }
       current = await store.update(current, {
         status: 'dispatching',
@@ -190,32 +189,71 @@ export class Submitter {
         requestId: ids.requestId,
         progressToken: ids.progressToken,
       });
-      let started;
+      const serverConfig = config.servers[server]!;
+      const message = toolCallMessage(ids, request.callId, request, mode === 'task' ? { taskTtlMs: serverConfig.taskTtlMs } : {});
+      let patch: RecordPatch;
       try {
-        started = await startResumableCall(
-          serverSession.client,
-          session,
-          toolCallMessage(ids, request.callId, request),
-          ids.requestId,
-          config.submitter.dispatchTimeoutMs,
-        );
+        if (mode === 'task') {
+          const started = await startTaskCall(serverSession.client, session, message, ids.requestId, config.submitter.dispatchTimeoutMs);
+          if (started.kind === 'finished') return await this.finishedAtOnce(msg, current, outcomeOfResponse(started.message), log);
+          patch = {
+            taskId: started.task.taskId,
+            taskStatus: started.task.status,
+            taskStatusMessage: started.task.statusMessage,
+            pollIntervalMs: started.task.pollInterval,
+          };
+        } else {
+          const started = await startResumableCall(serverSession.client, session, message, ids.requestId, config.submitter.dispatchTimeoutMs);
+          if (started.kind === 'finished') return await this.finishedAtOnce(msg, current, outcomeOfResponse(started.message), log);
+          patch = { lastEventId: started.lastEventId };
+        }
       } catch (err) {
         if (err instanceof DispatchError && err.error.code === ErrorCode.session_lost) await serverSession.invalidate(session);
         throw err;
       }
-      if (started.kind === 'finished') {
-        log.info('call finished before it could be detached');
-        await finishCall(store, events, current, outcomeOfResponse(started.message));
-        return msg.ack();
+      try {
+        current = await store.update(current, { ...patch, status: 'dispatched', dispatchedAt: new Date().toISOString() });
+      } catch (err) {
+        if (isMcpqError(err, ErrorCode.record_conflict)) return await this.lostDuringDispatch(msg, current, patch, log);
+        throw err;
       }
-      current = await store.update(current, { status: 'dispatched', lastEventId: started.lastEventId, dispatchedAt: new Date().toISOString() });
-      await this.publishJoin(current.value, mode, request);
-      await events.status(request.callId, 'dispatched', { mode, attempt });
-      msg.ack();
-      log.info({ mode, attempt, sessionId: session.sessionId }, 'call dispatched');
+      await this.handOff(msg, current, request, log, startedAt);
     } catch (err) {
       await this.failDispatch(msg, current, err, log);
     }
+  }
+
+  /** The server answered tools/call with the final result right away: no hand-off needed. */
+  private async finishedAtOnce(msg: JsMsg, current: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
+    log.info({ status: outcome.status }, 'call finished before it could be detached');
+    await finishCall(this.ctx.store, this.ctx.events, current, outcome);
+    msg.ack();
+  }
+
+  /** Records are in place: publish the join, then the status, then let the request go. */
+  private async handOff(msg: JsMsg, current: Versioned<CallRecord>, request: CallRequest, log: Logger, startedAt: number): Promise<void> {
+    const rec = current.value;
+    const mode = rec.mode ?? 'resume';
+    await this.publishJoin(rec, mode, request);
+    await this.ctx.events.status(rec.callId, 'dispatched', { mode, attempt: rec.attempts });
+    msg.ack();
+    this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, mode, latencyMs: Date.now() - startedAt });
+    log.info({ mode: rec.mode, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
+  }
+
+  /**
+   * The call was started upstream but the record changed meanwhile: a cancel
+   * (or deadline) ended it. The canceller could not reach the upstream call
+   * (it had no task id or token yet), so stop it here.
+   */
+  private async lostDuringDispatch(msg: JsMsg, started: Versioned<CallRecord>, patch: RecordPatch, log: Logger): Promise<void> {
+    const now = await this.ctx.store.get(started.value.callId);
+    if (now && this.ctx.store.isTerminal(now)) {
+      log.info({ status: now.value.status }, 'call ended while it was being dispatched; cancelling it upstream');
+      await cancelUpstream(this.sessionFor(started.value.server).client, { ...started.value, ...patch }, `mcpq: call ${now.value.status}`, log);
+      return msg.ack();
+    }
+    msg.nak();
   }
 
   /**
@@ -251,6 +289,7 @@ export class Submitter {
     if (retryable && deliveries < config.submitter.maxDeliver) {
       const delay = Math.max(error.retryAfterMs ?? 0, backoffDelay(deliveries, config.submitter.retryBaseMs, config.submitter.retryMaxMs));
       log.warn({ err: describeError(error), deliveries, retryInMs: delay }, 'dispatch failed; will retry');
+      this.ctx.telemetry.emit('call:retry', { callId: current.value.callId, stage: 'dispatch', code: error.code });
       await events.status(current.value.callId, 'queued', {
         detail: `retrying in ${delay} ms: ${error.message}`,
         attempt: current.value.attempts,
@@ -271,7 +310,7 @@ export class Submitter {
 
   /** Rejected input: a failed result when the callId is usable and free, else a dead letter. */
   private async reject(msg: JsMsg, intake: Extract<Intake, { ok: false }>): Promise<void> {
-    const { store, events, logger, js, names } = this.ctx;
+    const { store, events, logger } = this.ctx;
     logger.warn({ code: intake.code, callId: intake.callId, subject: msg.subject, seq: msg.seq }, `rejected submission: ${intake.message}`);
     if (intake.callId) {
       const created = await store.create({
@@ -289,14 +328,14 @@ export class Submitter {
         return msg.ack();
       }
     }
-    await publishDeadLetter(js, names, {
-      reason: 'submit',
-      code: intake.code,
-      message: intake.callId ? `${intake.message} (callId ${intake.callId} is already in use, so no result was published)` : intake.message,
-      msg,
-      callId: intake.callId,
-    });
+    const message = intake.callId ? `${intake.message} (callId ${intake.callId} is already in use, so no result was published)` : intake.message;
+    await this.deadLetter(msg, intake.code, message, intake.callId);
     msg.ack();
+  }
+
+  private async deadLetter(msg: JsMsg, code: ErrorCode, message: string, callId: string | undefined): Promise<void> {
+    await publishDeadLetter(this.ctx.js, this.ctx.names, { reason: 'submit', code, message, msg, callId });
+    this.ctx.telemetry.emit('dead-letter', { reason: 'submit', code });
   }
 
   private async publishJoin(record: CallRecord, mode: Mode, request: CallRequest): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
+import type { Telemetry } from '../runtime/telemetry.js';
 import type { Names } from '../wire/names.js';
 import type { CallStatus, Mode, ProgressEvent, ResultEvent, StatusEvent } from '../wire/schemas.js';
 
@@ -28,6 +29,7 @@ export class CallEvents {
   constructor(
     private readonly js: JetStreamClient,
     private readonly n: Names,
+    private readonly telemetry?: Telemetry,
   ) {}
 
   async status(callId: string, status: CallStatus, options: StatusOptions = {}): Promise<PublishOutcome> {
@@ -45,7 +47,17 @@ export class CallEvents {
   }
 
   async result(event: ResultEvent, traceparent?: string): Promise<PublishOutcome> {
-    return this.publish(this.n.call(event.callId, 'result'), event, `${event.callId}.result`, traceparent);
+    const outcome = await this.publish(this.n.call(event.callId, 'result'), event, `${event.callId}.result`, traceparent);
+    if (outcome.stored) {
+      this.telemetry?.emit('call:finished', {
+        callId: event.callId,
+        mode: event.mode,
+        status: event.status,
+        code: event.error?.code,
+        durationMs: Date.parse(event.finishedAt) - Date.parse(event.startedAt),
+      });
+    }
+    return outcome;
   }
 
   private async publish(subject: string, body: unknown, msgID: string, traceparent?: string): Promise<PublishOutcome> {

@@ -14,7 +14,7 @@ import {
 export const RecordStatusSchema = z.enum([
   /** The submitter claimed the callId; nothing was sent upstream yet. */
   'accepted',
-  /** The submitter is sending tools/call; a crash now leaves the outcome unknown. */
+  /** tools/call is being sent (by the submitter; in hold mode by a joiner, which holds it to the end); a crash now leaves the outcome unknown. */
   'dispatching',
   /** The call runs upstream and the join was handed to the joiners. */
   'dispatched',
@@ -47,6 +47,10 @@ export const CallRecordSchema = z.object({
   /** Resume token: the last SSE event id seen on the call's stream. */
   lastEventId: z.string().optional(),
   taskId: z.string().optional(),
+  /** Task mode: the task status and statusMessage last seen, and the server's suggested poll interval. */
+  taskStatus: z.string().optional(),
+  taskStatusMessage: z.string().optional(),
+  pollIntervalMs: z.number().int().nonnegative().optional(),
   /** Sequence number of the last published progress event. */
   progressSeq: z.number().int().nonnegative(),
   /** How many times tools/call was sent upstream. */
@@ -70,10 +74,13 @@ const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout'] as const;
 
 /** Where each status may go next. Terminal states go nowhere. */
 const NEXT: Record<RecordStatus, readonly RecordStatus[]> = {
-  accepted: ['accepted', 'dispatching', ...TERMINAL],
-  // back to accepted: an idempotent call is dispatched again after a lost dispatch
+  // straight to dispatched: hold mode, where the submitter sends nothing and a joiner makes the call
+  accepted: ['accepted', 'dispatching', 'dispatched', ...TERMINAL],
+  // back to accepted: an idempotent call is dispatched again after a lost dispatch;
+  // back to dispatched: a hold-mode joiner failed before its request reached the server
   dispatching: ['dispatching', 'dispatched', 'accepted', ...TERMINAL],
-  dispatched: ['dispatched', 'running', ...TERMINAL],
+  // to dispatching: a hold-mode joiner is about to send the call itself
+  dispatched: ['dispatched', 'dispatching', 'running', ...TERMINAL],
   // back to dispatched: a joiner handed the call back (shutdown, parking)
   running: ['running', 'dispatched', ...TERMINAL],
   completed: [],
@@ -91,12 +98,14 @@ export function canTransition(from: RecordStatus, to: RecordStatus): boolean {
 }
 
 /** The status a caller sees for a record (the wire has no accepted/dispatching). */
-export function publicStatus(status: RecordStatus): CallStatus {
-  switch (status) {
+export function publicStatus(record: Pick<CallRecord, 'status' | 'mode'>): CallStatus {
+  switch (record.status) {
     case 'accepted':
-    case 'dispatching':
       return 'queued';
+    case 'dispatching':
+      // In hold mode, dispatching means a joiner is making (and holding) the call.
+      return record.mode === 'hold' ? 'running' : 'queued';
     default:
-      return status;
+      return record.status;
   }
 }

@@ -109,6 +109,8 @@ export const JoinerConfigSchema = z.strictObject({
   /** Backoff for transient upstream failures while rejoining: first delay and cap. */
   retryBaseMs: positiveMs(500),
   retryMaxMs: positiveMs(30_000),
+  /** Most times a joiner sends one call itself (hold mode; re-runs only for idempotent calls). */
+  maxAttempts: z.number().int().positive().default(5),
 });
 
 export const StreamsConfigSchema = z.strictObject({

@@ -14,6 +14,9 @@ import { connectNats } from '../nats/connect.js';
 import { provision } from '../nats/provision.js';
 import type { Names } from '../wire/names.js';
 import { describeError } from '../errors.js';
+import { startHealthServer } from './health.js';
+import { createMetrics, type GaugeSources } from './metrics.js';
+import { Telemetry } from './telemetry.js';
 
 export interface ServiceContext {
   config: Config;
@@ -25,6 +28,8 @@ export interface ServiceContext {
   store: CallStore;
   events: CallEvents;
   names: Names;
+  /** Typed events of what happens to calls; metrics subscribe. */
+  telemetry: Telemetry;
 }
 
 export interface BootOptions {
@@ -39,17 +44,19 @@ export async function bootService(options: BootOptions): Promise<ServiceContext>
   const config = options.config ?? loadConfig({ env: options.env ?? process.env });
   const logger = createLogger(options.service, { level: config.log.level });
   const nc = await connectNats(config.nats, { name: `mcpq-${options.service}`, logger, ...(options.env ? { env: options.env } : {}) });
-  watchConnection(nc, logger);
+  const telemetry = new Telemetry();
+  watchConnection(nc, logger, telemetry);
   const { jsm, kv, names } = await provision(nc, config, { consumers: options.consumers ?? [], logger });
   const js = jetstream(nc);
-  return { config, logger, nc, js, jsm, kv, store: new CallStore(kv), events: new CallEvents(js, names), names };
+  return { config, logger, nc, js, jsm, kv, store: new CallStore(kv), events: new CallEvents(js, names, telemetry), names, telemetry };
 }
 
 /** Logs NATS connection changes (disconnect, reconnect) as they happen. */
-function watchConnection(nc: NatsConnection, logger: Logger): void {
+function watchConnection(nc: NatsConnection, logger: Logger, telemetry: Telemetry): void {
   void (async () => {
     try {
       for await (const s of nc.status()) {
+        if (s.type === 'reconnect') telemetry.emit('nats:reconnect', {});
         if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
           logger.warn({ nats: s.type, server: 'server' in s ? s.server : undefined }, `NATS ${s.type}`);
         }
@@ -58,4 +65,24 @@ function watchConnection(nc: NatsConnection, logger: Logger): void {
       logger.debug({ err: describeError(err) }, 'NATS status watch ended');
     }
   })();
+}
+
+/**
+ * Starts /healthz, /readyz and /metrics when `httpPort` is set (0 = off).
+ * Returns a function that stops the endpoint.
+ */
+export async function startObservability(ctx: ServiceContext, service: string, gauges: GaugeSources, accepting: () => boolean): Promise<() => Promise<void>> {
+  const registry = createMetrics(service, ctx.telemetry, gauges);
+  if (ctx.config.httpPort === 0) return async () => undefined;
+  const { streams, bucket } = ctx.names;
+  const server = await startHealthServer({
+    port: ctx.config.httpPort,
+    nc: ctx.nc,
+    jsm: ctx.jsm,
+    streams: [streams.submit, streams.join, streams.events, streams.dlq, `KV_${bucket}`],
+    registry,
+    logger: ctx.logger,
+    accepting,
+  });
+  return () => server.close();
 }

@@ -1,0 +1,43 @@
+/**
+ * One typed event map for what happens to calls. Services emit; metrics
+ * (and anything else that wants to observe) subscribe. Emitting never
+ * throws: a broken observer must not break a call.
+ */
+import type { Mode, TerminalStatus } from '../wire/schemas.js';
+
+export interface TelemetryEvents {
+  /** A call was started upstream (or handed to a joiner, in hold mode). */
+  'call:dispatched': { callId: string; server: string; mode: Mode; latencyMs: number };
+  /** A dispatch or rejoin failed and will be tried again. */
+  'call:retry': { callId: string; stage: 'dispatch' | 'rejoin'; code: string };
+  /** A joiner started following a call (stream open, poll answered). */
+  'call:rejoined': { callId: string; mode: Mode; latencyMs: number };
+  /** A joiner gave a call back to the queue to come back later. */
+  'call:parked': { callId: string; delayMs: number };
+  /** A call's one result was published; durationMs is end to end (accepted to finished). */
+  'call:finished': { callId: string; mode?: Mode | undefined; status: TerminalStatus; code?: string | undefined; durationMs: number };
+  'dead-letter': { reason: string; code: string };
+  'nats:reconnect': Record<string, never>;
+}
+
+type Listener<K extends keyof TelemetryEvents> = (event: TelemetryEvents[K]) => void;
+
+export class Telemetry {
+  private readonly listeners = new Map<keyof TelemetryEvents, Array<(event: never) => void>>();
+
+  on<K extends keyof TelemetryEvents>(name: K, listener: Listener<K>): void {
+    const list = this.listeners.get(name) ?? [];
+    list.push(listener as (event: never) => void);
+    this.listeners.set(name, list);
+  }
+
+  emit<K extends keyof TelemetryEvents>(name: K, event: TelemetryEvents[K]): void {
+    for (const l of (this.listeners.get(name) ?? []) as Array<Listener<K>>) {
+      try {
+        l(event);
+      } catch {
+        // observers must not break calls
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Hold mode, for servers that give no way to rejoin a call (no SSE event
+ * ids, no tasks): this joiner makes the call itself and holds its stream to
+ * the end. The record says `dispatching` from just before the request is
+ * sent; a later delivery that finds it so knows the holder died with the
+ * call in flight, and ends it `outcome_unknown` unless the tool is
+ * idempotent, in which case it runs it again (and `attempts` says so).
+ */
+import {
+  ErrorCode,
+  isMcpqError,
+  McpqError,
+  outcomeOfResponse,
+  parseEventData,
+  readResponse,
+  readSse,
+  requestReachedServer,
+  sameId,
+  toMcpqError,
+  toolCallIds,
+  toolCallMessage,
+  type CallRecord,
+  type CallRequest,
+  type ServerSession,
+  type Versioned,
+} from '@mcpq/shared';
+import type { Disposition } from './disposition.js';
+import { answerServerRequest, rejoined, type FollowDeps } from './follow-resume.js';
+import { progressFor, publishProgress } from './progress.js';
+
+export interface HoldDeps extends FollowDeps {
+  sessions: ServerSession;
+  joinerId: string;
+  request: CallRequest | undefined;
+}
+
+export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): Promise<Disposition> {
+  const { ctx, watch, request } = deps;
+  const rec = found.value;
+  if (!request) {
+    return { kind: 'outcome', record: found, outcome: { status: 'failed', error: { code: ErrorCode.internal, message: 'hold-mode join carries no request' } } };
+  }
+  if (rec.status === 'dispatching' && !rec.idempotent) {
+    return {
+      kind: 'outcome',
+      record: found,
+      outcome: {
+        status: 'failed',
+        error: {
+          code: ErrorCode.outcome_unknown,
+          message: 'the joiner holding this call stopped before the call ended (hold mode: the server offers no way to rejoin); the tool may or may not have finished, and it is not idempotent, so it was not run again',
+        },
+      },
+    };
+  }
+  let session;
+  try {
+    session = await deps.sessions.session();
+  } catch (err) {
+    const error = toMcpqError(err, ErrorCode.server_unreachable);
+    return error.retryable ? { kind: 'retry', error } : { kind: 'outcome', record: found, outcome: { status: 'failed', error: error.toWire() } };
+  }
+  const attempt = rec.attempts + 1;
+  const ids = toolCallIds(rec.callId, attempt);
+  let current: Versioned<CallRecord>;
+  try {
+    current = await ctx.store.update(found, {
+      status: 'dispatching',
+      owner: deps.joinerId,
+      attempts: attempt,
+      sessionId: session.sessionId,
+      protocolVersion: session.protocolVersion,
+      requestId: ids.requestId,
+      progressToken: ids.progressToken,
+    });
+  } catch (err) {
+    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    throw err;
+  }
+  let reached: 'no' | 'maybe' = 'no';
+  try {
+    const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request), { signal: watch.signal });
+    reached = 'maybe';
+    rejoined(deps, rec.callId, 'hold');
+    await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt });
+    const type = res.headers.get('content-type') ?? '';
+    if (!type.includes('text/event-stream') || !res.body) {
+      const m = await readResponse(res, ids.requestId);
+      if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
+    } else {
+      for await (const event of readSse(res.body)) {
+        const m = parseEventData(event.data);
+        if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, ids.requestId)) {
+          return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
+        }
+        const progress = m?.kind === 'notification' && m.message.method === 'notifications/progress' ? progressFor(m.message.params, ids.progressToken) : undefined;
+        if (progress) current = await publishProgress(ctx, current, progress, (seq) => `h${attempt}.${seq}`);
+        else if (m?.kind === 'request') void answerServerRequest(deps.client, session, m.message);
+      }
+    }
+    throw new McpqError(ErrorCode.protocol_error, 'the held stream ended without a response');
+  } catch (err) {
+    const reason = watch.reason;
+    if (reason) return { kind: 'stopped', reason, record: current };
+    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    const error = toMcpqError(err, ErrorCode.server_unreachable);
+    if (error.code === ErrorCode.session_lost) await deps.sessions.invalidate(session);
+    const notSent = reached === 'no' && requestReachedServer(err) === 'no';
+    const canRetry = attempt < ctx.config.joiner.maxAttempts;
+    if (notSent && (error.retryable || error.code === ErrorCode.session_lost) && canRetry) return handBack(deps, current, error);
+    if (notSent) return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };
+    if (current.value.idempotent && canRetry) return handBack(deps, current, error);
+    return {
+      kind: 'outcome',
+      record: current,
+      outcome: {
+        status: 'failed',
+        error: current.value.idempotent
+          ? { code: error.code, message: `gave up after ${attempt} attempts: ${error.message}`, data: { cause: error.toWire() } }
+          : { code: ErrorCode.outcome_unknown, message: `the held call broke off after it reached the server: ${error.message}; not run again (tool not idempotent)`, data: { cause: error.toWire() } },
+      },
+    };
+  }
+}
+
+/** The call did not run (or may safely run again): back to `dispatched`, retried after a backoff. */
+async function handBack(deps: HoldDeps, current: Versioned<CallRecord>, error: McpqError): Promise<Disposition> {
+  try {
+    await deps.ctx.store.update(current, { status: 'dispatched' });
+  } catch (err) {
+    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    throw err;
+  }
+  return { kind: 'retry', error };
+}

@@ -1,0 +1,48 @@
+/**
+ * Publishes one progress event of a call and advances the record with
+ * compare-and-set, in that order: if the process dies in between, the next
+ * follower reads the old record, reaches the same event again and publishes
+ * it with the same sequence number and dedupe key, which JetStream drops.
+ */
+import type { CallRecord, RecordPatch, ServiceContext, Versioned } from '@mcpq/shared';
+
+export interface ProgressUpdate {
+  progress: number;
+  total?: number | undefined;
+  message?: string | undefined;
+}
+
+/** Reads `notifications/progress` params; undefined when they are not for `token` or not valid. */
+export function progressFor(params: Record<string, unknown> | undefined, token: string | number | undefined): ProgressUpdate | undefined {
+  if (!params || token === undefined || params.progressToken !== token || typeof params.progress !== 'number') return undefined;
+  return {
+    progress: params.progress,
+    total: typeof params.total === 'number' ? params.total : undefined,
+    message: typeof params.message === 'string' ? params.message : undefined,
+  };
+}
+
+export async function publishProgress(
+  ctx: ServiceContext,
+  current: Versioned<CallRecord>,
+  update: ProgressUpdate,
+  /** Deterministic per event (SSE event id, or attempt + sequence). */
+  key: (seq: number) => string,
+  patch: RecordPatch = {},
+): Promise<Versioned<CallRecord>> {
+  const rec = current.value;
+  const seq = rec.progressSeq + 1;
+  await ctx.events.progress(
+    {
+      callId: rec.callId,
+      seq,
+      progress: update.progress,
+      ...(update.total !== undefined ? { total: update.total } : {}),
+      ...(update.message !== undefined ? { message: update.message } : {}),
+      at: new Date().toISOString(),
+    },
+    key(seq),
+    rec.traceparent,
+  );
+  return ctx.store.update(current, { ...patch, progressSeq: seq });
+}
