@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
@@ -78,14 +78,30 @@ export class Harness {
     return jetstream(this.nc);
   }
 
+  jsm(): Promise<JetStreamManager> {
+    return jetstreamManager(this.nc);
+  }
+
   get env(): NodeJS.ProcessEnv {
-    return { NATS_URL: this.nats.url, MCPQ_CONFIG: this.configPath, MCPQ_CONFIG_JSON: '', MCPQ_PREFIX: '', LOG_LEVEL: '', MCPQ_HTTP_PORT: '' };
+    return {
+      NATS_URL: this.nats.url,
+      MCPQ_CONFIG: this.configPath,
+      MCPQ_CONFIG_JSON: '',
+      MCPQ_PREFIX: '',
+      LOG_LEVEL: '',
+      MCPQ_HTTP_PORT: '',
+    };
   }
 
   /** Starts a service process (with its /metrics on a free port) and waits until it runs. */
   async start(kind: ServiceKind, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
     const httpPort = await freePort();
-    const svc = new ServiceProcess(kind, `${kind}-${++this.counter}`, { ...this.env, MCPQ_HTTP_PORT: String(httpPort), ...extraEnv }, httpPort);
+    const svc = new ServiceProcess(
+      kind,
+      `${kind}-${++this.counter}`,
+      { ...this.env, MCPQ_HTTP_PORT: String(httpPort), ...extraEnv },
+      httpPort,
+    );
     this.services.push(svc);
     await svc.ready();
     return svc;
@@ -99,7 +115,10 @@ export class Harness {
   /** Everything stored in the events stream for a call, right now (duplicates included, if any got through). */
   async storedEvents(callId: string): Promise<StoredEvents> {
     const out: StoredEvents = { status: [], progress: [], results: [] };
-    const consumer = await this.js.consumers.get(this.names.streams.events, { filter_subjects: this.names.callEvents(callId), deliver_policy: DeliverPolicy.All });
+    const consumer = await this.js.consumers.get(this.names.streams.events, {
+      filter_subjects: this.names.callEvents(callId),
+      deliver_policy: DeliverPolicy.All,
+    });
     for (;;) {
       const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
       let last = 0;
@@ -163,7 +182,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     submitter: { ...TEST_DEFAULTS.submitter, ...options.config?.submitter },
     joiner: { ...TEST_DEFAULTS.joiner, ...options.config?.joiner },
     nats: { servers: nats.url, ...options.config?.nats },
-    servers: Object.fromEntries(Object.entries(specs).map(([alias, spec]) => [alias, { url: mcp[alias]!.url, ...(spec.mode ? { mode: spec.mode } : {}) }])),
+    servers: Object.fromEntries(
+      Object.entries(specs).map(([alias, spec]) => [alias, { url: mcp[alias]!.url, ...(spec.mode ? { mode: spec.mode } : {}) }]),
+    ),
   };
   if (options.config?.servers) Object.assign(input.servers!, options.config.servers);
   const config = loadConfig({ config: input, env: {} });
@@ -176,7 +197,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

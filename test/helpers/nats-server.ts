@@ -29,7 +29,12 @@ export interface NatsServer {
 }
 
 export function natsServerBinary(): string | undefined {
-  const candidates = [process.env.NATS_SERVER_BIN, ...(process.env.PATH ?? '').split(':').map((d) => d && join(d, 'nats-server')), '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  const candidates = [
+    process.env.NATS_SERVER_BIN,
+    ...(process.env.PATH ?? '').split(':').map((d) => d && join(d, 'nats-server')),
+    '/usr/sbin/nats-server',
+    '/usr/local/bin/nats-server',
+  ];
   return candidates.find((c): c is string => !!c && existsSync(c));
 }
 
@@ -69,10 +74,21 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
   const externalUrl = process.env.MCPQ_TEST_NATS_URL;
   if (options.allowExternal && externalUrl) {
     const noop = async () => undefined;
-    return { url: externalUrl, port: Number(new URL(externalUrl.replace('nats://', 'http://')).port), storeDir: '', httpPort: 0, kill: noop, stop: noop, restart: noop, dispose: noop, external: true };
+    return {
+      url: externalUrl,
+      port: Number(new URL(externalUrl.replace('nats://', 'http://')).port),
+      storeDir: '',
+      httpPort: 0,
+      kill: noop,
+      stop: noop,
+      restart: noop,
+      dispose: noop,
+      external: true,
+    };
   }
   const bin = natsServerBinary();
-  if (!bin) throw new Error('nats-server not found: install it (apt-get install -y nats-server), set NATS_SERVER_BIN, or set MCPQ_TEST_NATS_URL');
+  if (!bin)
+    throw new Error('nats-server not found: install it (apt-get install -y nats-server), set NATS_SERVER_BIN, or set MCPQ_TEST_NATS_URL');
   const port = await freePort();
   const httpPort = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'mcpq-nats-'));

@@ -28,7 +28,9 @@ describe('loadConfig', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcpq-cfg-'));
     const path = join(dir, 'c.json');
     writeFileSync(path, JSON.stringify({ servers: { a: { url: 'https://x.example/mcp' } } }));
-    const c = loadConfig({ env: { MCPQ_CONFIG: path, NATS_URL: 'nats://a:1,nats://b:2', MCPQ_PREFIX: 'p1', LOG_LEVEL: 'debug', MCPQ_HTTP_PORT: '9090' } });
+    const c = loadConfig({
+      env: { MCPQ_CONFIG: path, NATS_URL: 'nats://a:1,nats://b:2', MCPQ_PREFIX: 'p1', LOG_LEVEL: 'debug', MCPQ_HTTP_PORT: '9090' },
+    });
     expect(c.nats.servers).toEqual(['nats://a:1', 'nats://b:2']);
     expect(c.prefix).toBe('p1');
     expect(c.log.level).toBe('debug');
@@ -49,11 +51,15 @@ describe('loadConfig', () => {
   });
 
   it('says which environment override was bad', () => {
-    expect(configError(() => loadConfig({ config: {}, env: { MCPQ_HTTP_PORT: 'eighty' } })).message).toMatch(/httpPort.*MCPQ_HTTP_PORT|MCPQ_HTTP_PORT/s);
+    expect(configError(() => loadConfig({ config: {}, env: { MCPQ_HTTP_PORT: 'eighty' } })).message).toMatch(
+      /httpPort.*MCPQ_HTTP_PORT|MCPQ_HTTP_PORT/s,
+    );
   });
 
   it('refuses a heartbeat that is not below AckWait', () => {
-    expect(configError(() => loadConfig({ config: { joiner: { ackWaitMs: 1000, heartbeatMs: 1000 } }, env: {} })).message).toMatch(/heartbeatMs/);
+    expect(configError(() => loadConfig({ config: { joiner: { ackWaitMs: 1000, heartbeatMs: 1000 } }, env: {} })).message).toMatch(
+      /heartbeatMs/,
+    );
   });
 
   it('resolves header secrets from the environment at start-up, and fails clearly when one is missing', () => {
@@ -63,7 +69,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses NATS credentials written in clear in the file', () => {
-    expect(configError(() => loadConfig({ config: { nats: { user: 'u', password: 'secret' } }, env: {} })).message).toMatch(/nats\.password/);
+    expect(configError(() => loadConfig({ config: { nats: { user: 'u', password: 'secret' } }, env: {} })).message).toMatch(
+      /nats\.password/,
+    );
   });
 
   it('reports a config file that is not JSON', () => {

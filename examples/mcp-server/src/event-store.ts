@@ -37,7 +37,10 @@ export class StreamEventStore implements EventStore {
     return stream && seq >= 1 && seq <= stream.events.length ? streamId : undefined;
   }
 
-  async replayEventsAfter(lastEventId: string, { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
+  async replayEventsAfter(
+    lastEventId: string,
+    { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> },
+  ): Promise<string> {
     const { streamId, seq } = parseEventId(lastEventId);
     const stream = this.streams.get(streamId);
     if (!stream) return streamId;

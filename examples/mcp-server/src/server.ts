@@ -58,7 +58,9 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     };
     const server = new McpServer(
       { name: 'mcpq-example', version: '0.1.0' },
-      taskStore ? { capabilities: { tools: {}, tasks: { requests: { tools: { call: {} } }, cancel: {} } }, taskStore } : { capabilities: { tools: {} } },
+      taskStore
+        ? { capabilities: { tools: {}, tasks: { requests: { tools: { call: {} } }, cancel: {} } }, taskStore }
+        : { capabilities: { tools: {} } },
     );
     registerTools(server, log, { closeStreams: options.closeStreams ?? false });
     if (taskStore) registerTaskTools(server, log, options.taskPollMs !== undefined ? { pollIntervalMs: options.taskPollMs } : {});

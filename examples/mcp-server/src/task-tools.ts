@@ -38,30 +38,37 @@ export function registerTaskTools(server: McpServer, log: ExecutionLog, options:
       const task = await store.createTask({ ttl: extra.taskRequestedTtl ?? 60_000, pollInterval: options.pollIntervalMs ?? 500 });
       void (async () => {
         const pause = args.durationMs / args.steps;
-        for (let i = 1; i <= args.steps; i++) {
-          await new Promise((r) => setTimeout(r, pause));
-          const now = await store.getTask(task.taskId);
-          if (!now || now.status === 'cancelled') {
-            log.cancel(key);
-            return;
-          }
-          if (args.askInput && i === 1) {
-            await store.updateTaskStatus(task.taskId, 'input_required', 'waiting for approval');
-            // Nothing answers in this example: wait until the task is cancelled.
-            for (;;) {
-              await new Promise((r) => setTimeout(r, 100));
-              const t = await store.getTask(task.taskId);
-              if (!t || t.status === 'cancelled') {
-                log.cancel(key);
-                return;
+        try {
+          for (let i = 1; i <= args.steps; i++) {
+            await new Promise((r) => setTimeout(r, pause));
+            const now = await store.getTask(task.taskId);
+            if (!now || now.status === 'cancelled') {
+              log.cancel(key);
+              return;
+            }
+            if (args.askInput && i === 1) {
+              await store.updateTaskStatus(task.taskId, 'input_required', 'waiting for approval');
+              // Nothing answers in this example: wait until the task is cancelled.
+              for (;;) {
+                await new Promise((r) => setTimeout(r, 100));
+                const t = await store.getTask(task.taskId);
+                if (!t || t.status === 'cancelled') {
+                  log.cancel(key);
+                  return;
+                }
               }
             }
+            if (i < args.steps) await store.updateTaskStatus(task.taskId, 'working', `step ${i} of ${args.steps}`);
           }
-          if (i < args.steps) await store.updateTaskStatus(task.taskId, 'working', `step ${i} of ${args.steps}`);
+          const result: CallToolResult = {
+            content: [{ type: 'text', text: `${name} done: ${args.label}` }],
+            structuredContent: { label: args.label, key },
+          };
+          await store.storeTaskResult(task.taskId, 'completed', result);
+          log.complete();
+        } catch {
+          // The task is gone (expired, or the server is shutting down): nothing left to report to.
         }
-        const result: CallToolResult = { content: [{ type: 'text', text: `${name} done: ${args.label}` }], structuredContent: { label: args.label, key } };
-        await store.storeTaskResult(task.taskId, 'completed', result);
-        log.complete();
       })();
       return { task };
     },
@@ -76,12 +83,22 @@ export function registerTaskTools(server: McpServer, log: ExecutionLog, options:
   });
   server.experimental.tasks.registerToolTask(
     'slow_task',
-    { description: 'Runs in the background as an MCP task; reports steps as statusMessage.', inputSchema: input, annotations: { idempotentHint: false }, execution: { taskSupport: 'optional' } },
+    {
+      description: 'Runs in the background as an MCP task; reports steps as statusMessage.',
+      inputSchema: input,
+      annotations: { idempotentHint: false },
+      execution: { taskSupport: 'optional' },
+    },
     handler('slow_task'),
   );
   server.experimental.tasks.registerToolTask(
     'slow_task_required',
-    { description: 'Like slow_task, but must be called as a task.', inputSchema: input, annotations: { idempotentHint: false }, execution: { taskSupport: 'required' } },
+    {
+      description: 'Like slow_task, but must be called as a task.',
+      inputSchema: input,
+      annotations: { idempotentHint: false },
+      execution: { taskSupport: 'required' },
+    },
     handler('slow_task_required'),
   );
 }

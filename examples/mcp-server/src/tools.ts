@@ -13,7 +13,7 @@ import type { ExecutionLog } from './stats.js';
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export interface ToolOptions {
-  /** Close the request's SSE stream right after it starts (SEP-1699 polling): clients must resume. */
+  /** Close the request's SSE stream when it starts and after every progress step (SEP-1699 polling): clients must keep resuming. */
   closeStreams?: boolean;
 }
 
@@ -48,45 +48,59 @@ export function registerTools(server: McpServer, log: ExecutionLog, options: Too
     },
   );
 
-  const slow = (name: string) => async (args: z.infer<z.ZodObject<typeof slowInput>>, extra: Extra): Promise<CallToolResult> => {
-    const key = callKey(extra, args);
-    log.start(name, key);
-    if (options.closeStreams) extra.closeSSEStream?.();
-    const token = extra._meta?.progressToken;
-    const pause = args.steps > 0 ? args.durationMs / args.steps : args.durationMs;
-    for (let i = 1; i <= Math.max(1, args.steps); i++) {
-      if (!(await sleep(pause, extra.signal))) {
-        log.cancel(key);
-        throw new McpError(ErrorCode.RequestTimeout, 'cancelled');
+  const slow =
+    (name: string) =>
+    async (args: z.infer<z.ZodObject<typeof slowInput>>, extra: Extra): Promise<CallToolResult> => {
+      const key = callKey(extra, args);
+      log.start(name, key);
+      if (options.closeStreams) extra.closeSSEStream?.();
+      const token = extra._meta?.progressToken;
+      const pause = args.steps > 0 ? args.durationMs / args.steps : args.durationMs;
+      for (let i = 1; i <= Math.max(1, args.steps); i++) {
+        if (!(await sleep(pause, extra.signal))) {
+          log.cancel(key);
+          throw new McpError(ErrorCode.RequestTimeout, 'cancelled');
+        }
+        if (token !== undefined && args.steps > 0) {
+          await extra.sendNotification({
+            method: 'notifications/progress',
+            params: { progressToken: token, progress: i, total: args.steps, message: `step ${i} of ${args.steps}` },
+          });
+        }
+        if (options.closeStreams) extra.closeSSEStream?.();
       }
-      if (token !== undefined && args.steps > 0) {
-        await extra.sendNotification({
-          method: 'notifications/progress',
-          params: { progressToken: token, progress: i, total: args.steps, message: `step ${i} of ${args.steps}` },
-        });
-      }
-    }
-    log.complete();
-    return {
-      content: [{ type: 'text', text: `${name} done: ${args.label}` }],
-      structuredContent: { label: args.label, steps: args.steps, key },
+      log.complete();
+      return {
+        content: [{ type: 'text', text: `${name} done: ${args.label}` }],
+        structuredContent: { label: args.label, steps: args.steps, key },
+      };
     };
-  };
 
   server.registerTool(
     'slow',
-    { description: 'Runs for durationMs, reporting progress in `steps` steps. Not idempotent.', inputSchema: slowInput, annotations: { idempotentHint: false } },
+    {
+      description: 'Runs for durationMs, reporting progress in `steps` steps. Not idempotent.',
+      inputSchema: slowInput,
+      annotations: { idempotentHint: false },
+    },
     slow('slow'),
   );
   server.registerTool(
     'slow_idempotent',
-    { description: 'Like slow, and declared idempotent: safe to run twice.', inputSchema: slowInput, annotations: { idempotentHint: true } },
+    {
+      description: 'Like slow, and declared idempotent: safe to run twice.',
+      inputSchema: slowInput,
+      annotations: { idempotentHint: true },
+    },
     slow('slow_idempotent'),
   );
 
   server.registerTool(
     'fail',
-    { description: 'Returns a tool error (isError: true).', inputSchema: { message: z.string().default('it failed'), tag: z.string().optional() } },
+    {
+      description: 'Returns a tool error (isError: true).',
+      inputSchema: { message: z.string().default('it failed'), tag: z.string().optional() },
+    },
     async (args, extra): Promise<CallToolResult> => {
       log.start('fail', callKey(extra, args));
       log.complete();

@@ -64,10 +64,7 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-export type CallEvent =
-  | ({ type: 'status' } & StatusEvent)
-  | ({ type: 'progress' } & ProgressEvent)
-  | ({ type: 'result' } & ResultEvent);
+export type CallEvent = ({ type: 'status' } & StatusEvent) | ({ type: 'progress' } & ProgressEvent) | ({ type: 'result' } & ResultEvent);
 
 /** A call's current state, from its KV record. */
 export interface CallInfo {
@@ -125,7 +122,10 @@ export class McpqClient {
     if (options.meta !== undefined) request.meta = options.meta;
     const parsed = CallRequestSchema.safeParse(request);
     if (!parsed.success) {
-      throw new McpqError(ErrorCode.invalid_request, `invalid call: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new McpqError(
+        ErrorCode.invalid_request,
+        `invalid call: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     }
     let ack;
     try {
@@ -209,7 +209,8 @@ export class McpqClient {
         yield event;
         if (event.type === 'result') return;
       }
-      if (timedOut) throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
+      if (timedOut)
+        throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', stop);

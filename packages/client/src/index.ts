@@ -1,4 +1,14 @@
 /** @mcpq/client: submit MCP tool calls to mcpq and follow them. */
-export { McpqClient, newCallId, toCallInfo, type CallEvent, type CallInfo, type ConnectOptions, type McpqClientOptions, type SubmitOptions, type WaitOptions } from './client.js';
+export {
+  McpqClient,
+  newCallId,
+  toCallInfo,
+  type CallEvent,
+  type CallInfo,
+  type ConnectOptions,
+  type McpqClientOptions,
+  type SubmitOptions,
+  type WaitOptions,
+} from './client.js';
 export { ExitCode } from './cli/exit-codes.js';
 export { ErrorCode, McpqError, isMcpqError, type ResultEvent, type ProgressEvent, type StatusEvent } from '@mcpq/shared';

@@ -72,9 +72,16 @@ export class CancelService {
       if (!current) {
         const created = await store.create({ callId, server: '', tool: '', status: 'accepted', idempotent: false, cancel });
         if (!created) continue;
-        await finishCall(store, events, created, { status: 'cancelled', error: { ...error, message: `${error.message} (before it started)` } });
+        await finishCall(store, events, created, {
+          status: 'cancelled',
+          error: { ...error, message: `${error.message} (before it started)` },
+        });
         log.info('call cancelled before any submitter took it');
-        return { accepted: true, status: 'cancelled', detail: 'no call with this id had started; if its request is still queued, it will not run' };
+        return {
+          accepted: true,
+          status: 'cancelled',
+          detail: 'no call with this id had started; if its request is still queued, it will not run',
+        };
       }
       if (store.isTerminal(current)) {
         return { accepted: false, status: current.value.status, detail: 'the call had already ended' };
@@ -92,7 +99,11 @@ export class CancelService {
       const client = sent ? this.clientFor(rec.server) : undefined;
       const told = client ? await cancelUpstream(client, rec, `mcpq: ${error.message}`, log) : false;
       log.info({ mode: ended.value.mode, upstream: told }, 'call cancelled');
-      return { accepted: true, status: 'cancelled', ...(sent && !told ? { detail: 'the MCP server could not be told; the call may run on there' } : {}) };
+      return {
+        accepted: true,
+        status: 'cancelled',
+        ...(sent && !told ? { detail: 'the MCP server could not be told; the call may run on there' } : {}),
+      };
     }
     throw new Error('the call record kept changing; try again');
   }

@@ -38,7 +38,11 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
   const { ctx, watch, request } = deps;
   const rec = found.value;
   if (!request) {
-    return { kind: 'outcome', record: found, outcome: { status: 'failed', error: { code: ErrorCode.internal, message: 'hold-mode join carries no request' } } };
+    return {
+      kind: 'outcome',
+      record: found,
+      outcome: { status: 'failed', error: { code: ErrorCode.internal, message: 'hold-mode join carries no request' } },
+    };
   }
   if (rec.status === 'dispatching' && !rec.idempotent) {
     return {
@@ -48,7 +52,8 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
         status: 'failed',
         error: {
           code: ErrorCode.outcome_unknown,
-          message: 'the joiner holding this call stopped before the call ended (hold mode: the server offers no way to rejoin); the tool may or may not have finished, and it is not idempotent, so it was not run again',
+          message:
+            'the joiner holding this call stopped before the call ended (hold mode: the server offers no way to rejoin); the tool may or may not have finished, and it is not idempotent, so it was not run again',
         },
       },
     };
@@ -58,7 +63,9 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
     session = await deps.sessions.session();
   } catch (err) {
     const error = toMcpqError(err, ErrorCode.server_unreachable);
-    return error.retryable ? { kind: 'retry', error } : { kind: 'outcome', record: found, outcome: { status: 'failed', error: error.toWire() } };
+    return error.retryable
+      ? { kind: 'retry', error }
+      : { kind: 'outcome', record: found, outcome: { status: 'failed', error: error.toWire() } };
   }
   const attempt = rec.attempts + 1;
   const ids = toolCallIds(rec.callId, attempt);
@@ -93,7 +100,10 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
         if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, ids.requestId)) {
           return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
         }
-        const progress = m?.kind === 'notification' && m.message.method === 'notifications/progress' ? progressFor(m.message.params, ids.progressToken) : undefined;
+        const progress =
+          m?.kind === 'notification' && m.message.method === 'notifications/progress'
+            ? progressFor(m.message.params, ids.progressToken)
+            : undefined;
         if (progress) current = await publishProgress(ctx, current, progress, (seq) => `h${attempt}.${seq}`);
         else if (m?.kind === 'request') void answerServerRequest(deps.client, session, m.message);
       }
@@ -117,7 +127,11 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
         status: 'failed',
         error: current.value.idempotent
           ? { code: error.code, message: `gave up after ${attempt} attempts: ${error.message}`, data: { cause: error.toWire() } }
-          : { code: ErrorCode.outcome_unknown, message: `the held call broke off after it reached the server: ${error.message}; not run again (tool not idempotent)`, data: { cause: error.toWire() } },
+          : {
+              code: ErrorCode.outcome_unknown,
+              message: `the held call broke off after it reached the server: ${error.message}; not run again (tool not idempotent)`,
+              data: { cause: error.toWire() },
+            },
       },
     };
   }

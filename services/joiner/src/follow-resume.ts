@@ -61,7 +61,10 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
       if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, rec.requestId)) {
         return { kind: 'outcome', outcome: outcomeOfResponse(m.message), record: current };
       }
-      const progress = m?.kind === 'notification' && m.message.method === 'notifications/progress' ? progressFor(m.message.params, rec.progressToken) : undefined;
+      const progress =
+        m?.kind === 'notification' && m.message.method === 'notifications/progress'
+          ? progressFor(m.message.params, rec.progressToken)
+          : undefined;
       if (progress) {
         current = await publishProgress(ctx, current, progress, (seq) => event.id ?? `r${rec.attempts}.${seq}`, { lastEventId: eventId });
         continue;
@@ -81,7 +84,11 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
 }
 
 /** A server request on the call's stream: answer ping, refuse what mcpq cannot do (it declares no client capabilities). */
-export async function answerServerRequest(client: McpHttpClient, session: { sessionId?: string | undefined; protocolVersion: string }, req: JsonRpcRequest): Promise<void> {
+export async function answerServerRequest(
+  client: McpHttpClient,
+  session: { sessionId?: string | undefined; protocolVersion: string },
+  req: JsonRpcRequest,
+): Promise<void> {
   try {
     if (req.method === 'ping') await client.respond(session, req.id, {});
     else await client.respond(session, req.id, { error: { code: -32601, message: `mcpq cannot answer ${req.method} for a queued call` } });

@@ -24,7 +24,11 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
   let current = start;
   const rec = start.value;
   if (!rec.taskId) {
-    return { kind: 'outcome', record: current, outcome: { status: 'failed', error: { code: ErrorCode.internal, message: 'task-mode call has no task id in its record' } } };
+    return {
+      kind: 'outcome',
+      record: current,
+      outcome: { status: 'failed', error: { code: ErrorCode.internal, message: 'task-mode call has no task id in its record' } },
+    };
   }
   const session = { sessionId: rec.sessionId, protocolVersion: rec.protocolVersion ?? MCP_PROTOCOL_VERSION };
   try {
@@ -42,10 +46,16 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
         });
         current = await ctx.store.update(current, { taskStatus: status, taskStatusMessage: message });
       } else if (message !== undefined && message !== rec.taskStatusMessage) {
-        current = await publishProgress(ctx, current, { progress: current.value.progressSeq + 1, message }, (seq) => `t${rec.attempts}.${seq}`, {
-          taskStatus: status,
-          taskStatusMessage: message,
-        });
+        current = await publishProgress(
+          ctx,
+          current,
+          { progress: current.value.progressSeq + 1, message },
+          (seq) => `t${rec.attempts}.${seq}`,
+          {
+            taskStatus: status,
+            taskStatusMessage: message,
+          },
+        );
       } else {
         current = await ctx.store.update(current, { taskStatus: status, taskStatusMessage: message });
       }
@@ -57,7 +67,10 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
       return {
         kind: 'outcome',
         record: current,
-        outcome: { status: 'cancelled', error: { code: ErrorCode.cancelled, message: `the MCP server cancelled the task${message ? `: ${message}` : ''}` } },
+        outcome: {
+          status: 'cancelled',
+          error: { code: ErrorCode.cancelled, message: `the MCP server cancelled the task${message ? `: ${message}` : ''}` },
+        },
       };
     }
     const suggested = typeof task.pollInterval === 'number' ? task.pollInterval : (rec.pollIntervalMs ?? ctx.config.joiner.pollMinMs);
@@ -73,7 +86,11 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
   }
 }
 
-async function taskResult(deps: FollowDeps, session: { sessionId?: string | undefined; protocolVersion: string }, taskId: string): Promise<Outcome> {
+async function taskResult(
+  deps: FollowDeps,
+  session: { sessionId?: string | undefined; protocolVersion: string },
+  taskId: string,
+): Promise<Outcome> {
   try {
     const result = await deps.client.request(session, 'tasks/result', { taskId }, { signal: deps.watch.signal });
     return { status: 'completed', result };

@@ -139,10 +139,15 @@ export class Joiner {
           if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
           return msg.nak(250); // someone wrote in between: look again shortly
         }
-        if (found.value.status !== 'running') await this.ctx.events.status(join.callId, 'running', { mode, attempt: record.value.attempts });
+        if (found.value.status !== 'running')
+          await this.ctx.events.status(join.callId, 'running', { mode, attempt: record.value.attempts });
       }
     }
-    const watch = new CallWatch(mode === 'resume' ? this.ctx.config.joiner.idleTimeoutMs : undefined, record.value.deadline, mode === 'hold');
+    const watch = new CallWatch(
+      mode === 'resume' ? this.ctx.config.joiner.idleTimeoutMs : undefined,
+      record.value.deadline,
+      mode === 'hold',
+    );
     this.active.get(join.callId)?.stop({ kind: 'superseded' });
     this.active.set(join.callId, watch);
     this.stats.held = this.active.size;
@@ -153,7 +158,11 @@ export class Joiner {
       let disposition: Disposition;
       if (mode === 'resume') disposition = await followResume(deps, record);
       else if (mode === 'task') disposition = await followTask(deps, record);
-      else disposition = await followHold({ ...deps, sessions: this.sessionFor(record.value.server), joinerId: this.id, request: join.request }, record);
+      else
+        disposition = await followHold(
+          { ...deps, sessions: this.sessionFor(record.value.server), joinerId: this.id, request: join.request },
+          record,
+        );
       await this.settle(msg, disposition, log, record.value.deadline);
     } finally {
       stopKeepAlive();
@@ -208,7 +217,10 @@ export class Joiner {
         if (sent) await cancelUpstream(this.clientFor(rec.server), rec, 'mcpq: deadline passed', log);
         const outcome: Outcome = {
           status: 'timeout',
-          error: { code: ErrorCode.timeout, message: `the call passed its deadline (timeoutMs)${sent ? '; it was cancelled upstream' : ''}` },
+          error: {
+            code: ErrorCode.timeout,
+            message: `the call passed its deadline (timeoutMs)${sent ? '; it was cancelled upstream' : ''}`,
+          },
         };
         return this.finish(msg, record, outcome, log);
       }
@@ -255,7 +267,11 @@ export class Joiner {
     }
     const parsed = JoinMessageSchema.safeParse(json);
     if (!parsed.success) {
-      void this.deadLetter(msg, ErrorCode.invalid_request, `invalid join message: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      void this.deadLetter(
+        msg,
+        ErrorCode.invalid_request,
+        `invalid join message: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
       return undefined;
     }
     return parsed.data;

@@ -10,7 +10,12 @@ import { Joiner } from './joiner.js';
 try {
   const ctx = await bootService({ service: 'joiner', consumers: ['joiner'] });
   const joiner = new Joiner(ctx);
-  const stopHttp = await startObservability(ctx, 'joiner', { inFlight: () => joiner.inFlight, held: () => joiner.stats.held }, () => joiner.state === 'running');
+  const stopHttp = await startObservability(
+    ctx,
+    'joiner',
+    { inFlight: () => joiner.inFlight, held: () => joiner.stats.held },
+    () => joiner.state === 'running',
+  );
   joiner.start();
   // Handing back is quick; the bound stays below AckWait so a forced exit costs no extra failover time.
   const graceMs = Math.max(2_000, Math.floor(ctx.config.joiner.ackWaitMs / 2));

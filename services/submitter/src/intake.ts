@@ -3,14 +3,7 @@
  * into a rejection with a stable code and a message that says what is wrong.
  * Pure: no I/O, so every kind of bad input is easy to test.
  */
-import {
-  CALL_ID_PATTERN,
-  CallRequestSchema,
-  ErrorCode,
-  type CallRequest,
-  type Config,
-  type Names,
-} from '@mcpq/shared';
+import { CALL_ID_PATTERN, CallRequestSchema, ErrorCode, type CallRequest, type Config, type Names } from '@mcpq/shared';
 
 export type Intake =
   | { ok: true; server: string; request: CallRequest }

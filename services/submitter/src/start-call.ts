@@ -20,8 +20,7 @@ import {
 } from '@mcpq/shared';
 
 export type StartOutcome =
-  | { kind: 'detached'; lastEventId: string }
-  | { kind: 'finished'; message: JsonRpcResult | JsonRpcError; lastEventId?: string | undefined };
+  { kind: 'detached'; lastEventId: string } | { kind: 'finished'; message: JsonRpcResult | JsonRpcError; lastEventId?: string | undefined };
 
 /** A failed dispatch, with whether the request may have reached the server. */
 export class DispatchError extends Error {
@@ -43,7 +42,10 @@ export async function startResumableCall(
 ): Promise<StartOutcome> {
   const controller = new AbortController();
   const timer = setTimeout(
-    () => controller.abort(new McpqError(ErrorCode.server_unreachable, `no resumable event within ${timeoutMs} ms of sending tools/call`, { retryable: true })),
+    () =>
+      controller.abort(
+        new McpqError(ErrorCode.server_unreachable, `no resumable event within ${timeoutMs} ms of sending tools/call`, { retryable: true }),
+      ),
     timeoutMs,
   );
   let res: Response;
@@ -93,7 +95,12 @@ export async function startTaskCall(
 ): Promise<{ kind: 'task'; task: TaskInfo } | { kind: 'finished'; message: JsonRpcResult | JsonRpcError }> {
   const controller = new AbortController();
   const timer = setTimeout(
-    () => controller.abort(new McpqError(ErrorCode.server_unreachable, `no answer to the task-augmented tools/call within ${timeoutMs} ms`, { retryable: true })),
+    () =>
+      controller.abort(
+        new McpqError(ErrorCode.server_unreachable, `no answer to the task-augmented tools/call within ${timeoutMs} ms`, {
+          retryable: true,
+        }),
+      ),
     timeoutMs,
   );
   let res: Response;

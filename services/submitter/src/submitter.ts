@@ -118,7 +118,12 @@ export class Submitter {
     if (rec.submitSeq !== msg.seq) {
       if (rec.submitSeq === undefined && store.isTerminal(existing)) return null; // cancelled while queued
       log.warn({ existingStatus: rec.status }, 'duplicate callId: the submission was not run');
-      await this.deadLetter(msg, ErrorCode.duplicate_call_id, `callId ${request.callId} is already used by a call in status ${rec.status}; this submission was not run`, request.callId);
+      await this.deadLetter(
+        msg,
+        ErrorCode.duplicate_call_id,
+        `callId ${request.callId} is already used by a call in status ${rec.status}; this submission was not run`,
+        request.callId,
+      );
       return null;
     }
     // The same message again: a previous delivery died part-way. Continue from where it stopped.
@@ -135,7 +140,8 @@ export class Submitter {
           status: 'failed',
           error: {
             code: ErrorCode.outcome_unknown,
-            message: 'the submitter stopped after sending tools/call and before recording it; the tool may or may not have run (not idempotent, so not retried)',
+            message:
+              'the submitter stopped after sending tools/call and before recording it; the tool may or may not have run (not idempotent, so not retried)',
           },
         });
         return null;
@@ -149,7 +155,14 @@ export class Submitter {
     }
   }
 
-  private async dispatch(msg: JsMsg, record: Versioned<CallRecord>, server: string, request: CallRequest, log: Logger, startedAt: number): Promise<void> {
+  private async dispatch(
+    msg: JsMsg,
+    record: Versioned<CallRecord>,
+    server: string,
+    request: CallRequest,
+    log: Logger,
+    startedAt: number,
+  ): Promise<void> {
     const { store, events, config } = this.ctx;
     let current = record;
     if (current.value.deadline !== undefined && Date.now() >= current.value.deadline) {
@@ -203,7 +216,13 @@ export class Submitter {
             pollIntervalMs: started.task.pollInterval,
           };
         } else {
-          const started = await startResumableCall(serverSession.client, session, message, ids.requestId, config.submitter.dispatchTimeoutMs);
+          const started = await startResumableCall(
+            serverSession.client,
+            session,
+            message,
+            ids.requestId,
+            config.submitter.dispatchTimeoutMs,
+          );
           if (started.kind === 'finished') return await this.finishedAtOnce(msg, current, outcomeOfResponse(started.message), log);
           patch = { lastEventId: started.lastEventId };
         }
@@ -250,7 +269,12 @@ export class Submitter {
     const now = await this.ctx.store.get(started.value.callId);
     if (now && this.ctx.store.isTerminal(now)) {
       log.info({ status: now.value.status }, 'call ended while it was being dispatched; cancelling it upstream');
-      await cancelUpstream(this.sessionFor(started.value.server).client, { ...started.value, ...patch }, `mcpq: call ${now.value.status}`, log);
+      await cancelUpstream(
+        this.sessionFor(started.value.server).client,
+        { ...started.value, ...patch },
+        `mcpq: call ${now.value.status}`,
+        log,
+      );
       return msg.ack();
     }
     msg.nak();
@@ -300,7 +324,11 @@ export class Submitter {
     const outcome: Outcome = {
       status: 'failed',
       error: retryable
-        ? { code: ErrorCode.server_unreachable, message: `gave up after ${deliveries} attempts: ${error.message}`, data: { cause: error.toWire() } }
+        ? {
+            code: ErrorCode.server_unreachable,
+            message: `gave up after ${deliveries} attempts: ${error.message}`,
+            data: { cause: error.toWire() },
+          }
         : error.toWire(),
     };
     log.warn({ err: describeError(error), deliveries }, 'dispatch failed; call ends failed');
@@ -328,7 +356,9 @@ export class Submitter {
         return msg.ack();
       }
     }
-    const message = intake.callId ? `${intake.message} (callId ${intake.callId} is already in use, so no result was published)` : intake.message;
+    const message = intake.callId
+      ? `${intake.message} (callId ${intake.callId} is already in use, so no result was published)`
+      : intake.message;
     await this.deadLetter(msg, intake.code, message, intake.callId);
     msg.ack();
   }

@@ -111,7 +111,9 @@ export const watch: Command = {
   async run(argv) {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
     const callId = one(positionals, '<callId>');
-    return withClient((client) => follow(client, callId, renderer(values.json), values.timeout ? parseDuration(values.timeout) : undefined));
+    return withClient((client) =>
+      follow(client, callId, renderer(values.json), values.timeout ? parseDuration(values.timeout) : undefined),
+    );
   },
 };
 
@@ -128,7 +130,9 @@ export const status: Command = {
         return ExitCode.notFound;
       }
       if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify(info)}\n`);
-      else for (const [k, v] of Object.entries(info)) if (v !== undefined) process.stdout.write(`${k.padEnd(12)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
+      else
+        for (const [k, v] of Object.entries(info))
+          if (v !== undefined) process.stdout.write(`${k.padEnd(12)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
       return ExitCode.ok;
     });
   },
@@ -165,7 +169,10 @@ export const cancel: Command = {
     return withClient(async (client) => {
       const reply = await client.cancel(callId, values.reason ? { reason: values.reason } : {});
       if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify(reply)}\n`);
-      else process.stdout.write(`${reply.accepted ? 'cancel recorded' : 'not cancelled'}: ${reply.status}${reply.detail ? ` (${reply.detail})` : ''}\n`);
+      else
+        process.stdout.write(
+          `${reply.accepted ? 'cancel recorded' : 'not cancelled'}: ${reply.status}${reply.detail ? ` (${reply.detail})` : ''}\n`,
+        );
       return reply.status === 'not_found' ? ExitCode.notFound : ExitCode.ok;
     });
   },

@@ -55,7 +55,8 @@ export const dev: Command = {
     const joiners = Number(values.joiners);
     if (!Number.isInteger(joiners) || joiners < 1) throw new UsageError('--joiners must be a positive integer');
     for (const [name, path] of Object.entries(entry)) {
-      if (!existsSync(path)) throw new UsageError(`mcpq dev runs from a built checkout of mcpq: ${name} not found at ${path} (run pnpm build)`);
+      if (!existsSync(path))
+        throw new UsageError(`mcpq dev runs from a built checkout of mcpq: ${name} not found at ${path} (run pnpm build)`);
     }
     const dir = resolve('.mcpq');
     mkdirSync(join(dir, 'logs'), { recursive: true });
@@ -64,7 +65,10 @@ export const dev: Command = {
     const stopAll = () => (stopping ??= stopChildren(children));
     const onSignal = () => {
       process.stdout.write('\nstopping...\n');
-      stopAll().then(() => process.exit(0), () => process.exit(1));
+      stopAll().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -158,7 +162,10 @@ function start(name: string, cmd: string, args: string[], dir: string, env: Node
 
 async function stopChildren(children: Child[]): Promise<void> {
   // Reverse order: joiners and submitter first, NATS last, so the services drain into a live server.
-  for (const group of [children.filter((c) => /joiner|submitter/.test(c.name)), children.filter((c) => !/joiner|submitter/.test(c.name)).reverse()]) {
+  for (const group of [
+    children.filter((c) => /joiner|submitter/.test(c.name)),
+    children.filter((c) => !/joiner|submitter/.test(c.name)).reverse(),
+  ]) {
     await Promise.all(group.map((c) => stopChild(c, 10_000)));
   }
 }
@@ -234,7 +241,10 @@ function waitForListening(child: Child, timeoutMs: number): Promise<string> {
 
 function waitForLog(child: Child, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${child.name} did not get ready within ${timeoutMs} ms (see .mcpq/logs/${child.name}.log)`)), timeoutMs);
+    const timer = setTimeout(
+      () => rej(new Error(`${child.name} did not get ready within ${timeoutMs} ms (see .mcpq/logs/${child.name}.log)`)),
+      timeoutMs,
+    );
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString();

@@ -4,12 +4,7 @@
  * through `transition` checks here, always with compare-and-set.
  */
 import { z } from 'zod';
-import {
-  CallIdSchema,
-  ModeSchema,
-  ResultEventSchema,
-  type CallStatus,
-} from '../wire/schemas.js';
+import { CallIdSchema, ModeSchema, ResultEventSchema, type CallStatus } from '../wire/schemas.js';
 
 export const RecordStatusSchema = z.enum([
   /** The submitter claimed the callId; nothing was sent upstream yet. */

@@ -65,10 +65,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     );
   }
   if (config.joiner.pollMinMs > config.joiner.pollMaxMs) {
-    throw new McpqError(
-      ErrorCode.config_invalid,
-      `invalid config (${source}): joiner.pollMinMs must not exceed joiner.pollMaxMs`,
-    );
+    throw new McpqError(ErrorCode.config_invalid, `invalid config (${source}): joiner.pollMinMs must not exceed joiner.pollMaxMs`);
   }
   // Resolve every secret now, so a missing variable is a start-up error, not a failed call.
   for (const [alias, server] of Object.entries(config.servers)) {
@@ -85,10 +82,7 @@ export function resolveSecret(secret: Secret, env: NodeJS.ProcessEnv = process.e
   if ('env' in secret) {
     const value = env[secret.env];
     if (value === undefined) {
-      throw new McpqError(
-        ErrorCode.config_invalid,
-        `invalid config: ${field} reads environment variable ${secret.env}, which is not set`,
-      );
+      throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} reads environment variable ${secret.env}, which is not set`);
     }
     return value;
   }

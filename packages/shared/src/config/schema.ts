@@ -14,18 +14,11 @@ const positiveMs = (def: number) => z.number().int().positive().default(def);
  * `{ "file": "/path" }` reads a file (trailing newline trimmed). A plain
  * string is taken literally: fine for header values that are not secret.
  */
-export const SecretSchema = z.union([
-  z.string(),
-  z.strictObject({ env: z.string().min(1) }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
+export const SecretSchema = z.union([z.string(), z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]);
 export type Secret = z.infer<typeof SecretSchema>;
 
 /** Like SecretSchema, but a literal is refused: credentials never sit in a config file in clear. */
-export const CredentialSchema = z.union([
-  z.strictObject({ env: z.string().min(1) }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
+export const CredentialSchema = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]);
 
 export const ModeSettingSchema = z.enum(['auto', 'task', 'resume', 'hold']);
 export type ModeSetting = z.infer<typeof ModeSettingSchema>;
@@ -51,7 +44,14 @@ export const NatsConfigSchema = z.strictObject({
   servers: z
     .union([z.string(), z.array(z.string()).min(1)])
     .default('nats://127.0.0.1:4222')
-    .transform((v) => (Array.isArray(v) ? v : v.split(',').map((s) => s.trim()).filter(Boolean))),
+    .transform((v) =>
+      Array.isArray(v)
+        ? v
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    ),
   /** Connection name shown in NATS monitoring. Defaults to the service name. */
   name: z.string().optional(),
   /** User for user/password auth. */
@@ -126,7 +126,11 @@ export const StreamsConfigSchema = z.strictObject({
 
 export const LimitsConfigSchema = z.strictObject({
   /** Largest accepted `arguments` object, in bytes of JSON. */
-  maxArgumentsBytes: z.number().int().positive().default(256 * 1024),
+  maxArgumentsBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024),
 });
 
 export const ConfigSchema = z.strictObject({

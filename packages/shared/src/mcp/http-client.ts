@@ -60,7 +60,14 @@ export class McpHttpClient {
     };
     const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
     try {
-      const res = await this.send('POST', { protocolVersion: MCP_PROTOCOL_VERSION }, JSON.stringify(body), bounded.signal, options.headers, true);
+      const res = await this.send(
+        'POST',
+        { protocolVersion: MCP_PROTOCOL_VERSION },
+        JSON.stringify(body),
+        bounded.signal,
+        options.headers,
+        true,
+      );
       const sessionId = res.headers.get('mcp-session-id') ?? undefined;
       let resumable = false;
       const message = await readResponse(res, id, (eventId) => {
@@ -88,11 +95,22 @@ export class McpHttpClient {
   }
 
   /** A request whose answer is short (tools/list, tasks/get, ...): returns the JSON-RPC result. */
-  async request(session: McpSession, method: string, params: Record<string, unknown> | undefined, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+  async request(
+    session: McpSession,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: RequestOptions = {},
+  ): Promise<Record<string, unknown>> {
     const id = `mcpq-${nextRequestNumber++}`;
     const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
     try {
-      const res = await this.send('POST', session, JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params }), bounded.signal, options.headers);
+      const res = await this.send(
+        'POST',
+        session,
+        JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params }),
+        bounded.signal,
+        options.headers,
+      );
       return expectResult(await readResponse(res, id), method);
     } catch (err) {
       throw bounded.translate(err, method);
@@ -104,7 +122,13 @@ export class McpHttpClient {
   async notify(session: McpSession, method: string, params?: Record<string, unknown>, options: RequestOptions = {}): Promise<void> {
     const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
     try {
-      const res = await this.send('POST', session, JSON.stringify(params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params }), bounded.signal, options.headers);
+      const res = await this.send(
+        'POST',
+        session,
+        JSON.stringify(params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params }),
+        bounded.signal,
+        options.headers,
+      );
       await res.body?.cancel();
     } catch (err) {
       throw bounded.translate(err, method);
@@ -114,7 +138,11 @@ export class McpHttpClient {
   }
 
   /** Answers a server-to-client request (ping) on the session. */
-  async respond(session: McpSession, id: JsonRpcId, result: Record<string, unknown> | { error: { code: number; message: string } }): Promise<void> {
+  async respond(
+    session: McpSession,
+    id: JsonRpcId,
+    result: Record<string, unknown> | { error: { code: number; message: string } },
+  ): Promise<void> {
     const body = 'error' in result ? { jsonrpc: '2.0', id, error: result.error } : { jsonrpc: '2.0', id, result };
     const bounded = withTimeout(undefined, this.endpoint.requestTimeoutMs);
     try {
@@ -157,21 +185,26 @@ export class McpHttpClient {
   }
 
   private async open(method: 'GET' | 'POST', session: McpSession, body: string | undefined, options: RequestOptions): Promise<Response> {
-    // The header timeout must not abort the body later, so it is cleared once headers arrive.
+    // The caller's signal must reach the body (it is how a follower stops reading),
+    // but the header timeout must not: it is cleared once headers arrive.
     const controller = new AbortController();
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
     const timeoutMs = options.timeoutMs ?? this.endpoint.requestTimeoutMs;
-    const timer = setTimeout(() => controller.abort(new McpqError(ErrorCode.server_unreachable, `no response headers within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        controller.abort(new McpqError(ErrorCode.server_unreachable, `no response headers within ${timeoutMs} ms`, { retryable: true })),
+      timeoutMs,
+    );
     try {
       return await this.send(method, session, body, controller.signal, options.headers);
     } catch (err) {
+      options.signal?.removeEventListener('abort', onAbort);
       const reason = controller.signal.reason;
       throw reason instanceof McpqError ? reason : toHttpError(err, `${method} ${this.endpoint.url}`);
     } finally {
       clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -207,7 +240,11 @@ export class McpHttpClient {
  * Reads one JSON-RPC response from a POST answer (JSON body or SSE stream).
  * `onEventId` sees each SSE event id (to detect resumability).
  */
-export async function readResponse(res: Response, id: JsonRpcId, onEventId?: (eventId: string | undefined) => void): Promise<JsonRpcMessage> {
+export async function readResponse(
+  res: Response,
+  id: JsonRpcId,
+  onEventId?: (eventId: string | undefined) => void,
+): Promise<JsonRpcMessage> {
   const type = res.headers.get('content-type') ?? '';
   if (type.includes('application/json')) {
     const json: unknown = await res.json();
@@ -293,7 +330,8 @@ function withTimeout(signal: AbortSignal | undefined, ms: number) {
   return {
     signal: controller.signal,
     translate(err: unknown, what: string): McpqError {
-      if (timedOut) return new McpqError(ErrorCode.server_unreachable, `${what}: no answer within ${ms} ms`, { retryable: true, cause: err });
+      if (timedOut)
+        return new McpqError(ErrorCode.server_unreachable, `${what}: no answer within ${ms} ms`, { retryable: true, cause: err });
       return toHttpError(err, what);
     },
     done() {

@@ -28,7 +28,12 @@ export interface ToolCallOptions {
   traceparent?: string | undefined;
 }
 
-export function toolCallMessage(ids: ToolCallIds, callId: string, request: CallRequest, options: ToolCallOptions = {}): Record<string, unknown> {
+export function toolCallMessage(
+  ids: ToolCallIds,
+  callId: string,
+  request: CallRequest,
+  options: ToolCallOptions = {},
+): Record<string, unknown> {
   const meta: Record<string, unknown> = { ...request.meta, progressToken: ids.progressToken, [CALL_ID_META_KEY]: callId };
   if (options.traceparent) meta.traceparent = options.traceparent;
   const params: Record<string, unknown> = { name: request.tool, arguments: request.arguments ?? {}, _meta: meta };

@@ -4,13 +4,7 @@
  * or files, reconnection forever once connected, a bounded first connect.
  */
 import { readFileSync } from 'node:fs';
-import {
-  credsAuthenticator,
-  nkeyAuthenticator,
-  type Authenticator,
-  type ConnectionOptions,
-  type NatsConnection,
-} from '@nats-io/nats-core';
+import { credsAuthenticator, nkeyAuthenticator, type Authenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { resolveSecret } from '../config/load.js';
 import type { NatsConfig } from '../config/schema.js';
@@ -44,9 +38,7 @@ export function natsConnectionOptions(cfg: NatsConfig, name: string, env: NodeJS
   if (cfg.token) opts.token = resolveSecret(cfg.token, env, 'nats.token');
   if (cfg.credsFile) authenticators.push(credsAuthenticator(readFileBytes(cfg.credsFile, 'nats.credsFile')));
   if (cfg.nkeySeedFile) {
-    const seed = new TextEncoder().encode(
-      new TextDecoder().decode(readFileBytes(cfg.nkeySeedFile, 'nats.nkeySeedFile')).trim(),
-    );
+    const seed = new TextEncoder().encode(new TextDecoder().decode(readFileBytes(cfg.nkeySeedFile, 'nats.nkeySeedFile')).trim());
     authenticators.push(nkeyAuthenticator(seed));
   }
   if (authenticators.length > 0) opts.authenticator = authenticators;
@@ -99,6 +91,9 @@ function readFileBytes(path: string, field: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} names ${path}, which cannot be read (${(err as Error).message})`);
+    throw new McpqError(
+      ErrorCode.config_invalid,
+      `invalid config: ${field} names ${path}, which cannot be read (${(err as Error).message})`,
+    );
   }
 }

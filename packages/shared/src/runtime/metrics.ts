@@ -19,19 +19,75 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: 'mcpq_process_' });
 
-  const finished = new Counter({ name: 'mcpq_calls_finished_total', help: 'Calls whose result this process published, by status and mode', labelNames: ['status', 'mode', 'code'], registers: [registry] });
-  const dispatched = new Counter({ name: 'mcpq_calls_dispatched_total', help: 'Calls started upstream, by mode', labelNames: ['mode'], registers: [registry] });
-  const retries = new Counter({ name: 'mcpq_retries_total', help: 'Dispatches and rejoins that failed and will be retried', labelNames: ['stage', 'code'], registers: [registry] });
-  const parked = new Counter({ name: 'mcpq_calls_parked_total', help: 'Times a call was parked (join given back with a delay)', registers: [registry] });
-  const deadLetters = new Counter({ name: 'mcpq_dead_letters_total', help: 'Messages sent to the dead-letter subjects', labelNames: ['reason', 'code'], registers: [registry] });
+  const finished = new Counter({
+    name: 'mcpq_calls_finished_total',
+    help: 'Calls whose result this process published, by status and mode',
+    labelNames: ['status', 'mode', 'code'],
+    registers: [registry],
+  });
+  const dispatched = new Counter({
+    name: 'mcpq_calls_dispatched_total',
+    help: 'Calls started upstream, by mode',
+    labelNames: ['mode'],
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'mcpq_retries_total',
+    help: 'Dispatches and rejoins that failed and will be retried',
+    labelNames: ['stage', 'code'],
+    registers: [registry],
+  });
+  const parked = new Counter({
+    name: 'mcpq_calls_parked_total',
+    help: 'Times a call was parked (join given back with a delay)',
+    registers: [registry],
+  });
+  const deadLetters = new Counter({
+    name: 'mcpq_dead_letters_total',
+    help: 'Messages sent to the dead-letter subjects',
+    labelNames: ['reason', 'code'],
+    registers: [registry],
+  });
   const reconnects = new Counter({ name: 'mcpq_nats_reconnects_total', help: 'NATS reconnections', registers: [registry] });
-  const dispatchLatency = new Histogram({ name: 'mcpq_dispatch_seconds', help: 'From taking a request to having the call started upstream', labelNames: ['mode'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const rejoinLatency = new Histogram({ name: 'mcpq_rejoin_seconds', help: 'From taking a join to following the call', labelNames: ['mode'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const e2e = new Histogram({ name: 'mcpq_call_duration_seconds', help: 'End to end: from accepting a call to publishing its result', labelNames: ['status', 'mode'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  new Gauge({ name: 'mcpq_in_flight', help: 'Messages being handled now', registers: [registry], collect() { this.set(gauges.inFlight()); } });
+  const dispatchLatency = new Histogram({
+    name: 'mcpq_dispatch_seconds',
+    help: 'From taking a request to having the call started upstream',
+    labelNames: ['mode'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const rejoinLatency = new Histogram({
+    name: 'mcpq_rejoin_seconds',
+    help: 'From taking a join to following the call',
+    labelNames: ['mode'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const e2e = new Histogram({
+    name: 'mcpq_call_duration_seconds',
+    help: 'End to end: from accepting a call to publishing its result',
+    labelNames: ['status', 'mode'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'mcpq_in_flight',
+    help: 'Messages being handled now',
+    registers: [registry],
+    collect() {
+      this.set(gauges.inFlight());
+    },
+  });
   if (gauges.held) {
     const held = gauges.held;
-    new Gauge({ name: 'mcpq_calls_held', help: 'Calls whose stream or request this process holds now (parked calls are not held)', registers: [registry], collect() { this.set(held()); } });
+    new Gauge({
+      name: 'mcpq_calls_held',
+      help: 'Calls whose stream or request this process holds now (parked calls are not held)',
+      registers: [registry],
+      collect() {
+        this.set(held());
+      },
+    });
   }
 
   telemetry.on('call:finished', (e) => {

@@ -71,7 +71,12 @@ function watchConnection(nc: NatsConnection, logger: Logger, telemetry: Telemetr
  * Starts /healthz, /readyz and /metrics when `httpPort` is set (0 = off).
  * Returns a function that stops the endpoint.
  */
-export async function startObservability(ctx: ServiceContext, service: string, gauges: GaugeSources, accepting: () => boolean): Promise<() => Promise<void>> {
+export async function startObservability(
+  ctx: ServiceContext,
+  service: string,
+  gauges: GaugeSources,
+  accepting: () => boolean,
+): Promise<() => Promise<void>> {
   const registry = createMetrics(service, ctx.telemetry, gauges);
   if (ctx.config.httpPort === 0) return async () => undefined;
   const { streams, bucket } = ctx.names;

@@ -98,7 +98,10 @@ export class WorkLoop {
     this.opts
       .handle(msg)
       .catch((err: unknown) => {
-        this.opts.logger.error({ loop: this.opts.name, subject: msg.subject, seq: msg.seq, err: describeError(err) }, 'handler failed; message will be retried');
+        this.opts.logger.error(
+          { loop: this.opts.name, subject: msg.subject, seq: msg.seq, err: describeError(err) },
+          'handler failed; message will be retried',
+        );
         try {
           msg.nak(this.opts.errorRetryMs ?? 5_000);
         } catch {

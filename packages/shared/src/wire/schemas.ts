@@ -9,28 +9,16 @@ import { TOKEN_PATTERN } from './names.js';
 
 export const CALL_ID_PATTERN = TOKEN_PATTERN;
 
-export const CallIdSchema = z
-  .string()
-  .regex(CALL_ID_PATTERN, 'callId must be 1-64 characters from [A-Za-z0-9_-]');
+export const CallIdSchema = z.string().regex(CALL_ID_PATTERN, 'callId must be 1-64 characters from [A-Za-z0-9_-]');
 
-export const ServerAliasSchema = z
-  .string()
-  .regex(TOKEN_PATTERN, 'server alias must be 1-64 characters from [A-Za-z0-9_-]');
+export const ServerAliasSchema = z.string().regex(TOKEN_PATTERN, 'server alias must be 1-64 characters from [A-Za-z0-9_-]');
 
 /** How a call is rejoined after the submitter detaches (DESIGN "Rejoin modes"). */
 export const ModeSchema = z.enum(['task', 'resume', 'hold']);
 export type Mode = z.infer<typeof ModeSchema>;
 
 /** Status values published on `<prefix>.call.<id>.status`. */
-export const CallStatusSchema = z.enum([
-  'queued',
-  'dispatched',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-]);
+export const CallStatusSchema = z.enum(['queued', 'dispatched', 'running', 'completed', 'failed', 'cancelled', 'timeout']);
 export type CallStatus = z.infer<typeof CallStatusSchema>;
 
 export const TerminalStatusSchema = z.enum(['completed', 'failed', 'cancelled', 'timeout']);
@@ -46,7 +34,12 @@ export const CallRequestSchema = z.strictObject({
   tool: z.string().min(1, 'tool must not be empty').max(256, 'tool name is longer than 256 characters'),
   arguments: z.record(z.string(), z.unknown()).optional(),
   /** Bounds the whole call, queue time included. */
-  timeoutMs: z.number().int().positive().max(30 * 24 * 3600 * 1000).optional(),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .max(30 * 24 * 3600 * 1000)
+    .optional(),
   /** The caller declares that running the tool twice is harmless. */
   idempotent: z.boolean().optional(),
   /** Caller data passed to the MCP server in the request's `_meta` (keys must not start with `io.mcpq/`). */

@@ -1,0 +1,109 @@
+/**
+ * Cancellation and deadlines in every mode and state: the call ends with
+ * exactly one result of status cancelled / timeout, and the MCP server saw
+ * the cancellation (its tool stopped: counted in the example server's stats).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness({
+    servers: { resume: {}, tasks: { tasks: true, taskPollMs: 200 }, plain: { eventStore: false } },
+  });
+  await h.start('submitter');
+  await h.start('joiner');
+});
+afterAll(async () => {
+  await h.close();
+});
+
+const modes = [
+  { mode: 'resume', server: 'resume', tool: 'slow' },
+  { mode: 'task', server: 'tasks', tool: 'slow_task' },
+  { mode: 'hold', server: 'plain', tool: 'slow' },
+] as const;
+
+async function startLongCall(server: string, tool: string, options: { timeoutMs?: number } = {}) {
+  const { callId } = await h.client.submit(server, tool, { durationMs: 20_000, steps: 20 }, options);
+  await waitFor(`${callId} running upstream`, () => Object.values(h.mcp[server]!.stats().executions).some((byKey) => byKey[callId] === 1));
+  return callId;
+}
+
+async function expectOneResult(callId: string, status: string, code: string) {
+  const result = await h.client.result(callId, { timeoutMs: 30_000 });
+  expect(result.status).toBe(status);
+  expect(result.error?.code).toBe(code);
+  // Give a straggler the chance to publish a second result, then count.
+  await new Promise((r) => setTimeout(r, 500));
+  expect((await h.storedEvents(callId)).results).toHaveLength(1);
+  return result;
+}
+
+describe.each(modes)('$mode mode', ({ mode, server, tool }) => {
+  it('cancel of a running call: one cancelled result, and the MCP server saw the cancellation', async () => {
+    const callId = await startLongCall(server, tool);
+    await waitFor('the call is followed', async () => ['running', 'dispatching'].includes((await h.record(callId))?.status ?? ''));
+    const reply = await h.client.cancel(callId, { reason: 'test' });
+    expect(reply).toMatchObject({ callId, accepted: true, status: 'cancelled' });
+    const result = await expectOneResult(callId, 'cancelled', 'cancelled');
+    expect(result.mode).toBe(mode);
+    await waitFor('the server stopped the tool', () => h.mcp[server]!.stats().cancelled.includes(callId), 10_000);
+  });
+
+  it('timeoutMs: the call ends timeout at its deadline and is cancelled upstream', async () => {
+    const callId = await startLongCall(server, tool, { timeoutMs: 2_000 });
+    const result = await expectOneResult(callId, 'timeout', 'timeout');
+    expect(result.mode).toBe(mode);
+    expect(Date.parse(result.finishedAt) - Date.parse(result.startedAt)).toBeLessThan(15_000);
+    await waitFor('the server stopped the tool', () => h.mcp[server]!.stats().cancelled.includes(callId), 10_000);
+  });
+});
+
+describe('cancel in other states', () => {
+  it('cancelling a finished call replies that it is already terminal', async () => {
+    const { callId } = await h.client.submit('resume', 'echo', { text: 'done' });
+    expect((await h.client.result(callId, { timeoutMs: 20_000 })).status).toBe('completed');
+    const reply = await h.client.cancel(callId);
+    expect(reply).toMatchObject({ accepted: false, status: 'completed' });
+    expect((await h.storedEvents(callId)).results).toHaveLength(1);
+  });
+
+  it('a call cancelled while still queued never runs', async () => {
+    const submitter = h.services.find((s) => s.kind === 'submitter')!;
+    await submitter.stop();
+    const { callId } = await h.client.submit('resume', 'slow', { durationMs: 1_000, steps: 1 });
+    const reply = await h.client.cancel(callId);
+    expect(reply).toMatchObject({ accepted: true, status: 'cancelled' });
+    await h.start('submitter');
+    await expectOneResult(callId, 'cancelled', 'cancelled');
+    // The submitter took the queued request and dropped it: the submit queue is empty and the tool never ran.
+    await waitFor('submit queue drained', async () => (await (await h.jsm()).streams.info(h.names.streams.submit)).state.messages === 0);
+    expect(h.mcp.resume!.stats().executions.slow?.[callId]).toBeUndefined();
+  });
+
+  it('a call dispatched but not yet joined (no joiner running) is cancelled upstream from its record', async () => {
+    const joiner = h.services.find((s) => s.kind === 'joiner' && s.running)!;
+    await joiner.stop();
+    const { callId } = await h.client.submit('resume', 'slow', { durationMs: 20_000, steps: 20 });
+    await waitFor('dispatched', async () => (await h.record(callId))?.status === 'dispatched');
+    // Nobody follows the call; another joiner process answers the cancel.
+    await h.start('joiner');
+    const reply = await h.client.cancel(callId);
+    expect(reply).toMatchObject({ accepted: true, status: 'cancelled' });
+    await expectOneResult(callId, 'cancelled', 'cancelled');
+    await waitFor('the server stopped the tool', () => h.mcp.resume!.stats().cancelled.includes(callId), 10_000);
+    // The join left the queue too: the joiner found the call ended and acknowledged it.
+    await waitFor('join queue drained', async () => (await (await h.jsm()).streams.info(h.names.streams.join)).state.messages === 0);
+  });
+
+  it('a deadline that passes while the call waits in the queue ends it timeout without running it', async () => {
+    const submitter = h.services.find((s) => s.kind === 'submitter' && s.running)!;
+    await submitter.stop();
+    const { callId } = await h.client.submit('resume', 'slow', { durationMs: 1_000, steps: 1 }, { timeoutMs: 300 });
+    await new Promise((r) => setTimeout(r, 600));
+    await h.start('submitter');
+    await expectOneResult(callId, 'timeout', 'timeout');
+    expect(h.mcp.resume!.stats().executions.slow?.[callId]).toBeUndefined();
+  });
+});
