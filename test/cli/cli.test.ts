@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { ENTRY } from '../helpers/services.js';
 
 let h: Harness;
@@ -24,10 +24,10 @@ interface Run {
   lines: Array<Record<string, unknown>>;
 }
 
-function mcpq(args: string[], timeoutMs = 60_000): Promise<Run> {
+function mcpq(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [ENTRY.cli, ...args], {
-      env: { ...process.env, NATS_URL: h.nats.url, MCPQ_PREFIX: h.config.prefix, MCPQ_CONFIG: '' },
+      env: { ...process.env, NATS_URL: h.nats.url, MCPQ_PREFIX: h.config.prefix, MCPQ_CONFIG: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -94,5 +94,59 @@ describe('mcpq command', () => {
     const bad = await mcpq(['call', 'demo']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/usage: mcpq call/);
+  });
+
+  it('ls and status show a running call; cancel ends it; call --wait exits 4 for the cancelled call', async () => {
+    const waiting = mcpq(['call', 'demo', 'slow', '--args', '{"durationMs":30000,"steps":30}', '--id', 'cli-running-1', '--wait']);
+    await waitFor('running', async () => (await h.record('cli-running-1'))?.status === 'running');
+    const ls = await mcpq(['ls', '--status', 'running', '--json']);
+    expect(ls.code).toBe(0);
+    expect(ls.lines.map((l) => l.callId)).toContain('cli-running-1');
+    const status = await mcpq(['status', 'cli-running-1', '--json']);
+    expect(status.lines[0]).toMatchObject({ status: 'running', mode: 'resume' });
+    const cancel = await mcpq(['cancel', 'cli-running-1', '--reason', 'from the test']);
+    expect(cancel.code).toBe(0);
+    expect(cancel.lines[0]).toMatchObject({ accepted: true, status: 'cancelled' });
+    const run = await waiting;
+    expect(run.code).toBe(4);
+    expect(run.lines.at(-1)).toMatchObject({ type: 'result', status: 'cancelled' });
+  });
+
+  it('call --wait --timeout exits 5 when the call passes its deadline', async () => {
+    const run = await mcpq(['call', 'demo', 'slow', '--args', '{"durationMs":30000,"steps":30}', '--timeout', '1s', '--wait']);
+    expect(run.code).toBe(5);
+    expect(run.lines.at(-1)).toMatchObject({ type: 'result', status: 'timeout', error: { code: 'timeout' } });
+  });
+
+  it('servers shows each configured server, the mode of each tool, and reachability', async () => {
+    const run = await mcpq(['servers', '--json'], 30_000, { MCPQ_CONFIG: h.configPath });
+    expect(run.code).toBe(0);
+    const demo = run.lines.find((l) => l.alias === 'demo') as {
+      reachable: boolean;
+      resumable: boolean;
+      tools: Array<{ name: string; mode: string }>;
+    };
+    expect(demo.reachable).toBe(true);
+    expect(demo.resumable).toBe(true);
+    expect(demo.tools.find((t) => t.name === 'slow')?.mode).toBe('resume');
+  });
+
+  it('dlq ls lists a dead letter and dlq replay sends it back to its subject', async () => {
+    await h.js.publish(h.names.submit('demo'), 'not json at all');
+    const listed = await waitFor('a dead letter', async () => {
+      const r = await mcpq(['dlq', 'ls', '--json']);
+      return r.lines.find((l) => l.payload === 'not json at all');
+    });
+    expect(listed).toMatchObject({ reason: 'submit', code: 'invalid_request' });
+    const replay = await mcpq(['dlq', 'replay', String(listed.dlqSeq), '--json']);
+    expect(replay.code).toBe(0);
+    expect(replay.lines[0]).toMatchObject({ replayed: listed.dlqSeq, subject: h.names.submit('demo'), deleted: true });
+    // The replayed message is rejected again (it is still not JSON): a new dead letter, the old one gone.
+    const after = await waitFor('the new dead letter', async () => {
+      const r = await mcpq(['dlq', 'ls', '--json']);
+      const same = r.lines.filter((l) => l.payload === 'not json at all');
+      return same.length === 1 && same[0]!.dlqSeq !== listed.dlqSeq ? same : undefined;
+    });
+    expect(after).toHaveLength(1);
   });
 });

@@ -10,6 +10,8 @@ export interface ServerStats {
   completed: number;
   /** Keys of calls whose request was cancelled while running. */
   cancelled: string[];
+  /** key -> the W3C traceparent the request carried in `_meta`. */
+  traceparents: Record<string, string>;
   sessions: number;
 }
 
@@ -18,8 +20,10 @@ export class ExecutionLog {
   private started = 0;
   private completed = 0;
   private readonly cancelled: string[] = [];
+  private readonly traceparents = new Map<string, string>();
 
-  start(tool: string, key: string): void {
+  start(tool: string, key: string, traceparent?: unknown): void {
+    if (typeof traceparent === 'string') this.traceparents.set(key, traceparent);
     this.started++;
     let byKey = this.executions.get(tool);
     if (!byKey) this.executions.set(tool, (byKey = new Map()));
@@ -37,6 +41,13 @@ export class ExecutionLog {
   snapshot(sessions: number): ServerStats {
     const executions: ServerStats['executions'] = {};
     for (const [tool, byKey] of this.executions) executions[tool] = Object.fromEntries(byKey);
-    return { executions, started: this.started, completed: this.completed, cancelled: [...this.cancelled], sessions };
+    return {
+      executions,
+      started: this.started,
+      completed: this.completed,
+      cancelled: [...this.cancelled],
+      traceparents: Object.fromEntries(this.traceparents),
+      sessions,
+    };
   }
 }

@@ -33,7 +33,7 @@ export function registerTaskTools(server: McpServer, log: ExecutionLog, options:
     async createTask(args: Args, extra: CreateTaskRequestHandlerExtra) {
       const fromMeta = extra._meta?.[CALL_ID_META_KEY];
       const key = typeof fromMeta === 'string' ? fromMeta : (args.tag ?? 'anonymous');
-      log.start(name, key);
+      log.start(name, key, extra._meta?.traceparent);
       const store = extra.taskStore;
       const task = await store.createTask({ ttl: extra.taskRequestedTtl ?? 60_000, pollInterval: options.pollIntervalMs ?? 500 });
       void (async () => {

@@ -42,7 +42,7 @@ export function registerTools(server: McpServer, log: ExecutionLog, options: Too
       annotations: { readOnlyHint: true, idempotentHint: true },
     },
     async (args, extra): Promise<CallToolResult> => {
-      log.start('echo', callKey(extra, args));
+      log.start('echo', callKey(extra, args), extra._meta?.traceparent);
       log.complete();
       return { content: [{ type: 'text', text: args.text }] };
     },
@@ -52,7 +52,7 @@ export function registerTools(server: McpServer, log: ExecutionLog, options: Too
     (name: string) =>
     async (args: z.infer<z.ZodObject<typeof slowInput>>, extra: Extra): Promise<CallToolResult> => {
       const key = callKey(extra, args);
-      log.start(name, key);
+      log.start(name, key, extra._meta?.traceparent);
       if (options.closeStreams) extra.closeSSEStream?.();
       const token = extra._meta?.progressToken;
       const pause = args.steps > 0 ? args.durationMs / args.steps : args.durationMs;

@@ -4,13 +4,15 @@
  * codes are in cli/exit-codes.ts and docs/cli.md.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describeError, isMcpqError } from '@mcpq/shared';
 import { UsageError } from './cli/args.js';
+import { dlq, ls, servers } from './cli/admin-commands.js';
 import { call, cancel, result, status, watch, type Command } from './cli/commands.js';
 import { dev, DEV_ENV_FILE } from './cli/dev.js';
 import { ExitCode } from './cli/exit-codes.js';
 
-const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, dev };
+const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, dev };
 
 function help(): string {
   const lines = Object.entries(commands)
@@ -43,8 +45,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
     return ExitCode.ok;
   }
-  if (name !== 'dev' && !process.env.NATS_URL && !process.env.MCPQ_CONFIG && existsSync(DEV_ENV_FILE)) {
-    process.env.NATS_URL = (JSON.parse(readFileSync(DEV_ENV_FILE, 'utf8')) as { NATS_URL: string }).NATS_URL;
+  const devEnv = join(process.env.MCPQ_DEV_DIR || '.mcpq', DEV_ENV_FILE);
+  if (name !== 'dev' && !process.env.NATS_URL && !process.env.MCPQ_CONFIG && existsSync(devEnv)) {
+    process.env.NATS_URL = (JSON.parse(readFileSync(devEnv, 'utf8')) as { NATS_URL: string }).NATS_URL;
   }
   try {
     return await command.run(rest);

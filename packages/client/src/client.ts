@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import {
   CallRequestSchema,
   CallStore,
@@ -17,6 +17,9 @@ import {
   loadConfig,
   McpqError,
   names,
+  newTraceparent,
+  traceIdOf,
+  parseRecord,
   ProgressEventSchema,
   publicStatus,
   ResultEventSchema,
@@ -56,6 +59,8 @@ export interface SubmitOptions {
   idempotent?: boolean;
   /** Passed to the MCP server in `_meta`. */
   meta?: Record<string, unknown>;
+  /** W3C traceparent of the caller's trace; a new trace is started when absent. */
+  traceparent?: string;
 }
 
 export interface WaitOptions {
@@ -127,9 +132,11 @@ export class McpqClient {
         `invalid call: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       );
     }
+    const h = natsHeaders();
+    h.set('traceparent', options.traceparent && traceIdOf(options.traceparent) ? options.traceparent : newTraceparent());
     let ack;
     try {
-      ack = await this.js.publish(this.names.submit(server), JSON.stringify(request), { msgID: request.callId });
+      ack = await this.js.publish(this.names.submit(server), JSON.stringify(request), { msgID: request.callId, headers: h });
     } catch (err) {
       throw natsError(err, `could not queue the call on ${this.names.submit(server)}`);
     }
@@ -163,6 +170,37 @@ export class McpqClient {
   async status(callId: string): Promise<CallInfo | null> {
     const record = await new CallStore(await this.bucket()).get(callId);
     return record ? toCallInfo(record.value) : null;
+  }
+
+  /**
+   * Calls known to KV, newest first, optionally only one status or server.
+   * Reads every record once (a KV watch of last values): meant for operators, not hot paths.
+   */
+  async list(filter: { status?: CallStatus; server?: string; limit?: number } = {}): Promise<CallInfo[]> {
+    const kv = await this.bucket();
+    const out: CallInfo[] = [];
+    if ((await kv.status()).values === 0) return out;
+    const watch = await kv.watch({ include: KvWatchInclude.LastValue, ignoreDeletes: true });
+    const timer = setTimeout(() => watch.stop(), 30_000);
+    try {
+      for await (const entry of watch) {
+        // The initial values end with delta 0 (nats.js marks that last one isUpdate, so delta is the signal).
+        if (entry.operation === 'PUT' && entry.length > 0) {
+          try {
+            const info = toCallInfo(parseRecord(entry.key, entry.string()));
+            if ((!filter.status || info.status === filter.status) && (!filter.server || info.server === filter.server)) out.push(info);
+          } catch {
+            // a record mcpq cannot read is skipped here; the services report it
+          }
+        }
+        if (entry.delta === 0) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      watch.stop();
+    }
+    out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return filter.limit !== undefined ? out.slice(0, filter.limit) : out;
   }
 
   /** Asks mcpq to cancel the call. The reply says whether this request recorded the cancellation. */

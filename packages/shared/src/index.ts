@@ -27,3 +27,4 @@ export * from './mcp/cancel.js';
 export * from './runtime/telemetry.js';
 export * from './runtime/metrics.js';
 export * from './runtime/health.js';
+export * from './wire/trace.js';

@@ -7,6 +7,7 @@
  * idempotent, in which case it runs it again (and `attempts` says so).
  */
 import {
+  childTraceparent,
   ErrorCode,
   isMcpqError,
   McpqError,
@@ -86,7 +87,8 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
   }
   let reached: 'no' | 'maybe' = 'no';
   try {
-    const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request), { signal: watch.signal });
+    const traceparent = rec.traceparent ? childTraceparent(rec.traceparent) : undefined;
+    const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
     reached = 'maybe';
     rejoined(deps, rec.callId, 'hold');
     await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt });

@@ -22,6 +22,7 @@ import {
   republishResult,
   resolveHeaders,
   ServerSession,
+  traceIdOf,
   WorkLoop,
   type CallRecord,
   type JoinMessage,
@@ -111,12 +112,19 @@ export class Joiner {
     this.stats.deliveries++;
     const join = this.parseJoin(msg);
     if (!join) return;
-    const log = this.ctx.logger.child({ callId: join.callId, server: join.server, mode: join.mode, delivery: msg.info.deliveryCount });
     const found = await this.ctx.store.get(join.callId);
     if (!found) {
       await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
       return;
     }
+    const traceId = traceIdOf(found.value.traceparent);
+    const log = this.ctx.logger.child({
+      callId: join.callId,
+      server: join.server,
+      mode: join.mode,
+      delivery: msg.info.deliveryCount,
+      ...(traceId ? { traceId } : {}),
+    });
     if (this.ctx.store.isTerminal(found)) {
       await republishResult(this.ctx.events, found.value);
       return msg.ack();

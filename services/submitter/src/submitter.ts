@@ -10,6 +10,7 @@
 import {
   backoffDelay,
   cancelUpstream,
+  childTraceparent,
   chooseMode,
   describeError,
   ErrorCode,
@@ -26,6 +27,7 @@ import {
   toMcpqError,
   toolCallIds,
   toolCallMessage,
+  traceIdOf,
   WorkLoop,
   type CallRecord,
   type CallRequest,
@@ -81,8 +83,15 @@ export class Submitter {
     const startedAt = Date.now();
     const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config);
     if (!intake.ok) return this.reject(msg, intake);
-    const log = this.ctx.logger.child({ callId: intake.request.callId, server: intake.server, tool: intake.request.tool });
-    const record = await this.claim(msg, intake.server, intake.request, log);
+    const traceparent = msg.headers?.get('traceparent') || undefined;
+    const traceId = traceIdOf(traceparent);
+    const log = this.ctx.logger.child({
+      callId: intake.request.callId,
+      server: intake.server,
+      tool: intake.request.tool,
+      ...(traceId ? { traceId } : {}),
+    });
+    const record = await this.claim(msg, intake.server, intake.request, log, traceId ? traceparent : undefined);
     if (!record) return msg.ack();
     const stopKeepAlive = keepWorking(msg, Math.max(1_000, Math.floor(this.ctx.config.submitter.ackWaitMs / 3)));
     try {
@@ -96,7 +105,13 @@ export class Submitter {
    * Claims the callId, or explains why this message must not start a call.
    * Returns the record to dispatch from, or null when the message is done.
    */
-  private async claim(msg: JsMsg, server: string, request: CallRequest, log: Logger): Promise<Versioned<CallRecord> | null> {
+  private async claim(
+    msg: JsMsg,
+    server: string,
+    request: CallRequest,
+    log: Logger,
+    traceparent?: string,
+  ): Promise<Versioned<CallRecord> | null> {
     const { store } = this.ctx;
     const created = await store.create({
       callId: request.callId,
@@ -105,6 +120,7 @@ export class Submitter {
       status: 'accepted',
       idempotent: request.idempotent ?? false,
       submitSeq: msg.seq,
+      ...(traceparent ? { traceparent } : {}),
       // The deadline counts from when the request entered the queue.
       ...(request.timeoutMs !== undefined ? { deadline: Math.floor(msg.info.timestampNanos / 1e6) + request.timeoutMs } : {}),
     });
@@ -113,7 +129,7 @@ export class Submitter {
       return created;
     }
     const existing = await store.get(request.callId);
-    if (!existing) return this.claim(msg, server, request, log);
+    if (!existing) return this.claim(msg, server, request, log, traceparent);
     const rec = existing.value;
     if (rec.submitSeq !== msg.seq) {
       if (rec.submitSeq === undefined && store.isTerminal(existing)) return null; // cancelled while queued
@@ -203,7 +219,11 @@ export class Submitter {
         progressToken: ids.progressToken,
       });
       const serverConfig = config.servers[server]!;
-      const message = toolCallMessage(ids, request.callId, request, mode === 'task' ? { taskTtlMs: serverConfig.taskTtlMs } : {});
+      const traceparent = current.value.traceparent ? childTraceparent(current.value.traceparent) : undefined;
+      const message = toolCallMessage(ids, request.callId, request, {
+        traceparent,
+        ...(mode === 'task' ? { taskTtlMs: serverConfig.taskTtlMs } : {}),
+      });
       let patch: RecordPatch;
       try {
         if (mode === 'task') {
@@ -254,7 +274,7 @@ export class Submitter {
     const rec = current.value;
     const mode = rec.mode ?? 'resume';
     await this.publishJoin(rec, mode, request);
-    await this.ctx.events.status(rec.callId, 'dispatched', { mode, attempt: rec.attempts });
+    await this.ctx.events.status(rec.callId, 'dispatched', { mode, attempt: rec.attempts, traceparent: rec.traceparent });
     msg.ack();
     this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, mode, latencyMs: Date.now() - startedAt });
     log.info({ mode: rec.mode, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');

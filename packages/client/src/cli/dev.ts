@@ -24,8 +24,8 @@ const entry = {
   example: join(repoRoot, 'examples/mcp-server/dist/main.js'),
 };
 
-/** File where `mcpq dev` leaves its NATS URL for other mcpq commands run in the same directory. */
-export const DEV_ENV_FILE = '.mcpq/dev-env.json';
+/** File (in the dev directory) where `mcpq dev` leaves its NATS URL for other mcpq commands run in the same directory. */
+export const DEV_ENV_FILE = 'dev-env.json';
 
 interface Child {
   name: string;
@@ -41,7 +41,8 @@ export const dev: Command = {
   --joiners N   joiner processes to start (default 2)
 
   Uses NATS_URL when set; otherwise starts nats-server (from PATH or /usr/sbin) on
-  port 4222, or a free port when 4222 is taken, with its data in .mcpq/nats.`,
+  port 4222, or a free port when 4222 is taken, with its data in .mcpq/nats.
+  MCPQ_DEV_DIR moves .mcpq (data, logs, config) elsewhere.`,
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -58,7 +59,7 @@ export const dev: Command = {
       if (!existsSync(path))
         throw new UsageError(`mcpq dev runs from a built checkout of mcpq: ${name} not found at ${path} (run pnpm build)`);
     }
-    const dir = resolve('.mcpq');
+    const dir = resolve(process.env.MCPQ_DEV_DIR || '.mcpq');
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const children: Child[] = [];
     let stopping: Promise<void> | undefined;
@@ -88,7 +89,7 @@ export const dev: Command = {
       const mcpUrl = await waitForListening(example, 10_000);
       const configPath = join(dir, 'config.json');
       writeFileSync(configPath, `${JSON.stringify({ servers: { demo: { url: mcpUrl } } }, null, 2)}\n`);
-      writeFileSync(join(dir, 'dev-env.json'), `${JSON.stringify({ NATS_URL: natsUrl })}\n`);
+      writeFileSync(join(dir, DEV_ENV_FILE), `${JSON.stringify({ NATS_URL: natsUrl })}\n`);
       const env = { ...process.env, NATS_URL: natsUrl, MCPQ_CONFIG: configPath };
       const submitter = start('submitter', process.execPath, [entry.submitter], dir, env);
       children.push(submitter);
@@ -98,9 +99,9 @@ export const dev: Command = {
 
       process.stdout.write(
         [
-          'mcpq dev is running:',
-          `  NATS          ${natsUrl}${process.env.NATS_URL ? '' : ` (data in ${join(dir, 'nats')})`}`,
-          `  MCP server    demo -> ${mcpUrl} (tools: echo, slow, slow_idempotent, fail)`,
+          `mcpq dev is running (pid ${process.pid}):`,
+          `  NATS          ${natsUrl}${process.env.NATS_URL ? '' : ` (data in ${join(dir, 'nats')}), pid ${children[0]!.proc.pid}`}`,
+          `  MCP server    demo -> ${mcpUrl} (tools: echo, slow, slow_idempotent, fail), pid ${example.proc.pid}`,
           `  submitter     pid ${submitter.proc.pid}, log .mcpq/logs/submitter.log`,
           ...joinerProcs.map((j) => `  ${j.name.padEnd(13)} pid ${j.proc.pid}, log .mcpq/logs/${j.name}.log`),
           '',

@@ -55,3 +55,14 @@ export function formatResult(r: ResultEvent): string {
   if (r.result?.isError === true) lines.push('(the tool reported an error: isError)');
   return `${lines.join('\n')}\n`;
 }
+
+/** A plain text table with padded columns. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+}

@@ -1,0 +1,256 @@
+/**
+ * Operator commands of `mcpq`: ls (calls from KV), servers (what the
+ * configured MCP servers offer and which mode each tool gets), dlq ls /
+ * dlq replay (dead letters).
+ */
+import { parseArgs } from 'node:util';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import {
+  CallStatusSchema,
+  chooseMode,
+  DeadLetterSchema,
+  describeError,
+  loadConfig,
+  McpHttpClient,
+  resolveHeaders,
+  serverSupportsTasks,
+  type DeadLetter,
+  type ToolInfo,
+} from '@mcpq/shared';
+import { McpqClient } from '../client.js';
+import { UsageError } from './args.js';
+import type { Command } from './commands.js';
+import { ExitCode } from './exit-codes.js';
+import { table } from './render.js';
+
+const common = { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
+const wantsJson = (flag: boolean) => flag || !process.stdout.isTTY;
+
+export const ls: Command = {
+  summary: 'list calls from their records (newest first)',
+  usage: `mcpq ls [--status STATUS] [--server ALIAS] [--limit N] [--json]
+
+  --status STATUS   queued, dispatched, running, completed, failed, cancelled or timeout
+  --server ALIAS    only calls of this server
+  --limit N         at most N calls (default 50)`,
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: { ...common, status: { type: 'string' }, server: { type: 'string' }, limit: { type: 'string', default: '50' } },
+    });
+    const status = values.status === undefined ? undefined : CallStatusSchema.safeParse(values.status);
+    if (status && !status.success) throw new UsageError(`--status must be one of ${CallStatusSchema.options.join(', ')}`);
+    const limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
+    const client = await McpqClient.connect();
+    try {
+      const calls = await client.list({
+        ...(status?.success ? { status: status.data } : {}),
+        ...(values.server ? { server: values.server } : {}),
+        limit,
+      });
+      if (wantsJson(values.json)) {
+        for (const c of calls) process.stdout.write(`${JSON.stringify(c)}\n`);
+      } else {
+        process.stdout.write(
+          table(
+            ['CALL ID', 'STATUS', 'SERVER', 'TOOL', 'MODE', 'PROGRESS', 'AGE', 'ERROR'],
+            calls.map((c) => [
+              c.callId,
+              c.status,
+              c.server,
+              c.tool,
+              c.mode ?? '',
+              String(c.progressSeq),
+              age(c.createdAt),
+              c.error?.code ?? '',
+            ]),
+          ),
+        );
+      }
+      return ExitCode.ok;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+export const servers: Command = {
+  summary: 'show the configured MCP servers: reachable?, capabilities, tools and the mode each tool gets',
+  usage: `mcpq servers [--json]
+
+  Reads the servers from MCPQ_CONFIG and asks each one (initialize, tools/list).`,
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: common });
+    const config = loadConfig();
+    const aliases = Object.keys(config.servers);
+    if (aliases.length === 0) throw new UsageError('no servers configured: set MCPQ_CONFIG to a config file with a "servers" section');
+    const rows = await Promise.all(
+      aliases.map(async (alias) => {
+        const cfg = config.servers[alias]!;
+        const client = new McpHttpClient({
+          url: cfg.url,
+          headers: resolveHeaders(cfg),
+          requestTimeoutMs: Math.min(cfg.requestTimeoutMs, 10_000),
+        });
+        try {
+          const session = await client.initialize();
+          const listed = await client.request(session, 'tools/list', undefined);
+          await client.terminate(session);
+          const tools = ((listed.tools as ToolInfo[] | undefined) ?? []).map((t) => {
+            let mode: string;
+            try {
+              mode = chooseMode(cfg.mode, session, t, alias);
+            } catch (err) {
+              mode = `unsupported: ${describeError(err)}`;
+            }
+            return { name: t.name, mode, idempotent: t.annotations?.idempotentHint === true };
+          });
+          return {
+            alias,
+            url: cfg.url,
+            configuredMode: cfg.mode,
+            reachable: true,
+            protocolVersion: session.protocolVersion,
+            resumable: session.resumable,
+            tasks: serverSupportsTasks(session),
+            tools,
+          };
+        } catch (err) {
+          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: false, error: describeError(err) };
+        }
+      }),
+    );
+    if (wantsJson(values.json)) {
+      for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+    } else {
+      for (const r of rows) {
+        process.stdout.write(`${r.alias}  ${r.url}  (mode ${r.configuredMode})\n`);
+        if (!r.reachable || !('tools' in r)) {
+          process.stdout.write(`  unreachable: ${'error' in r ? r.error : ''}\n\n`);
+          continue;
+        }
+        process.stdout.write(
+          `  protocol ${r.protocolVersion}, resumable streams: ${r.resumable ? 'yes' : 'no'}, tasks: ${r.tasks ? 'yes' : 'no'}\n`,
+        );
+        process.stdout.write(
+          table(
+            ['  TOOL', 'MODE', 'IDEMPOTENT'],
+            r.tools!.map((t) => [`  ${t.name}`, t.mode, t.idempotent ? 'yes' : 'no']),
+          ) + '\n',
+        );
+      }
+    }
+    return rows.every((r) => r.reachable) ? ExitCode.ok : ExitCode.error;
+  },
+};
+
+export const dlq: Command = {
+  summary: 'list dead letters (dlq ls) or send one back to its subject (dlq replay <seq>)',
+  usage: `mcpq dlq ls [--reason REASON] [--limit N] [--json]
+mcpq dlq replay <seq> [--keep]
+
+  ls       dead letters, oldest first, with the reason, code and call id
+  replay   publish the original payload (and headers) again to its original subject, then
+           delete the dead letter (--keep leaves it)`,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    if (sub === 'ls') return dlqList(rest);
+    if (sub === 'replay') return dlqReplay(rest);
+    throw new UsageError('expected "dlq ls" or "dlq replay <seq>"');
+  },
+};
+
+async function dlqList(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...common, reason: { type: 'string' }, limit: { type: 'string', default: '100' } },
+  });
+  const limit = Number(values.limit);
+  const client = await McpqClient.connect();
+  try {
+    const letters = await readDeadLetters(client, values.reason, limit);
+    if (wantsJson(values.json)) {
+      for (const l of letters) process.stdout.write(`${JSON.stringify(l)}\n`);
+    } else {
+      process.stdout.write(
+        table(
+          ['SEQ', 'REASON', 'CODE', 'CALL ID', 'SUBJECT', 'AT', 'MESSAGE'],
+          letters.map((l) => [String(l.dlqSeq), l.reason, l.code, l.callId ?? '', l.subject, l.at, l.message.slice(0, 80)]),
+        ),
+      );
+    }
+    return ExitCode.ok;
+  } finally {
+    await client.close();
+  }
+}
+
+async function readDeadLetters(
+  client: McpqClient,
+  reason: string | undefined,
+  limit: number,
+): Promise<Array<DeadLetter & { dlqSeq: number }>> {
+  const js = jetstream(client.nc);
+  const filter = reason ? client.names.dlq(reason) : client.names.dlqWildcard;
+  const consumer = await js.consumers.get(client.names.streams.dlq, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+  const info = await consumer.info(true);
+  const out: Array<DeadLetter & { dlqSeq: number }> = [];
+  if (info.num_pending === 0) return out;
+  const batch = await consumer.fetch({ max_messages: limit, expires: 2_000 });
+  for await (const m of batch) {
+    const parsed = DeadLetterSchema.safeParse(m.json());
+    if (parsed.success) out.push({ ...parsed.data, dlqSeq: m.seq });
+    if (m.info.pending === 0 || out.length >= limit) break;
+  }
+  return out;
+}
+
+async function dlqReplay(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...common, keep: { type: 'boolean', default: false } },
+  });
+  const seq = Number(positionals[0]);
+  if (positionals.length !== 1 || !Number.isInteger(seq) || seq < 1)
+    throw new UsageError('expected the dead letter\'s sequence number (see "mcpq dlq ls")');
+  const client = await McpqClient.connect();
+  try {
+    const jsm = await jetstreamManager(client.nc);
+    const stored = await jsm.streams.getMessage(client.names.streams.dlq, { seq });
+    if (!stored) {
+      process.stderr.write(`no dead letter with sequence ${seq}\n`);
+      return ExitCode.notFound;
+    }
+    const letter = DeadLetterSchema.parse(stored.json());
+    const payload =
+      letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
+    const h = natsHeaders();
+    for (const [k, vs] of Object.entries(letter.headers ?? {})) {
+      // A fresh message id: the original one may still be inside the stream's duplicate window.
+      if (k.toLowerCase() === 'nats-msg-id') continue;
+      for (const v of vs) h.append(k, v);
+    }
+    const ack = await jetstream(client.nc).publish(letter.subject, payload, { headers: h });
+    if (!values.keep) await jsm.streams.deleteMessage(client.names.streams.dlq, seq);
+    const out = { replayed: seq, subject: letter.subject, stream: ack.stream, seq: ack.seq, deleted: !values.keep };
+    process.stdout.write(
+      wantsJson(values.json)
+        ? `${JSON.stringify(out)}\n`
+        : `replayed dead letter ${seq} to ${letter.subject} (${ack.stream} seq ${ack.seq})${values.keep ? '' : '; dead letter deleted'}\n`,
+    );
+    return ExitCode.ok;
+  } finally {
+    await client.close();
+  }
+}
+
+function age(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172_800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86_400)}d`;
+}

@@ -1,0 +1,28 @@
+/**
+ * W3C Trace Context (`traceparent`): a caller's trace travels with its call
+ * in the NATS header `traceparent`, into the call record, onto the events
+ * mcpq publishes, and to the MCP server in the request's `_meta`. Log lines
+ * about a call carry its `traceId`.
+ */
+import { randomBytes } from 'node:crypto';
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** A fresh traceparent (sampled). */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** The trace id of a valid traceparent; undefined for anything else (invalid ones are dropped, not trusted). */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  if (!traceparent) return undefined;
+  const m = TRACEPARENT.exec(traceparent.trim());
+  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
+  return m[1];
+}
+
+/** A child span of `traceparent` (same trace, new span id), for the hop mcpq makes to the MCP server. */
+export function childTraceparent(traceparent: string): string {
+  const m = TRACEPARENT.exec(traceparent.trim());
+  return m ? `00-${m[1]}-${randomBytes(8).toString('hex')}-${m[3]}` : newTraceparent();
+}
