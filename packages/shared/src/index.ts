@@ -28,3 +28,4 @@ export * from './runtime/telemetry.js';
 export * from './runtime/metrics.js';
 export * from './runtime/health.js';
 export * from './wire/trace.js';
+export * from './mcp/start-call.js';

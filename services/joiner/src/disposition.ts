@@ -11,8 +11,11 @@ export type Disposition =
   | { kind: 'outcome'; outcome: Outcome; record: Versioned<CallRecord> }
   /** Nothing to do now: give the join back to the queue, to be delivered again after `delayMs`. */
   | { kind: 'park'; delayMs: number; why: string }
-  /** A transient failure: try again after a backoff. */
-  | { kind: 'retry'; error: McpqError }
+  /**
+   * A transient failure: try again after a backoff. With `record`, the
+   * failure counts toward joiner.maxRejoinFailures.
+   */
+  | { kind: 'retry'; error: McpqError; record?: Versioned<CallRecord> }
   /** The follower was stopped on purpose (deadline, idle, shutdown, ...). */
   | { kind: 'stopped'; reason: StopReason; record: Versioned<CallRecord> }
   /** A compare-and-set failed: someone else changed the record. */

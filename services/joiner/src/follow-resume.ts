@@ -9,6 +9,7 @@ import {
   ErrorCode,
   isMcpqError,
   MCP_PROTOCOL_VERSION,
+  McpqError,
   outcomeOfResponse,
   parseEventData,
   readSse,
@@ -51,9 +52,12 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
   }
   let retryHint: number | undefined;
   try {
-    const res = await client.resume(session, rec.lastEventId, { signal: watch.signal });
+    const res = await client.resume(session, rec.lastEventId, { signal: watch.signal }).catch((err: unknown) => {
+      throw sessionRefused(err, rec.sessionId);
+    });
     if (!res.body) throw new Error('resume answer has no body');
     rejoined(deps, rec.callId, 'resume');
+    current = await clearFailures(ctx, current);
     for await (const event of readSse(res.body, { onRetry: (ms) => (retryHint = ms) })) {
       watch.touch();
       const m = parseEventData(event.data);
@@ -78,9 +82,28 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
     if (reason) return { kind: 'stopped', reason, record: current };
     if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
     const error = toMcpqError(err, ErrorCode.server_unreachable);
-    if (error.retryable) return { kind: 'retry', error };
+    if (error.retryable) return { kind: 'retry', error, record: current };
     return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };
   }
+}
+
+/**
+ * A resume GET refused with 400 means the server does not know the session
+ * or the event id any more (servers differ between 404 and 400 here): the
+ * call cannot be rejoined.
+ */
+function sessionRefused(err: unknown, sessionId: string | undefined): unknown {
+  const e = toMcpqError(err);
+  const status = (e.data as { httpStatus?: number } | undefined)?.httpStatus;
+  if (status !== 400) return err;
+  return new McpqError(ErrorCode.session_lost, `the MCP server refused to resume session ${sessionId ?? '(none)'}: ${e.message}`, {
+    data: e.data,
+  });
+}
+
+/** A rejoin worked: forget the failures counted so far. */
+export async function clearFailures(ctx: ServiceContext, current: Versioned<CallRecord>): Promise<Versioned<CallRecord>> {
+  return current.value.rejoinFailures ? ctx.store.update(current, { rejoinFailures: 0, lastError: undefined }) : current;
 }
 
 /** A server request on the call's stream: answer ping, refuse what mcpq cannot do (it declares no client capabilities). */

@@ -16,7 +16,7 @@ import {
   type Versioned,
 } from '@mcpq/shared';
 import type { Disposition } from './disposition.js';
-import { rejoined, type FollowDeps } from './follow-resume.js';
+import { clearFailures, rejoined, type FollowDeps } from './follow-resume.js';
 import { publishProgress } from './progress.js';
 
 export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>): Promise<Disposition> {
@@ -34,6 +34,7 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
   try {
     const task = await client.request(session, 'tasks/get', { taskId: rec.taskId }, { signal: watch.signal });
     rejoined(deps, rec.callId, 'task');
+    current = await clearFailures(ctx, current);
     const status = typeof task.status === 'string' ? task.status : 'working';
     const message = typeof task.statusMessage === 'string' ? task.statusMessage : undefined;
     if (status !== rec.taskStatus || message !== rec.taskStatusMessage) {
@@ -81,7 +82,7 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
     if (reason) return { kind: 'stopped', reason, record: current };
     if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
     const error = unknownTaskIsLost(toMcpqError(err, ErrorCode.server_unreachable), rec.taskId);
-    if (error.retryable) return { kind: 'retry', error };
+    if (error.retryable) return { kind: 'retry', error, record: current };
     return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };
   }
 }

@@ -34,8 +34,9 @@ import {
 import type { JsMsg } from '@nats-io/jetstream';
 import { CancelService } from './cancel-service.js';
 import type { Disposition } from './disposition.js';
-import { followHold } from './follow-hold.js';
-import { followResume, type FollowDeps } from './follow-resume.js';
+import { followHold, type HoldDeps } from './follow-hold.js';
+import { canRedispatch, redispatch } from './redispatch.js';
+import { followResume } from './follow-resume.js';
 import { followTask } from './follow-task.js';
 import { CallWatch, type StopReason } from './stop-reasons.js';
 
@@ -62,6 +63,8 @@ export class Joiner {
   private readonly sessions = new Map<string, ServerSession>();
   /** Calls this joiner follows right now, by callId. */
   private readonly active = new Map<string, CallWatch>();
+  /** How many of those belong to each server (servers.<alias>.maxInFlight). */
+  private readonly activeByServer = new Map<string, number>();
 
   constructor(private readonly ctx: ServiceContext) {
     this.id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -136,9 +139,15 @@ export class Joiner {
     if (found.value.deadline !== undefined && Date.now() >= found.value.deadline) {
       return this.stopped(msg, { kind: 'deadline' }, found, log);
     }
+    const server = found.value.server;
+    if ((this.activeByServer.get(server) ?? 0) >= this.ctx.config.servers[server]!.maxInFlight) {
+      // This joiner follows as many calls of this server as it may: let another joiner (or a later delivery) take it.
+      return this.park(msg, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
+    }
     const mode = found.value.mode ?? join.mode;
     let record = found;
-    if (mode !== 'hold') {
+    const redispatching = mode !== 'hold' && found.value.status === 'dispatching'; // a joiner's re-dispatch was interrupted
+    if (mode !== 'hold' && !redispatching) {
       // Claim the call, unless this joiner already owns it (a parked call coming back).
       if (found.value.owner !== this.id || found.value.status !== 'running') {
         try {
@@ -158,24 +167,52 @@ export class Joiner {
     );
     this.active.get(join.callId)?.stop({ kind: 'superseded' });
     this.active.set(join.callId, watch);
+    this.activeByServer.set(server, (this.activeByServer.get(server) ?? 0) + 1);
     this.stats.held = this.active.size;
     const stopKeepAlive = keepWorking(msg, this.ctx.config.joiner.heartbeatMs);
     try {
       if (this.state !== 'running') watch.stop({ kind: 'shutdown' });
-      const deps: FollowDeps = { ctx: this.ctx, client: this.clientFor(record.value.server), watch, startedAt };
+      const deps: HoldDeps = {
+        ctx: this.ctx,
+        client: this.clientFor(record.value.server),
+        watch,
+        startedAt,
+        sessions: this.sessionFor(record.value.server),
+        joinerId: this.id,
+        request: join.request,
+      };
       let disposition: Disposition;
-      if (mode === 'resume') disposition = await followResume(deps, record);
+      if (redispatching) {
+        disposition = canRedispatch(record.value, deps)
+          ? await redispatch(deps, record)
+          : {
+              kind: 'outcome',
+              record,
+              outcome: {
+                status: 'failed',
+                error: {
+                  code: ErrorCode.outcome_unknown,
+                  message: 'a re-dispatch of this call was interrupted after it may have reached the server',
+                },
+              },
+            };
+      } else if (mode === 'resume') disposition = await followResume(deps, record);
       else if (mode === 'task') disposition = await followTask(deps, record);
-      else
-        disposition = await followHold(
-          { ...deps, sessions: this.sessionFor(record.value.server), joinerId: this.id, request: join.request },
-          record,
-        );
+      else disposition = await followHold(deps, record);
+      if (
+        disposition.kind === 'outcome' &&
+        disposition.outcome.error?.code === ErrorCode.session_lost &&
+        canRedispatch(disposition.record.value, deps)
+      ) {
+        log.warn('the MCP server lost the session; the call is idempotent: starting it again');
+        disposition = await redispatch(deps, disposition.record);
+      }
       await this.settle(msg, disposition, log, record.value.deadline);
     } finally {
       stopKeepAlive();
       watch.dispose();
       if (this.active.get(join.callId) === watch) this.active.delete(join.callId);
+      this.activeByServer.set(server, (this.activeByServer.get(server) ?? 1) - 1);
       this.stats.held = this.active.size;
     }
   }
@@ -189,20 +226,40 @@ export class Joiner {
         log.debug({ delayMs: d.delayMs, why: d.why }, 'call parked');
         this.ctx.telemetry.emit('call:parked', { callId: msg.json<JoinMessage>().callId, delayMs: d.delayMs });
         return this.park(msg, d.delayMs, deadline);
-      case 'retry': {
-        const delay = Math.max(
-          d.error.retryAfterMs ?? 0,
-          backoffDelay(msg.info.deliveryCount, this.ctx.config.joiner.retryBaseMs, this.ctx.config.joiner.retryMaxMs),
-        );
-        log.warn({ err: describeError(d.error), retryInMs: delay }, 'rejoin failed; will retry');
-        this.ctx.telemetry.emit('call:retry', { callId: msg.json<JoinMessage>().callId, stage: 'rejoin', code: d.error.code });
-        return this.park(msg, delay, deadline);
-      }
+      case 'retry':
+        return this.retry(msg, d, log, deadline);
       case 'lost':
         return this.lost(msg, log);
       case 'stopped':
         return this.stopped(msg, d.reason, d.record, log);
     }
+  }
+
+  /** A transient failure: back off and try again, unless the server has failed too often in a row. */
+  private async retry(msg: JsMsg, d: Extract<Disposition, { kind: 'retry' }>, log: Logger, deadline: number | undefined): Promise<void> {
+    const { joiner } = this.ctx.config;
+    let failures = 0;
+    if (d.record) {
+      failures = (d.record.value.rejoinFailures ?? 0) + 1;
+      if (failures >= joiner.maxRejoinFailures) {
+        const error = {
+          code: ErrorCode.server_unreachable,
+          message: `the MCP server could not be reached to rejoin the call ${failures} times in a row: ${d.error.message}`,
+          data: { cause: d.error.toWire() },
+        };
+        return this.finish(msg, d.record, { status: 'failed', error }, log);
+      }
+      try {
+        await this.ctx.store.update(d.record, { rejoinFailures: failures, lastError: d.error.toWire() });
+      } catch (err) {
+        if (isMcpqError(err, ErrorCode.record_conflict)) return this.lost(msg, log);
+        throw err;
+      }
+    }
+    const delay = Math.max(d.error.retryAfterMs ?? 0, backoffDelay(Math.max(1, failures), joiner.retryBaseMs, joiner.retryMaxMs));
+    log.warn({ err: describeError(d.error), failures, retryInMs: delay }, 'rejoin failed; will retry');
+    this.ctx.telemetry.emit('call:retry', { callId: msg.json<JoinMessage>().callId, stage: 'rejoin', code: d.error.code });
+    return this.park(msg, delay, deadline);
   }
 
   private async stopped(msg: JsMsg, reason: StopReason, record: Versioned<CallRecord>, log: Logger): Promise<void> {

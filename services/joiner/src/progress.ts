@@ -3,6 +3,7 @@
  * compare-and-set, in that order: if the process dies in between, the next
  * follower reads the old record, reaches the same event again and publishes
  * it with the same sequence number and dedupe key, which JetStream drops.
+ * Progress that does not move forward is not published.
  */
 import type { CallRecord, RecordPatch, ServiceContext, Versioned } from '@mcpq/shared';
 
@@ -31,6 +32,10 @@ export async function publishProgress(
   patch: RecordPatch = {},
 ): Promise<Versioned<CallRecord>> {
   const rec = current.value;
+  // Progress only moves forward (MCP requires it); a replay out of order must not move it back.
+  if (rec.lastProgress !== undefined && update.progress <= rec.lastProgress) {
+    return Object.keys(patch).length > 0 ? ctx.store.update(current, patch) : current;
+  }
   const seq = rec.progressSeq + 1;
   await ctx.events.progress(
     {
@@ -44,5 +49,5 @@ export async function publishProgress(
     key(seq),
     rec.traceparent,
   );
-  return ctx.store.update(current, { ...patch, progressSeq: seq });
+  return ctx.store.update(current, { ...patch, progressSeq: seq, lastProgress: update.progress });
 }

@@ -12,6 +12,7 @@ import {
   cancelUpstream,
   childTraceparent,
   chooseMode,
+  DispatchError,
   describeError,
   ErrorCode,
   finishCall,
@@ -19,14 +20,13 @@ import {
   keepWorking,
   McpHttpClient,
   McpqError,
-  outcomeOfResponse,
   publishDeadLetter,
   republishResult,
   resolveHeaders,
   ServerSession,
+  startCall,
   toMcpqError,
   toolCallIds,
-  toolCallMessage,
   traceIdOf,
   WorkLoop,
   type CallRecord,
@@ -41,7 +41,6 @@ import {
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { parseSubmission, type Intake } from './intake.js';
-import { DispatchError, startResumableCall, startTaskCall } from './start-call.js';
 
 export type SubmitterState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -182,9 +181,14 @@ export class Submitter {
     const { store, events, config } = this.ctx;
     let current = record;
     if (current.value.deadline !== undefined && Date.now() >= current.value.deadline) {
+      const last = current.value.lastError;
       await finishCall(store, events, current, {
         status: 'timeout',
-        error: { code: ErrorCode.timeout, message: `the call's deadline (timeoutMs ${request.timeoutMs}) passed before it was dispatched` },
+        error: {
+          code: ErrorCode.timeout,
+          message: `the call's deadline (timeoutMs ${request.timeoutMs}) passed before it was dispatched${last ? `; last failure: ${last.message}` : ''}`,
+          ...(last ? { data: { cause: last } } : {}),
+        },
       });
       return msg.ack();
     }
@@ -219,33 +223,15 @@ export class Submitter {
         progressToken: ids.progressToken,
       });
       const serverConfig = config.servers[server]!;
-      const traceparent = current.value.traceparent ? childTraceparent(current.value.traceparent) : undefined;
-      const message = toolCallMessage(ids, request.callId, request, {
-        traceparent,
-        ...(mode === 'task' ? { taskTtlMs: serverConfig.taskTtlMs } : {}),
-      });
       let patch: RecordPatch;
       try {
-        if (mode === 'task') {
-          const started = await startTaskCall(serverSession.client, session, message, ids.requestId, config.submitter.dispatchTimeoutMs);
-          if (started.kind === 'finished') return await this.finishedAtOnce(msg, current, outcomeOfResponse(started.message), log);
-          patch = {
-            taskId: started.task.taskId,
-            taskStatus: started.task.status,
-            taskStatusMessage: started.task.statusMessage,
-            pollIntervalMs: started.task.pollInterval,
-          };
-        } else {
-          const started = await startResumableCall(
-            serverSession.client,
-            session,
-            message,
-            ids.requestId,
-            config.submitter.dispatchTimeoutMs,
-          );
-          if (started.kind === 'finished') return await this.finishedAtOnce(msg, current, outcomeOfResponse(started.message), log);
-          patch = { lastEventId: started.lastEventId };
-        }
+        const started = await startCall(serverSession.client, session, mode, ids, request.callId, request, {
+          timeoutMs: config.submitter.dispatchTimeoutMs,
+          taskTtlMs: serverConfig.taskTtlMs,
+          traceparent: current.value.traceparent ? childTraceparent(current.value.traceparent) : undefined,
+        });
+        if (started.kind === 'finished') return await this.finishedAtOnce(msg, current, started.outcome, log);
+        patch = started.patch;
       } catch (err) {
         if (err instanceof DispatchError && err.error.code === ErrorCode.session_lost) await serverSession.invalidate(session);
         throw err;
@@ -327,11 +313,24 @@ export class Submitter {
       });
       return msg.ack();
     }
-    if (sent) current = await store.update(current, { status: 'accepted' });
-    const deliveries = msg.info.deliveryCount;
     const retryable = error.retryable || error.code === ErrorCode.session_lost;
+    // Every try to reach the server counts as an attempt (a dispatch that got as far as sending has counted already).
+    if (sent || retryable) {
+      current = await store.update(current, {
+        status: 'accepted',
+        lastError: error.toWire(),
+        ...(sent ? {} : { attempts: current.value.attempts + 1 }),
+      });
+    }
+    const deliveries = msg.info.deliveryCount;
     if (retryable && deliveries < config.submitter.maxDeliver) {
-      const delay = Math.max(error.retryAfterMs ?? 0, backoffDelay(deliveries, config.submitter.retryBaseMs, config.submitter.retryMaxMs));
+      const backoff = Math.max(
+        error.retryAfterMs ?? 0,
+        backoffDelay(deliveries, config.submitter.retryBaseMs, config.submitter.retryMaxMs),
+      );
+      // Never wait past the deadline: the next delivery ends the call `timeout` on time.
+      const deadline = current.value.deadline;
+      const delay = deadline !== undefined ? Math.max(0, Math.min(backoff, deadline - Date.now())) : backoff;
       log.warn({ err: describeError(error), deliveries, retryInMs: delay }, 'dispatch failed; will retry');
       this.ctx.telemetry.emit('call:retry', { callId: current.value.callId, stage: 'dispatch', code: error.code });
       await events.status(current.value.callId, 'queued', {
@@ -390,7 +389,8 @@ export class Submitter {
 
   private async publishJoin(record: CallRecord, mode: Mode, request: CallRequest): Promise<void> {
     const join: JoinMessage = { callId: record.callId, server: record.server, mode };
-    if (mode === 'hold') join.request = request;
+    // The joiner needs the request to make the call (hold mode) or to make it again (idempotent calls whose session is lost).
+    if (mode === 'hold' || record.idempotent) join.request = request;
     await this.ctx.js.publish(this.ctx.names.join(record.server), JSON.stringify(join), {
       msgID: `${record.callId}.join.${record.attempts}`,
     });

@@ -173,7 +173,7 @@ export const cancel: Command = {
         process.stdout.write(
           `${reply.accepted ? 'cancel recorded' : 'not cancelled'}: ${reply.status}${reply.detail ? ` (${reply.detail})` : ''}\n`,
         );
-      return reply.status === 'not_found' ? ExitCode.notFound : ExitCode.ok;
+      return reply.status === 'invalid' || reply.status === 'error' ? ExitCode.error : ExitCode.ok;
     });
   },
 };

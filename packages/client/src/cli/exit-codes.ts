@@ -13,7 +13,7 @@ export const ExitCode = {
   timeout: 5,
   /** The command stopped waiting (--timeout on result/watch); the call goes on. */
   waitTimeout: 6,
-  /** No call with that id. */
+  /** No call with that id (status), no dead letter with that sequence (dlq replay). */
   notFound: 7,
 } as const;
 

@@ -4,7 +4,7 @@
  * through `transition` checks here, always with compare-and-set.
  */
 import { z } from 'zod';
-import { CallIdSchema, ModeSchema, ResultEventSchema, type CallStatus } from '../wire/schemas.js';
+import { CallIdSchema, ModeSchema, ResultEventSchema, WireErrorSchema, type CallStatus } from '../wire/schemas.js';
 
 export const RecordStatusSchema = z.enum([
   /** The submitter claimed the callId; nothing was sent upstream yet. */
@@ -48,8 +48,14 @@ export const CallRecordSchema = z.object({
   pollIntervalMs: z.number().int().nonnegative().optional(),
   /** Sequence number of the last published progress event. */
   progressSeq: z.number().int().nonnegative(),
-  /** How many times tools/call was sent upstream. */
+  /** `progress` value of the last published progress event (progress only moves forward). */
+  lastProgress: z.number().optional(),
+  /** How many times mcpq tried to start the call upstream (sent tools/call, or tried to reach the server for it). */
   attempts: z.number().int().nonnegative(),
+  /** The last transient failure, kept across deliveries for the final error. */
+  lastError: WireErrorSchema.optional(),
+  /** Rejoin attempts that failed in a row (reset when a rejoin works). */
+  rejoinFailures: z.number().int().nonnegative().optional(),
   /** Id of the joiner that follows the call now. */
   owner: z.string().optional(),
   /** Epoch milliseconds after which the call ends `timeout`. */
@@ -76,8 +82,9 @@ const NEXT: Record<RecordStatus, readonly RecordStatus[]> = {
   dispatching: ['dispatching', 'dispatched', 'accepted', ...TERMINAL],
   // to dispatching: a hold-mode joiner is about to send the call itself
   dispatched: ['dispatched', 'dispatching', 'running', ...TERMINAL],
-  // back to dispatched: a joiner handed the call back (shutdown, parking)
-  running: ['running', 'dispatched', ...TERMINAL],
+  // back to dispatched: a joiner handed the call back (shutdown, parking);
+  // to dispatching: the server lost the session of an idempotent call, which is dispatched again
+  running: ['running', 'dispatched', 'dispatching', ...TERMINAL],
   completed: [],
   failed: [],
   cancelled: [],

@@ -30,7 +30,7 @@ export const ServerConfigSchema = z.strictObject({
   headers: z.record(z.string().min(1), SecretSchema).default({}),
   /** Rejoin mode: `auto` picks task, then resume, then hold from what the server supports. */
   mode: ModeSettingSchema.default('auto'),
-  /** Upper bound on calls of this server followed at once by one joiner. */
+  /** Calls of this server one joiner follows at once; more wait in the join queue (or go to another joiner). */
   maxInFlight: z.number().int().positive().default(1000),
   /** Time to live asked for MCP tasks (task mode). */
   taskTtlMs: positiveMs(24 * 3600 * 1000),
@@ -83,7 +83,7 @@ export const SubmitterConfigSchema = z.strictObject({
   concurrency: z.number().int().positive().default(32),
   /** JetStream AckWait of the submit consumer: a dispatch silent this long is redelivered. */
   ackWaitMs: positiveMs(30_000),
-  /** Deliveries of one request before it is failed and dead-lettered. */
+  /** Deliveries of one request; when the last one fails too, the call ends `failed` (server_unreachable). */
   maxDeliver: z.number().int().min(2).default(5),
   /** Bound on waiting for the first resumable event (or task id) of a tools/call. */
   dispatchTimeoutMs: positiveMs(30_000),
@@ -109,8 +109,10 @@ export const JoinerConfigSchema = z.strictObject({
   /** Backoff for transient upstream failures while rejoining: first delay and cap. */
   retryBaseMs: positiveMs(500),
   retryMaxMs: positiveMs(30_000),
-  /** Most times a joiner sends one call itself (hold mode; re-runs only for idempotent calls). */
+  /** Most times one call is sent upstream (re-sends happen only for idempotent calls). */
   maxAttempts: z.number().int().positive().default(5),
+  /** Failed rejoins in a row (server unreachable) before the call ends `server_unreachable`. */
+  maxRejoinFailures: z.number().int().positive().default(20),
 });
 
 export const StreamsConfigSchema = z.strictObject({

@@ -1,23 +1,21 @@
 /**
+ * Starting a call upstream, shared by the submitter (every dispatch) and the
+ * joiner (hold mode, and re-dispatching an idempotent call whose session the
+ * server lost).
+ *
  * Sends tools/call for a resume-mode call and leaves as soon as the call can
  * be rejoined: at the first SSE event that carries an id (the priming event
  * on protocol 2025-11-25). Leaving closes only our side of the stream; no
  * notifications/cancelled is sent, so the call runs on upstream.
  */
-import {
-  ErrorCode,
-  McpqError,
-  parseEventData,
-  readSse,
-  readResponse,
-  requestReachedServer,
-  sameId,
-  toMcpqError,
-  type JsonRpcError,
-  type JsonRpcResult,
-  type McpHttpClient,
-  type McpSession,
-} from '@mcpq/shared';
+import { ErrorCode, McpqError, toMcpqError } from '../errors.js';
+import { readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
+import { parseEventData, sameId, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
+import { readSse } from './sse.js';
+import type { Outcome } from '../calls/finish.js';
+import type { RecordPatch } from '../calls/store.js';
+import type { CallRequest } from '../wire/schemas.js';
+import { outcomeOfResponse, toolCallMessage, type ToolCallIds } from './tool-call.js';
 
 export type StartOutcome =
   { kind: 'detached'; lastEventId: string } | { kind: 'finished'; message: JsonRpcResult | JsonRpcError; lastEventId?: string | undefined };
@@ -134,4 +132,51 @@ export interface TaskInfo {
   status: string;
   statusMessage?: string;
   pollInterval?: number;
+}
+
+export interface StartOptions {
+  /** Bound on getting to the point where the call can be rejoined. */
+  timeoutMs: number;
+  /** The `ttl` asked for the task (task mode). */
+  taskTtlMs: number;
+  traceparent?: string | undefined;
+}
+
+export type Started =
+  /** The call runs upstream; `patch` holds what it takes to rejoin it (resume token or task). */
+  | { kind: 'started'; patch: RecordPatch }
+  /** The server answered with the final result at once. */
+  | { kind: 'finished'; outcome: Outcome };
+
+/** Sends tools/call in `mode` and returns how to rejoin it, or its result when it finished at once. Throws DispatchError. */
+export async function startCall(
+  client: McpHttpClient,
+  session: McpSession,
+  mode: 'task' | 'resume',
+  ids: ToolCallIds,
+  callId: string,
+  request: CallRequest,
+  options: StartOptions,
+): Promise<Started> {
+  const message = toolCallMessage(ids, callId, request, {
+    traceparent: options.traceparent,
+    ...(mode === 'task' ? { taskTtlMs: options.taskTtlMs } : {}),
+  });
+  if (mode === 'task') {
+    const started = await startTaskCall(client, session, message, ids.requestId, options.timeoutMs);
+    if (started.kind === 'finished') return { kind: 'finished', outcome: outcomeOfResponse(started.message) };
+    const t = started.task;
+    return {
+      kind: 'started',
+      patch: {
+        taskId: t.taskId,
+        taskStatus: t.status,
+        taskStatusMessage: t.statusMessage,
+        pollIntervalMs: typeof t.pollInterval === 'number' ? Math.round(t.pollInterval) : undefined,
+      },
+    };
+  }
+  const started = await startResumableCall(client, session, message, ids.requestId, options.timeoutMs);
+  if (started.kind === 'finished') return { kind: 'finished', outcome: outcomeOfResponse(started.message) };
+  return { kind: 'started', patch: { lastEventId: started.lastEventId } };
 }
