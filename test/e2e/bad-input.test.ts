@@ -12,7 +12,7 @@ let h: Harness;
 let submitter: ServiceProcess;
 
 beforeAll(async () => {
-  h = await createHarness({ config: { limits: { maxArgumentsBytes: 1_024 } } });
+  h = await createHarness({ config: { limits: { maxArgumentsBytes: 1_024 }, streams: { duplicateWindowMs: 1_000 } } });
   submitter = await h.start('submitter');
   await h.start('joiner');
 });
@@ -20,7 +20,8 @@ afterAll(async () => {
   await h.close();
 });
 
-const publishRaw = (server: string, payload: string | Uint8Array) => h.js.publish(h.names.submit(server), payload);
+const publishRaw = (server: string, payload: string | Uint8Array, msgID?: string) =>
+  h.js.publish(h.names.submit(server), payload, msgID ? { msgID } : {});
 
 async function failedResult(callId: string) {
   const result = await h.client.result(callId, { timeoutMs: 20_000 });
@@ -51,14 +52,14 @@ describe('bad input', () => {
   });
 
   it('a schema-invalid request with a usable callId gets a failed result with invalid_request', async () => {
-    await publishRaw('demo', JSON.stringify({ callId: 'bad-schema-1', tool: 'slow', timeoutMs: 'soon' }));
+    await publishRaw('demo', JSON.stringify({ callId: 'bad-schema-1', tool: 'slow', timeoutMs: 'soon' }), 'bad-schema-1');
     const error = await failedResult('bad-schema-1');
     expect(error.code).toBe('invalid_request');
     expect(error.message).toMatch(/timeoutMs/);
   });
 
   it('an unknown field is refused (typos do not pass silently)', async () => {
-    await publishRaw('demo', JSON.stringify({ callId: 'bad-schema-2', tool: 'slow', args: {} }));
+    await publishRaw('demo', JSON.stringify({ callId: 'bad-schema-2', tool: 'slow', args: {} }), 'bad-schema-2');
     const error = await failedResult('bad-schema-2');
     expect(error.code).toBe('invalid_request');
     expect(error.message).toMatch(/args/);
@@ -72,7 +73,7 @@ describe('bad input', () => {
   });
 
   it('an unknown server alias gets unknown_server', async () => {
-    await publishRaw('nowhere', JSON.stringify({ callId: 'unknown-server-1', tool: 'slow' }));
+    await publishRaw('nowhere', JSON.stringify({ callId: 'unknown-server-1', tool: 'slow' }), 'unknown-server-1');
     const error = await failedResult('unknown-server-1');
     expect(error.code).toBe('unknown_server');
     expect(error.message).toMatch(/nowhere/);
@@ -95,7 +96,10 @@ describe('bad input', () => {
     const { callId } = await h.client.submit('demo', 'echo', { text: 'first' });
     const first = await h.client.result(callId, { timeoutMs: 20_000 });
     expect(first.status).toBe('completed');
-    const ack = await publishRaw('demo', JSON.stringify({ callId, tool: 'echo', arguments: { text: 'second' } }));
+    // After the stream's duplicate window (1 s here) JetStream no longer drops it: the KV claim must.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const ack = await publishRaw('demo', JSON.stringify({ callId, tool: 'echo', arguments: { text: 'second' } }), callId);
+    expect(ack.duplicate).toBe(false);
     const dl = await deadLetterFor(ack.seq);
     expect(dl.code).toBe('duplicate_call_id');
     const stored = await h.storedEvents(callId);

@@ -114,14 +114,18 @@ describe('resume mode', () => {
   });
 
   it('a duplicate submission of the same callId starts the tool once', async () => {
-    h = await createHarness();
+    h = await createHarness({ config: { streams: { duplicateWindowMs: 1_000 } } });
     await h.start('submitter');
     await h.start('joiner');
     const { callId } = await h.client.submit('demo', 'slow', slow('dup', 1_000), { callId: 'dup-call-1' });
     // Within the duplicate window the stream itself drops it, and the client says so.
     await expect(h.client.submit('demo', 'slow', slow('dup', 1_000), { callId })).rejects.toMatchObject({ code: 'duplicate_call_id' });
-    // A copy that bypasses the stream's dedupe (no Nats-Msg-Id) is caught by the KV claim.
-    await h.js.publish(h.names.submit('demo'), JSON.stringify({ callId, tool: 'slow', arguments: slow('dup', 1_000) }));
+    // After the duplicate window (1 s here) the stream lets a copy through; the KV claim catches it.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const late = await h.js.publish(h.names.submit('demo'), JSON.stringify({ callId, tool: 'slow', arguments: slow('dup', 1_000) }), {
+      msgID: callId,
+    });
+    expect(late.duplicate).toBe(false);
     const result = await h.client.result(callId, { timeoutMs: 30_000 });
     expect(result.status).toBe('completed');
     const dlq = await waitFor('the duplicate dead-lettered', async () => (await h!.deadLetters()).find((d) => d.callId === callId));

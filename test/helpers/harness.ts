@@ -14,6 +14,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import { startExampleServer, type ExampleServer, type ExampleServerOptions } from '@mcpq/example-server';
 import { McpqClient, type CallEvent } from '@mcpq/client';
+import type { z } from 'zod';
 import {
   CallStore,
   DeadLetterSchema,
@@ -21,6 +22,7 @@ import {
   names,
   ProgressEventSchema,
   ResultEventSchema,
+  ServerConfigSchema,
   StatusEventSchema,
   type CallRecord,
   type Config,
@@ -31,12 +33,21 @@ import {
   type ResultEvent,
   type StatusEvent,
 } from '@mcpq/shared';
+import { FaultProxy } from './fault-proxy.js';
 import { freePort, startNatsServer, type NatsServer } from './nats-server.js';
 import { ServiceProcess, type ServiceKind } from './services.js';
 
+export type ServerSpec = ExampleServerOptions & {
+  mode?: 'auto' | 'task' | 'resume' | 'hold';
+  /** Put a FaultProxy (fault injector) between mcpq and this server. */
+  proxied?: boolean;
+  /** Config settings of this server besides its url (requestTimeoutMs, maxInFlight, ...). */
+  settings?: Partial<z.input<typeof ServerConfigSchema>>;
+};
+
 export interface HarnessOptions {
   /** Example MCP servers to start, by alias (default: `demo`, resumable). */
-  servers?: Record<string, ExampleServerOptions & { mode?: 'auto' | 'task' | 'resume' | 'hold' }>;
+  servers?: Record<string, ServerSpec>;
   /** Config fields merged over the test defaults (per top-level section). */
   config?: ConfigInput;
   /** Allow MCPQ_TEST_NATS_URL (for tests that never kill or restart NATS). */
@@ -63,6 +74,8 @@ export class Harness {
   constructor(
     readonly nats: NatsServer,
     readonly mcp: Record<string, ExampleServer>,
+    readonly proxies: Record<string, FaultProxy>,
+    private readonly specs: Record<string, ServerSpec>,
     readonly config: Config,
     readonly configPath: string,
     readonly dir: string,
@@ -105,6 +118,14 @@ export class Harness {
     this.services.push(svc);
     await svc.ready();
     return svc;
+  }
+
+  /** Restarts an example MCP server on the same port: it forgets every session, task and event. */
+  async restartMcp(alias: string, downMs = 0): Promise<void> {
+    const old = this.mcp[alias]!;
+    await old.close();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    this.mcp[alias] = await startExampleServer({ ...this.specs[alias], port: old.port });
   }
 
   async record(callId: string): Promise<CallRecord | undefined> {
@@ -163,6 +184,7 @@ export class Harness {
     await Promise.all(this.services.map((s) => s.stop(5_000)));
     await this.client.close().catch(() => undefined);
     await this.nc.close().catch(() => undefined);
+    await Promise.all(Object.values(this.proxies).map((p) => p.close()));
     await Promise.all(Object.values(this.mcp).map((s) => s.close()));
     await this.nats.dispose();
     rmSync(this.dir, { recursive: true, force: true });
@@ -173,7 +195,11 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const nats = await startNatsServer({ allowExternal: options.allowExternalNats ?? false });
   const specs = options.servers ?? { demo: {} };
   const mcp: Record<string, ExampleServer> = {};
-  for (const [alias, spec] of Object.entries(specs)) mcp[alias] = await startExampleServer(spec);
+  const proxies: Record<string, FaultProxy> = {};
+  for (const [alias, spec] of Object.entries(specs)) {
+    mcp[alias] = await startExampleServer(spec);
+    if (spec.proxied) proxies[alias] = await FaultProxy.start(mcp[alias].url);
+  }
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const input: ConfigInput = {
     ...TEST_DEFAULTS,
@@ -183,17 +209,21 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     joiner: { ...TEST_DEFAULTS.joiner, ...options.config?.joiner },
     nats: { servers: nats.url, ...options.config?.nats },
     servers: Object.fromEntries(
-      Object.entries(specs).map(([alias, spec]) => [alias, { url: mcp[alias]!.url, ...(spec.mode ? { mode: spec.mode } : {}) }]),
+      Object.entries(specs).map(([alias, spec]) => [
+        alias,
+        { url: proxies[alias]?.url ?? mcp[alias]!.url, ...(spec.mode ? { mode: spec.mode } : {}), ...spec.settings },
+      ]),
     ),
   };
-  if (options.config?.servers) Object.assign(input.servers!, options.config.servers);
+  // Servers given in config (not example servers) are added as they are.
+  for (const [alias, server] of Object.entries(options.config?.servers ?? {})) input.servers![alias] ??= server;
   const config = loadConfig({ config: input, env: {} });
   const dir = mkdtempSync(join(tmpdir(), 'mcpq-test-'));
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(input, null, 2));
   const nc = await connect({ servers: nats.url });
   const client = new McpqClient(await connect({ servers: nats.url }), { prefix, ownsConnection: true });
-  return new Harness(nats, mcp, config, configPath, dir, nc, client);
+  return new Harness(nats, mcp, proxies, specs, config, configPath, dir, nc, client);
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */

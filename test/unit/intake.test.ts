@@ -8,7 +8,7 @@ const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v :
 
 describe('parseSubmission', () => {
   it('accepts a valid request and takes the server from the subject', () => {
-    const r = parseSubmission('mcpq.submit.demo', enc({ callId: 'a1', tool: 'echo', arguments: { text: 'hi' } }), n, config);
+    const r = parseSubmission('mcpq.submit.demo', enc({ callId: 'a1', tool: 'echo', arguments: { text: 'hi' } }), n, config, 'a1');
     expect(r).toEqual({ ok: true, server: 'demo', request: { callId: 'a1', tool: 'echo', arguments: { text: 'hi' } } });
   });
 
@@ -26,7 +26,7 @@ describe('parseSubmission', () => {
     ['a callId that is too long', { callId: 'x'.repeat(65), tool: 't' }, /callId/],
     ['a reserved meta key', { callId: 'a1', tool: 't', meta: { 'io.mcpq/callId': 'x' } }, /reserved/],
   ])('rejects %s with invalid_request', (_what, payload, message) => {
-    const r = parseSubmission('mcpq.submit.demo', payload instanceof Uint8Array ? payload : enc(payload), n, config);
+    const r = parseSubmission('mcpq.submit.demo', payload instanceof Uint8Array ? payload : enc(payload), n, config, 'a1');
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.code).toBe('invalid_request');
@@ -35,28 +35,37 @@ describe('parseSubmission', () => {
   });
 
   it('keeps a usable callId from an invalid request so the caller still gets a result', () => {
-    const r = parseSubmission('mcpq.submit.demo', enc({ callId: 'keep-me', tool: 5 }), n, config);
+    const r = parseSubmission('mcpq.submit.demo', enc({ callId: 'keep-me', tool: 5 }), n, config, 'keep-me');
     expect(r).toMatchObject({ ok: false, code: 'invalid_request', callId: 'keep-me' });
   });
 
   it('rejects an unknown server alias, naming the configured ones', () => {
-    const r = parseSubmission('mcpq.submit.elsewhere', enc({ callId: 'a1', tool: 't' }), n, config);
+    const r = parseSubmission('mcpq.submit.elsewhere', enc({ callId: 'a1', tool: 't' }), n, config, 'a1');
     expect(r).toMatchObject({ ok: false, code: 'unknown_server', callId: 'a1' });
     if (!r.ok) expect(r.message).toMatch(/configured: demo/);
   });
 
   it('does not treat inherited object keys as configured servers', () => {
-    const r = parseSubmission('mcpq.submit.constructor', enc({ callId: 'a1', tool: 't' }), n, config);
+    const r = parseSubmission('mcpq.submit.constructor', enc({ callId: 'a1', tool: 't' }), n, config, 'a1');
     expect(r).toMatchObject({ ok: false, code: 'unknown_server' });
   });
 
   it('rejects arguments over the size limit with arguments_too_large', () => {
-    const r = parseSubmission('mcpq.submit.demo', enc({ callId: 'a1', tool: 't', arguments: { text: 'x'.repeat(100) } }), n, config);
+    const r = parseSubmission('mcpq.submit.demo', enc({ callId: 'a1', tool: 't', arguments: { text: 'x'.repeat(100) } }), n, config, 'a1');
     expect(r).toMatchObject({ ok: false, code: 'arguments_too_large', callId: 'a1' });
   });
 
+  it('requires the Nats-Msg-Id header, equal to the callId', () => {
+    const missing = parseSubmission('mcpq.submit.demo', enc({ callId: 'a1', tool: 't' }), n, config, undefined);
+    expect(missing).toMatchObject({ ok: false, code: 'invalid_request', callId: 'a1' });
+    if (!missing.ok) expect(missing.message).toMatch(/Nats-Msg-Id header is missing/);
+    const other = parseSubmission('mcpq.submit.demo', enc({ callId: 'a1', tool: 't' }), n, config, 'a2');
+    expect(other).toMatchObject({ ok: false, code: 'invalid_request' });
+    if (!other.ok) expect(other.message).toMatch(/must equal the callId/);
+  });
+
   it('rejects a subject that is not <prefix>.submit.<server>', () => {
-    const r = parseSubmission('mcpq.submit.a.b', enc({ callId: 'a1', tool: 't' }), n, config);
+    const r = parseSubmission('mcpq.submit.a.b', enc({ callId: 'a1', tool: 't' }), n, config, 'a1');
     expect(r).toMatchObject({ ok: false, code: 'invalid_request' });
   });
 });

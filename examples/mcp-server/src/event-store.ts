@@ -11,11 +11,35 @@ interface StoredStream {
   touched: number;
 }
 
+/**
+ * Faults of event stores found in the wild, for testing clients against them:
+ * - `foreign-replay`: a resume replays the events of every stream after the
+ *   given one, not just that stream's (like server-everything's store);
+ * - `no-live-on-resume`: a resumed stream gets the replay but no live events;
+ * - `out-of-order`: the replay comes in reverse order;
+ * - `replay-errors`: the first `replayErrors` resumes fail (HTTP 500).
+ */
+export type EventStoreFault = 'foreign-replay' | 'no-live-on-resume' | 'out-of-order' | 'replay-errors';
+
+export interface EventStoreOptions {
+  retainMs?: number;
+  fault?: EventStoreFault | undefined;
+  /** With fault `replay-errors`: how many resumes fail (default 2). */
+  replayErrors?: number;
+}
+
 export class StreamEventStore implements EventStore {
   private readonly streams = new Map<string, StoredStream>();
+  /** Every event in the order stored (for the foreign-replay fault). */
+  private readonly log: Array<{ id: string; message: JSONRPCMessage }> = [];
+  private replayErrorsLeft: number;
+  private readonly retainMs: number;
 
   /** Streams untouched for `retainMs` are forgotten (checked on every store). */
-  constructor(private readonly retainMs = 10 * 60_000) {}
+  constructor(private readonly options: EventStoreOptions = {}) {
+    this.retainMs = options.retainMs ?? 10 * 60_000;
+    this.replayErrorsLeft = options.fault === 'replay-errors' ? (options.replayErrors ?? 2) : 0;
+  }
 
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
     const now = Date.now();
@@ -28,6 +52,7 @@ export class StreamEventStore implements EventStore {
     stream.touched = now;
     const id = `${streamId}~${stream.events.length + 1}`;
     stream.events.push({ id, message });
+    if (this.options.fault === 'foreign-replay') this.log.push({ id, message });
     return id;
   }
 
@@ -42,11 +67,22 @@ export class StreamEventStore implements EventStore {
     { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> },
   ): Promise<string> {
     const { streamId, seq } = parseEventId(lastEventId);
+    if (this.replayErrorsLeft > 0) {
+      this.replayErrorsLeft--;
+      throw new Error('injected replay failure');
+    }
     const stream = this.streams.get(streamId);
     if (!stream) return streamId;
     stream.touched = Date.now();
-    for (const event of stream.events.slice(seq)) await send(event.id, event.message);
-    return streamId;
+    let events = stream.events.slice(seq);
+    if (this.options.fault === 'foreign-replay') {
+      const at = this.log.findIndex((e) => e.id === lastEventId);
+      events = this.log.slice(at + 1);
+    }
+    if (this.options.fault === 'out-of-order') events = [...events].reverse();
+    for (const event of events) await send(event.id, event.message);
+    // Registering the resumed stream under another id leaves it with no live events.
+    return this.options.fault === 'no-live-on-resume' ? `${streamId}~detached` : streamId;
   }
 
   /** Number of streams held (for tests and /stats). */

@@ -11,16 +11,20 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
-import { StreamEventStore } from './event-store.js';
+import { StreamEventStore, type EventStoreFault } from './event-store.js';
 import { ExecutionLog, type ServerStats } from './stats.js';
 import { registerTaskTools } from './task-tools.js';
-import { registerTools } from './tools.js';
+import { registerErrorTool, registerTools } from './tools.js';
 
 export interface ExampleServerOptions {
   port?: number;
   host?: string;
   /** Keep an event store (resumable streams, priming events). Default true. */
   eventStore?: boolean;
+  /** Make the event store misbehave like some found in the wild (see EventStoreFault). */
+  eventStoreFault?: EventStoreFault;
+  /** With eventStoreFault `replay-errors`: how many resumes fail. */
+  replayErrors?: number;
   /** `retry:` interval sent with priming events (SEP-1699). */
   retryIntervalMs?: number;
   /** Close each tool call's stream right after it starts, so clients must resume (SEP-1699). */
@@ -40,7 +44,13 @@ export interface ExampleServer {
 
 export async function startExampleServer(options: ExampleServerOptions = {}): Promise<ExampleServer> {
   const log = new ExecutionLog();
-  const store = options.eventStore === false ? undefined : new StreamEventStore();
+  const store =
+    options.eventStore === false
+      ? undefined
+      : new StreamEventStore({
+          fault: options.eventStoreFault,
+          ...(options.replayErrors !== undefined ? { replayErrors: options.replayErrors } : {}),
+        });
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const taskStore = options.tasks ? new InMemoryTaskStore() : undefined;
 
@@ -63,6 +73,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
         : { capabilities: { tools: {} } },
     );
     registerTools(server, log, { closeStreams: options.closeStreams ?? false });
+    registerErrorTool(server, log);
     if (taskStore) registerTaskTools(server, log, options.taskPollMs !== undefined ? { pollIntervalMs: options.taskPollMs } : {});
     await server.connect(transport);
     return transport;

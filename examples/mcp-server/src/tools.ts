@@ -1,12 +1,20 @@
 /**
  * The example tools: `echo` (instant), `slow` (runs for a while and reports
  * progress; not idempotent), `slow_idempotent` (the same, declared
- * idempotent) and `fail` (a tool error, isError: true).
+ * idempotent), `fail` (a tool error, isError: true) and `needs_browser`
+ * (a JSON-RPC error).
  * Every run is counted in the ExecutionLog.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { McpError, ErrorCode, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  McpError,
+  ErrorCode,
+  UrlElicitationRequiredError,
+  type CallToolResult,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ExecutionLog } from './stats.js';
 
@@ -105,6 +113,25 @@ export function registerTools(server: McpServer, log: ExecutionLog, options: Too
       log.start('fail', callKey(extra, args));
       log.complete();
       return { isError: true, content: [{ type: 'text', text: args.message }] };
+    },
+  );
+}
+
+/** Registered with the others: a tool whose answer is a JSON-RPC error, not a CallToolResult. */
+export function registerErrorTool(server: McpServer, log: ExecutionLog): void {
+  server.registerTool(
+    'needs_browser',
+    {
+      description:
+        'After delayMs, answers with a JSON-RPC error (-32042, URL elicitation required): the one error McpServer does not turn into a tool result.',
+      inputSchema: { delayMs: z.number().int().min(0).max(600_000).default(0), tag: z.string().optional() },
+    },
+    async (args, extra): Promise<CallToolResult> => {
+      log.start('needs_browser', callKey(extra, args), extra._meta?.traceparent);
+      await sleep(args.delayMs, extra.signal);
+      throw new UrlElicitationRequiredError([
+        { mode: 'url', message: 'open this page to continue', url: 'https://example.invalid/consent', elicitationId: 'e1' },
+      ]);
     },
   );
 }

@@ -224,7 +224,6 @@ export class Joiner {
         return this.finish(msg, d.record, d.outcome, log);
       case 'park':
         log.debug({ delayMs: d.delayMs, why: d.why }, 'call parked');
-        this.ctx.telemetry.emit('call:parked', { callId: msg.json<JoinMessage>().callId, delayMs: d.delayMs });
         return this.park(msg, d.delayMs, deadline);
       case 'retry':
         return this.retry(msg, d, log, deadline);
@@ -296,7 +295,9 @@ export class Joiner {
   private park(msg: JsMsg, delayMs: number, deadline: number | undefined): void {
     this.stats.parked++;
     const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
-    msg.nak(Math.min(delayMs, untilDeadline));
+    const delay = Math.min(delayMs, untilDeadline);
+    this.ctx.telemetry.emit('call:parked', { callId: msg.json<JoinMessage>().callId, delayMs: delay });
+    msg.nak(delay);
   }
 
   /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */

@@ -19,7 +19,11 @@ export type Intake =
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function parseSubmission(subject: string, data: Uint8Array, n: Names, config: Config): Intake {
+/**
+ * @param msgId the `Nats-Msg-Id` header. The contract requires it to equal the
+ *   callId: it is what lets JetStream drop a repeated submission.
+ */
+export function parseSubmission(subject: string, data: Uint8Array, n: Names, config: Config, msgId: string | undefined): Intake {
   const server = n.serverFromSubmitSubject(subject);
   if (server === undefined) {
     return { ok: false, code: ErrorCode.invalid_request, message: `subject ${subject} is not ${n.prefix}.submit.<server>` };
@@ -46,6 +50,22 @@ export function parseSubmission(subject: string, data: Uint8Array, n: Names, con
   }
   const request = parsed.data;
   const rejection = { callId: request.callId, server, tool: request.tool };
+  if (msgId === undefined || msgId === '') {
+    return {
+      ok: false,
+      code: ErrorCode.invalid_request,
+      message: `the Nats-Msg-Id header is missing: publish with Nats-Msg-Id: ${request.callId} so that a repeated submission is recognised`,
+      ...rejection,
+    };
+  }
+  if (msgId !== request.callId) {
+    return {
+      ok: false,
+      code: ErrorCode.invalid_request,
+      message: `the Nats-Msg-Id header (${msgId}) must equal the callId (${request.callId})`,
+      ...rejection,
+    };
+  }
   if (request.meta && Object.keys(request.meta).some((k) => k.startsWith('io.mcpq/'))) {
     return { ok: false, code: ErrorCode.invalid_request, message: 'meta keys starting with io.mcpq/ are reserved', ...rejection };
   }

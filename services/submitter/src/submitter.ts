@@ -40,6 +40,8 @@ import {
   type Versioned,
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
+import { ArgumentValidator } from './arguments.js';
+import { ExhaustedRequests } from './exhausted.js';
 import { parseSubmission, type Intake } from './intake.js';
 
 export type SubmitterState = 'created' | 'running' | 'draining' | 'stopped';
@@ -47,6 +49,8 @@ export type SubmitterState = 'created' | 'running' | 'draining' | 'stopped';
 export class Submitter {
   state: SubmitterState = 'created';
   private readonly loop: WorkLoop;
+  private readonly exhausted: ExhaustedRequests;
+  private readonly arguments: ArgumentValidator;
   private readonly sessions = new Map<string, ServerSession>();
 
   constructor(private readonly ctx: ServiceContext) {
@@ -57,11 +61,14 @@ export class Submitter {
       handle: (msg) => this.handle(msg),
       logger: ctx.logger,
     });
+    this.exhausted = new ExhaustedRequests(ctx);
+    this.arguments = new ArgumentValidator(ctx.logger);
   }
 
   start(): void {
     this.state = 'running';
     this.loop.start();
+    this.exhausted.start();
     this.ctx.logger.info({ concurrency: this.ctx.config.submitter.concurrency }, 'submitter running');
   }
 
@@ -69,6 +76,7 @@ export class Submitter {
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
     await this.loop.stop();
+    await this.exhausted.stop(Math.min(graceMs, 5_000));
     const left = await this.loop.drain(graceMs);
     if (left > 0) this.ctx.logger.warn({ left }, 'dispatches still running at the end of the grace period; JetStream will redeliver them');
     this.state = 'stopped';
@@ -80,7 +88,7 @@ export class Submitter {
 
   private async handle(msg: JsMsg): Promise<void> {
     const startedAt = Date.now();
-    const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config);
+    const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config, msg.headers?.get('Nats-Msg-Id') || undefined);
     if (!intake.ok) return this.reject(msg, intake);
     const traceparent = msg.headers?.get('traceparent') || undefined;
     const traceId = traceIdOf(traceparent);
@@ -200,6 +208,17 @@ export class Submitter {
         await finishCall(store, events, current, {
           status: 'failed',
           error: { code: ErrorCode.unknown_tool, message: `server ${server} has no tool named "${request.tool}" (checked tools/list)` },
+        });
+        return msg.ack();
+      }
+      const problem = this.arguments.check(tool, request.arguments ?? {});
+      if (problem) {
+        await finishCall(store, events, current, {
+          status: 'failed',
+          error: {
+            code: ErrorCode.invalid_arguments,
+            message: `arguments do not match the inputSchema of ${server}/${request.tool}: ${problem}`,
+          },
         });
         return msg.ack();
       }

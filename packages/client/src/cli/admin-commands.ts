@@ -153,7 +153,8 @@ mcpq dlq replay <seq> [--keep]
 
   ls       dead letters, oldest first, with the reason, code and call id
   replay   publish the original payload (and headers) again to its original subject, then
-           delete the dead letter (--keep leaves it)`,
+           delete the dead letter (--keep leaves it). A submission whose callId already has a
+           result is refused again as a duplicate: replay is for what can now succeed.`,
   async run(argv) {
     const [sub, ...rest] = argv;
     if (sub === 'ls') return dlqList(rest);
@@ -228,12 +229,12 @@ async function dlqReplay(argv: string[]): Promise<number> {
     const payload =
       letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
     const h = natsHeaders();
-    for (const [k, vs] of Object.entries(letter.headers ?? {})) {
-      // A fresh message id: the original one may still be inside the stream's duplicate window.
-      if (k.toLowerCase() === 'nats-msg-id') continue;
-      for (const v of vs) h.append(k, v);
-    }
+    for (const [k, vs] of Object.entries(letter.headers ?? {})) for (const v of vs) h.append(k, v);
     const ack = await jetstream(client.nc).publish(letter.subject, payload, { headers: h });
+    if (ack.duplicate) {
+      process.stderr.write(`not replayed: ${letter.subject} still holds this Nats-Msg-Id within its duplicate window; try again later\n`);
+      return ExitCode.error;
+    }
     if (!values.keep) await jsm.streams.deleteMessage(client.names.streams.dlq, seq);
     const out = { replayed: seq, subject: letter.subject, stream: ack.stream, seq: ack.seq, deleted: !values.keep };
     process.stdout.write(

@@ -64,6 +64,15 @@ export function desiredStreams(config: Config, n: Names = names(config.prefix)):
     },
     {
       ...common,
+      name: n.streams.advisories,
+      description: 'mcpq: JetStream advisories about submit requests delivered too often or terminated',
+      subjects: n.advisorySubjects,
+      retention: RetentionPolicy.Workqueue,
+      max_age: nanos(config.streams.dlqMaxAgeMs),
+      discard: DiscardPolicy.Old,
+    },
+    {
+      ...common,
       name: n.streams.dlq,
       description: 'mcpq: dead letters with the reason and the original payload',
       subjects: [n.dlqWildcard],
@@ -97,7 +106,16 @@ export function desiredConsumers(config: Config, n: Names = names(config.prefix)
     max_ack_pending: 100_000,
     num_replicas: 0,
   };
-  return { submitter, joiner };
+  const advisories: Partial<ConsumerConfig> & { durable_name: string } = {
+    durable_name: n.consumers.advisories,
+    description: 'mcpq submitters: dead-letter what the submit consumer gave up on',
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(30_000),
+    max_deliver: -1,
+    num_replicas: 0,
+  };
+  return { submitter, joiner, advisories };
 }
 
 /** Fields compared on an existing stream; NATS can change these in place. */
@@ -202,7 +220,7 @@ export interface Provisioned {
   names: Names;
 }
 
-/** Everything mcpq needs in NATS: the four streams, the bucket and (optionally) the consumers. */
+/** Everything mcpq needs in NATS: the streams, the bucket and (optionally) the consumers. */
 export async function provision(
   nc: NatsConnection,
   config: Config,
@@ -214,8 +232,12 @@ export async function provision(
   const kv = await ensureCallsBucket(nc, config, options.logger);
   const consumers = desiredConsumers(config, n);
   for (const which of options.consumers ?? []) {
-    const stream = which === 'submitter' ? n.streams.submit : n.streams.join;
-    await ensureConsumer(jsm, stream, consumers[which], options.logger);
+    if (which === 'submitter') {
+      await ensureConsumer(jsm, n.streams.submit, consumers.submitter, options.logger);
+      await ensureConsumer(jsm, n.streams.advisories, consumers.advisories, options.logger);
+    } else {
+      await ensureConsumer(jsm, n.streams.join, consumers.joiner, options.logger);
+    }
   }
   return { jsm, kv, names: n };
 }

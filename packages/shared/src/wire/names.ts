@@ -40,8 +40,10 @@ export interface Names {
   readonly controlCancelWildcard: string;
   /** Subjects of the events stream: everything under `<prefix>.call.`. */
   readonly eventSubjects: string[];
-  readonly streams: { submit: string; join: string; events: string; dlq: string };
-  readonly consumers: { submitter: string; joiner: string };
+  readonly streams: { submit: string; join: string; events: string; dlq: string; advisories: string };
+  readonly consumers: { submitter: string; joiner: string; advisories: string };
+  /** JetStream advisories about submit requests that were delivered too often or terminated (stored, so none is missed). */
+  readonly advisorySubjects: string[];
   readonly bucket: string;
   /** Parses `<prefix>.submit.<server>`; undefined when the subject is not one. */
   serverFromSubmitSubject(subject: string): string | undefined;
@@ -79,8 +81,10 @@ export function names(prefix = 'mcpq'): Names {
       join: `${upper}_JOIN`,
       events: `${upper}_EVENTS`,
       dlq: `${upper}_DLQ`,
+      advisories: `${upper}_ADVISORIES`,
     },
-    consumers: { submitter: 'submitter', joiner: 'joiner' },
+    consumers: { submitter: 'submitter', joiner: 'joiner', advisories: 'advisories' },
+    advisorySubjects: ['MAX_DELIVERIES', 'MSG_TERMINATED'].map((kind) => `$JS.EVENT.ADVISORY.CONSUMER.${kind}.${upper}_SUBMIT.submitter`),
     bucket: `${prefix}_calls`,
     serverFromSubmitSubject: (subject) => tokenAfter(subject, `${prefix}.submit.`),
     parseCallSubject: (subject) => {
