@@ -5,7 +5,7 @@
  * do any of these for any call id; the client keeps no state of its own.
  */
 import { randomBytes } from 'node:crypto';
-import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import {
@@ -226,14 +226,28 @@ export class McpqClient {
     return this.kv;
   }
 
+  /**
+   * An ordered consumer on the events stream. A JetStream that is not ready
+   * yet (just restarted, leader election) answers with timeouts: retried
+   * until `deadline`; a missing stream is reported at once.
+   */
+  private async eventsConsumer(filter: string, deadline: number): Promise<Consumer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.js.consumers.get(this.names.streams.events, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+      } catch (err) {
+        const notFound = err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+        if (notFound || Date.now() + 250 * attempt > deadline) {
+          throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
+        }
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
+      }
+    }
+  }
+
   private async *follow(callId: string, filter: string, options: WaitOptions): AsyncGenerator<CallEvent> {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
-    let consumer;
-    try {
-      consumer = await this.js.consumers.get(this.names.streams.events, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
-    } catch (err) {
-      throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
-    }
+    const consumer = await this.eventsConsumer(filter, Date.now() + (options.timeoutMs ?? 30_000));
     const messages = await consumer.consume();
     let timedOut = false;
     const stop = () => messages.stop();

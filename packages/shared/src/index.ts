@@ -29,3 +29,4 @@ export * from './runtime/metrics.js';
 export * from './runtime/health.js';
 export * from './wire/trace.js';
 export * from './mcp/start-call.js';
+export * from './nats/errors.js';

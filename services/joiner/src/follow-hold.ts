@@ -10,6 +10,7 @@ import {
   childTraceparent,
   ErrorCode,
   isMcpqError,
+  isNatsError,
   McpqError,
   outcomeOfResponse,
   parseEventData,
@@ -115,6 +116,7 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
     const reason = watch.reason;
     if (reason) return { kind: 'stopped', reason, record: current };
     if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    if (isNatsError(err)) throw err; // mcpq's own infrastructure, not the MCP server: retried by the work loop
     const error = toMcpqError(err, ErrorCode.server_unreachable);
     if (error.code === ErrorCode.session_lost) await deps.sessions.invalidate(session);
     const notSent = reached === 'no' && requestReachedServer(err) === 'no';

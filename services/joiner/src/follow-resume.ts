@@ -8,6 +8,7 @@
 import {
   ErrorCode,
   isMcpqError,
+  isNatsError,
   MCP_PROTOCOL_VERSION,
   McpqError,
   outcomeOfResponse,
@@ -81,6 +82,7 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
     const reason = watch.reason;
     if (reason) return { kind: 'stopped', reason, record: current };
     if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    if (isNatsError(err)) throw err; // mcpq's own infrastructure, not the MCP server: retried by the work loop
     const error = toMcpqError(err, ErrorCode.server_unreachable);
     if (error.retryable) return { kind: 'retry', error, record: current };
     return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };

@@ -8,6 +8,7 @@
 import {
   ErrorCode,
   isMcpqError,
+  isNatsError,
   MCP_PROTOCOL_VERSION,
   McpqError,
   toMcpqError,
@@ -81,6 +82,7 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
     const reason = watch.reason;
     if (reason) return { kind: 'stopped', reason, record: current };
     if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    if (isNatsError(err)) throw err; // mcpq's own infrastructure, not the MCP server: retried by the work loop
     const error = unknownTaskIsLost(toMcpqError(err, ErrorCode.server_unreachable), rec.taskId);
     if (error.retryable) return { kind: 'retry', error, record: current };
     return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };

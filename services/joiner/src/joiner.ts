@@ -23,6 +23,7 @@ import {
   resolveHeaders,
   ServerSession,
   traceIdOf,
+  whileNatsFails,
   WorkLoop,
   type CallRecord,
   type JoinMessage,
@@ -304,7 +305,10 @@ export class Joiner {
   private async lost(msg: JsMsg, log: Logger): Promise<void> {
     const rec = await this.ctx.store.get(msg.json<JoinMessage>().callId);
     if (rec && this.ctx.store.isTerminal(rec)) {
-      log.info({ status: rec.value.status }, 'the call was ended elsewhere; letting go');
+      // Possibly ended by this very joiner, whose write went through while its answer was lost: publish
+      // the kept result (deduplicated) before letting go, so it is never missing.
+      await republishResult(this.ctx.events, rec.value);
+      log.info({ status: rec.value.status }, 'the call has ended; letting go');
       return msg.ack();
     }
     log.info({ owner: rec?.value.owner }, 'another joiner took the call over; letting go');
@@ -313,7 +317,8 @@ export class Joiner {
   /** Ends the call with compare-and-set; a lost race means someone else ended it, which is fine. */
   private async finish(msg: JsMsg, record: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
     try {
-      await finishCall(this.ctx.store, this.ctx.events, record, outcome);
+      // Ride out a short NATS outage: for a held call, giving up here would make its outcome unknown.
+      await whileNatsFails(() => finishCall(this.ctx.store, this.ctx.events, record, outcome), this.ctx.config.joiner.ackWaitMs);
       this.stats.finished++;
       log.info({ status: outcome.status, code: outcome.error?.code }, 'call finished');
       msg.ack();

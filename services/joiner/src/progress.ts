@@ -5,7 +5,7 @@
  * it with the same sequence number and dedupe key, which JetStream drops.
  * Progress that does not move forward is not published.
  */
-import type { CallRecord, RecordPatch, ServiceContext, Versioned } from '@mcpq/shared';
+import { whileNatsFails, type CallRecord, type RecordPatch, type ServiceContext, type Versioned } from '@mcpq/shared';
 
 export interface ProgressUpdate {
   progress: number;
@@ -37,17 +37,22 @@ export async function publishProgress(
     return Object.keys(patch).length > 0 ? ctx.store.update(current, patch) : current;
   }
   const seq = rec.progressSeq + 1;
-  await ctx.events.progress(
-    {
-      callId: rec.callId,
-      seq,
-      progress: update.progress,
-      ...(update.total !== undefined ? { total: update.total } : {}),
-      ...(update.message !== undefined ? { message: update.message } : {}),
-      at: new Date().toISOString(),
-    },
-    key(seq),
-    rec.traceparent,
+  const bound = ctx.config.joiner.ackWaitMs;
+  await whileNatsFails(
+    () =>
+      ctx.events.progress(
+        {
+          callId: rec.callId,
+          seq,
+          progress: update.progress,
+          ...(update.total !== undefined ? { total: update.total } : {}),
+          ...(update.message !== undefined ? { message: update.message } : {}),
+          at: new Date().toISOString(),
+        },
+        key(seq),
+        rec.traceparent,
+      ),
+    bound,
   );
-  return ctx.store.update(current, { ...patch, progressSeq: seq, lastProgress: update.progress });
+  return whileNatsFails(() => ctx.store.update(current, { ...patch, progressSeq: seq, lastProgress: update.progress }), bound);
 }

@@ -10,6 +10,7 @@ import {
   DispatchError,
   ErrorCode,
   isMcpqError,
+  isNatsError,
   startCall,
   toMcpqError,
   toolCallIds,
@@ -77,6 +78,7 @@ export async function redispatch(deps: HoldDeps, found: Versioned<CallRecord>): 
     return { kind: 'park', delayMs: 0, why: 'dispatched again' };
   } catch (err) {
     if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    if (isNatsError(err)) throw err;
     const error = err instanceof DispatchError ? err.error : toMcpqError(err);
     if (error.code === ErrorCode.session_lost) await deps.sessions.invalidate(session);
     // Idempotent: whatever happened upstream, trying again is safe.

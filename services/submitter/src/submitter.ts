@@ -17,6 +17,7 @@ import {
   ErrorCode,
   finishCall,
   isMcpqError,
+  isNatsError,
   keepWorking,
   McpHttpClient,
   McpqError,
@@ -28,6 +29,7 @@ import {
   toMcpqError,
   toolCallIds,
   traceIdOf,
+  whileNatsFails,
   WorkLoop,
   type CallRecord,
   type CallRequest,
@@ -39,6 +41,7 @@ import {
   type ServiceContext,
   type Versioned,
 } from '@mcpq/shared';
+import { hostname } from 'node:os';
 import type { JsMsg } from '@nats-io/jetstream';
 import { ArgumentValidator } from './arguments.js';
 import { ExhaustedRequests } from './exhausted.js';
@@ -52,6 +55,9 @@ export class Submitter {
   private readonly exhausted: ExhaustedRequests;
   private readonly arguments: ArgumentValidator;
   private readonly sessions = new Map<string, ServerSession>();
+  /** Calls this process is dispatching right now (a redelivery of one of them must wait, not judge it lost). */
+  private readonly dispatching = new Set<string>();
+  readonly id = `${hostname()}-${process.pid}`;
 
   constructor(private readonly ctx: ServiceContext) {
     this.loop = new WorkLoop({
@@ -100,10 +106,13 @@ export class Submitter {
     });
     const record = await this.claim(msg, intake.server, intake.request, log, traceId ? traceparent : undefined);
     if (!record) return msg.ack();
+    if ('retryInMs' in record) return msg.nak(record.retryInMs);
     const stopKeepAlive = keepWorking(msg, Math.max(1_000, Math.floor(this.ctx.config.submitter.ackWaitMs / 3)));
+    this.dispatching.add(intake.request.callId);
     try {
       await this.dispatch(msg, record, intake.server, intake.request, log, startedAt);
     } finally {
+      this.dispatching.delete(intake.request.callId);
       stopKeepAlive();
     }
   }
@@ -118,7 +127,7 @@ export class Submitter {
     request: CallRequest,
     log: Logger,
     traceparent?: string,
-  ): Promise<Versioned<CallRecord> | null> {
+  ): Promise<Versioned<CallRecord> | null | { retryInMs: number }> {
     const { store } = this.ctx;
     const created = await store.create({
       callId: request.callId,
@@ -153,7 +162,15 @@ export class Submitter {
     switch (rec.status) {
       case 'accepted':
         return existing;
-      case 'dispatching':
+      case 'dispatching': {
+        // A dispatch in progress has dispatchTimeoutMs to record the call (it retries through NATS
+        // outages meanwhile); only after that (and an AckWait of margin) is it presumed dead.
+        const inProgressFor = Date.now() - Date.parse(rec.updatedAt);
+        const allowance = this.ctx.config.submitter.dispatchTimeoutMs + this.ctx.config.submitter.ackWaitMs;
+        if (this.dispatching.has(rec.callId) || inProgressFor < allowance) {
+          log.info({ owner: rec.owner }, 'a dispatch of this call may still be recording it; looking again later');
+          return { retryInMs: this.dispatching.has(rec.callId) ? 1_000 : allowance - inProgressFor + 100 };
+        }
         if (rec.idempotent) {
           log.warn('previous dispatch was interrupted; the tool is idempotent, dispatching again');
           return store.update(existing, { status: 'accepted' });
@@ -168,6 +185,7 @@ export class Submitter {
           },
         });
         return null;
+      }
       case 'dispatched':
       case 'running':
         await this.publishJoin(rec, rec.mode ?? 'resume', request);
@@ -233,6 +251,7 @@ export class Submitter {
       }
       current = await store.update(current, {
         status: 'dispatching',
+        owner: this.id,
         mode,
         idempotent,
         attempts: attempt,
@@ -256,7 +275,12 @@ export class Submitter {
         throw err;
       }
       try {
-        current = await store.update(current, { ...patch, status: 'dispatched', dispatchedAt: new Date().toISOString() });
+        // The call runs upstream now: recording its token must outlast a NATS outage (keepWorking holds the request meanwhile), or it ends outcome_unknown.
+        const started = current;
+        current = await whileNatsFails(
+          () => store.update(started, { ...patch, status: 'dispatched', dispatchedAt: new Date().toISOString() }),
+          config.submitter.dispatchTimeoutMs,
+        );
       } catch (err) {
         if (isMcpqError(err, ErrorCode.record_conflict)) return await this.lostDuringDispatch(msg, current, patch, log);
         throw err;
@@ -316,6 +340,11 @@ export class Submitter {
       // Someone else (a cancel) changed the record: look again on the next delivery.
       log.info('call record changed during dispatch; re-reading');
       return msg.nak();
+    }
+    if (isNatsError(err)) {
+      // mcpq's own infrastructure failed, not the MCP server: the next delivery continues from the record.
+      log.warn({ err: describeError(err) }, 'NATS failed during dispatch; will retry');
+      return msg.nak(backoffDelay(msg.info.deliveryCount, config.submitter.retryBaseMs, config.submitter.retryMaxMs));
     }
     const reached = err instanceof DispatchError ? err.reached : 'no';
     const error = err instanceof DispatchError ? err.error : toMcpqError(err);
