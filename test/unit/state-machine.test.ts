@@ -8,7 +8,8 @@ describe('call record state machine', () => {
     expect(canTransition('dispatched', 'running')).toBe(true);
     expect(canTransition('running', 'completed')).toBe(true);
     expect(canTransition('accepted', 'running')).toBe(false);
-    expect(canTransition('dispatched', 'dispatching')).toBe(false);
+    expect(canTransition('completed', 'dispatching')).toBe(false);
+    expect(canTransition('running', 'accepted')).toBe(false);
     for (const t of ['completed', 'failed', 'cancelled', 'timeout'] as const) {
       expect(isTerminalRecord({ status: t })).toBe(true);
       expect(canTransition(t, 'running')).toBe(false);
@@ -30,7 +31,8 @@ describe('names', () => {
     expect(n.submit('demo')).toBe('acme-1.submit.demo');
     expect(n.call('c1', 'result')).toBe('acme-1.call.c1.result');
     expect(n.cancel('c1')).toBe('acme-1.cancel.c1');
-    expect(n.streams).toEqual({ submit: 'ACME_1_SUBMIT', join: 'ACME_1_JOIN', events: 'ACME_1_EVENTS', dlq: 'ACME_1_DLQ' });
+    expect(n.streams).toEqual({ submit: 'ACME_1_SUBMIT', join: 'ACME_1_JOIN', events: 'ACME_1_EVENTS', dlq: 'ACME_1_DLQ', advisories: 'ACME_1_ADVISORIES' });
+    expect(n.advisorySubjects).toContain('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ACME_1_SUBMIT.submitter');
     expect(n.bucket).toBe('acme-1_calls');
     expect(n.serverFromSubmitSubject('acme-1.submit.demo')).toBe('demo');
     expect(n.serverFromSubmitSubject('acme-1.submit.a.b')).toBeUndefined();
