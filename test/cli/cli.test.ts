@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
-import { ENTRY } from '../helpers/services.js';
+import { ENTRY } from '@mcpq/testkit';
 
 let h: Harness;
 beforeAll(async () => {

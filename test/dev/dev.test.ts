@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/harness.js';
-import { ENTRY } from '../helpers/services.js';
+import { ENTRY } from '@mcpq/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const alive = (pid: number) => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
-import type { ServiceProcess } from '../helpers/services.js';
+import type { ServiceProcess } from '@mcpq/testkit';
 
 let h: Harness;
 let submitter: ServiceProcess;

@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResultEvent } from '@mcpq/shared';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
-import type { ServiceKind, ServiceProcess } from '../helpers/services.js';
+import type { ServiceKind, ServiceProcess } from '@mcpq/testkit';
 
 let h: Harness | undefined;
 afterAll(async () => {

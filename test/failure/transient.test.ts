@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../helpers/harness.js';
-import { freePort } from '../helpers/nats-server.js';
+import { freePort } from '@mcpq/testkit';
 
 let h: Harness;
 beforeAll(async () => {

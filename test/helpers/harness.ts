@@ -34,8 +34,7 @@ import {
   type StatusEvent,
 } from '@mcpq/shared';
 import { FaultProxy } from './fault-proxy.js';
-import { freePort, startNatsServer, type NatsServer } from './nats-server.js';
-import { ServiceProcess, type ServiceKind } from './services.js';
+import { freePort, ServiceProcess, startNatsServer, type NatsServer, type ServiceKind } from '@mcpq/testkit';
 
 export type ServerSpec = ExampleServerOptions & {
   mode?: 'auto' | 'task' | 'resume' | 'hold';

@@ -6,7 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository root (this file is packages/testkit/dist/service-process.js when it runs). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const root = REPO_ROOT;
 export const ENTRY = {
   submitter: `${root}services/submitter/dist/main.js`,
   joiner: `${root}services/joiner/dist/main.js`,
@@ -23,6 +25,14 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
+export interface ServiceProcessOptions {
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  /** Script to run instead of the service's entry point (with `args`). */
+  script?: string;
+  args?: string[];
+}
+
 export class ServiceProcess {
   readonly lines: LogLine[] = [];
   readonly raw: string[] = [];
@@ -35,8 +45,10 @@ export class ServiceProcess {
     env: NodeJS.ProcessEnv,
     /** Port of the service's /healthz, /readyz and /metrics (0 when off). */
     readonly httpPort = 0,
+    options: ServiceProcessOptions = {},
   ) {
-    this.proc = spawn(process.execPath, [ENTRY[kind]], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...(options.nodeArgs ?? []), options.script ?? ENTRY[kind], ...(options.args ?? [])];
+    this.proc = spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString();

@@ -1,0 +1,3 @@
+/** @mcpq/testkit: real processes for tests and the benchmark (never used by mcpq itself). */
+export * from './nats-server.js';
+export * from './service-process.js';
