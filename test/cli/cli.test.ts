@@ -2,7 +2,7 @@
  * The mcpq command, run as the built binary in a child process, against a
  * running system.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { ENTRY } from '@mcpq/testkit';
@@ -13,7 +13,10 @@ beforeAll(async () => {
   await h.start('submitter');
   await h.start('joiner');
 });
+// Commands still running when a test fails are killed with the harness, never left behind.
+const spawned = new Set<ChildProcess>();
 afterAll(async () => {
+  for (const p of spawned) p.kill('SIGKILL');
   await h.close();
 });
 
@@ -30,6 +33,8 @@ function mcpq(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): 
       env: { ...process.env, NATS_URL: h.nats.url, MCPQ_PREFIX: h.config.prefix, MCPQ_CONFIG: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    spawned.add(proc);
+    proc.once('exit', () => spawned.delete(proc));
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -31,7 +31,13 @@ describe('names', () => {
     expect(n.submit('demo')).toBe('acme-1.submit.demo');
     expect(n.call('c1', 'result')).toBe('acme-1.call.c1.result');
     expect(n.cancel('c1')).toBe('acme-1.cancel.c1');
-    expect(n.streams).toEqual({ submit: 'ACME_1_SUBMIT', join: 'ACME_1_JOIN', events: 'ACME_1_EVENTS', dlq: 'ACME_1_DLQ', advisories: 'ACME_1_ADVISORIES' });
+    expect(n.streams).toEqual({
+      submit: 'ACME_1_SUBMIT',
+      join: 'ACME_1_JOIN',
+      events: 'ACME_1_EVENTS',
+      dlq: 'ACME_1_DLQ',
+      advisories: 'ACME_1_ADVISORIES',
+    });
     expect(n.advisorySubjects).toContain('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ACME_1_SUBMIT.submitter');
     expect(n.bucket).toBe('acme-1_calls');
     expect(n.serverFromSubmitSubject('acme-1.submit.demo')).toBe('demo');

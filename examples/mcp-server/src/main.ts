@@ -2,7 +2,7 @@
 /**
  * Runs the example MCP server. Flags: --port N (default 3000; 0 = any),
  * --host H, --no-event-store (not resumable), --retry-ms N, --close-streams,
- * --tasks (advertise MCP Tasks and add the task tools).
+ * --tasks (advertise MCP Tasks and add the task tools), --task-poll-ms N.
  * Prints one JSON line `{"event":"listening","url":...}` when ready.
  */
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     'retry-ms': { type: 'string' },
     'close-streams': { type: 'boolean', default: false },
     tasks: { type: 'boolean', default: false },
+    'task-poll-ms': { type: 'string' },
   },
 });
 
@@ -25,6 +26,7 @@ const server = await startExampleServer({
   eventStore: !values['no-event-store'],
   closeStreams: values['close-streams'],
   tasks: values.tasks,
+  ...(values['task-poll-ms'] !== undefined ? { taskPollMs: Number(values['task-poll-ms']) } : {}),
   ...(values['retry-ms'] !== undefined ? { retryIntervalMs: Number(values['retry-ms']) } : {}),
 });
 process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url, pid: process.pid })}\n`);

@@ -5,10 +5,20 @@
  * do any of these for any call id; the client keeps no state of its own.
  */
 import { randomBytes } from 'node:crypto';
-import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import {
+  CALL_ID_PATTERN,
   CallRequestSchema,
   CallStore,
   CancelReplySchema,
@@ -92,6 +102,7 @@ export class McpqClient {
   readonly names: Names;
   private readonly js: JetStreamClient;
   private kv?: Promise<KV> | undefined;
+  private jsm?: Promise<JetStreamManager> | undefined;
   private readonly ownsConnection: boolean;
 
   constructor(
@@ -157,13 +168,56 @@ export class McpqClient {
 
   /** Waits for the call's result (returns at once if it is already there). */
   async result(callId: string, options: WaitOptions = {}): Promise<ResultEvent> {
-    for await (const event of this.follow(callId, this.names.call(callId, 'result'), options)) {
-      if (event.type === 'result') {
+    if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
+    const subject = this.names.call(callId, 'result');
+    // Listen first, then look in the stream: a result published in between is seen by one or the other.
+    // (Cheaper than a consumer per call: one subscription and one direct get.)
+    const sub = this.nc.subscribe(subject, { max: 1 });
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => sub.unsubscribe();
+    try {
+      const stored = await this.storedResult(subject, Date.now() + (options.timeoutMs ?? 30_000));
+      if (stored) return stored;
+      let timedOut = false;
+      if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), sub.unsubscribe()), options.timeoutMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      for await (const m of sub) {
+        const event = parseEvent('result', m.data);
+        if (event?.type === 'result') {
+          const { type: _type, ...result } = event;
+          return result;
+        }
+      }
+      if (timedOut)
+        throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
+      throw new McpqError(ErrorCode.wait_timeout, `stopped waiting for the result of ${callId}`);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      sub.unsubscribe();
+    }
+  }
+
+  /** The stored result of a call, if there is one (direct get of the subject's last message). */
+  private async storedResult(subject: string, deadline: number): Promise<ResultEvent | undefined> {
+    const jsm = await (this.jsm ??= jetstreamManager(this.nc).catch((err: unknown) => {
+      this.jsm = undefined;
+      throw natsError(err, 'JetStream is not available');
+    }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: subject });
+        const event = m ? parseEvent('result', m.data) : undefined;
+        if (event?.type !== 'result') return undefined;
         const { type: _type, ...result } = event;
         return result;
+      } catch (err) {
+        const notFound = err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+        if (notFound || Date.now() + 250 * attempt > deadline)
+          throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
       }
     }
-    throw new McpqError(ErrorCode.internal, `watch of ${callId} ended without a result`);
   }
 
   /** The call's current state, or null when no call with this id is known (yet: a queued call has no record until a submitter takes it). */

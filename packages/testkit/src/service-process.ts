@@ -77,10 +77,18 @@ export class ServiceProcess {
     return this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  /** Resolves when the service logged that it runs; rejects if it exits first or after `timeoutMs`. */
+  /**
+   * Resolves when the service runs: its /readyz answers 200 (when it has an
+   * HTTP port), else it logged that it runs. Rejects if it exits first or
+   * after `timeoutMs`.
+   */
   async ready(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.lines.some((l) => typeof l.msg === 'string' && l.msg.endsWith(' running'))) {
+    const isReady = async () =>
+      this.httpPort > 0
+        ? (await this.http('/readyz').catch(() => ({ status: 0 }))).status === 200
+        : this.lines.some((l) => typeof l.msg === 'string' && l.msg.endsWith(' running'));
+    while (!(await isReady())) {
       if (!this.running) throw new Error(`${this.name} exited while starting:\n${this.raw.join('\n')}`);
       if (Date.now() > deadline) throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.raw.join('\n')}`);
       await new Promise((r) => setTimeout(r, 50));

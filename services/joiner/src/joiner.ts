@@ -149,8 +149,9 @@ export class Joiner {
     let record = found;
     const redispatching = mode !== 'hold' && found.value.status === 'dispatching'; // a joiner's re-dispatch was interrupted
     if (mode !== 'hold' && !redispatching) {
-      // Claim the call, unless this joiner already owns it (a parked call coming back).
-      if (found.value.owner !== this.id || found.value.status !== 'running') {
+      // Claim the call, unless it is already running and this joiner owns it (a parked call coming
+      // back) or it is a task between polls (each poll is brief; any later write is compare-and-set).
+      if (found.value.status !== 'running' || (found.value.owner !== this.id && mode !== 'task')) {
         try {
           record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
         } catch (err) {

@@ -302,8 +302,9 @@ export class Submitter {
   private async handOff(msg: JsMsg, current: Versioned<CallRecord>, request: CallRequest, log: Logger, startedAt: number): Promise<void> {
     const rec = current.value;
     const mode = rec.mode ?? 'resume';
-    await this.publishJoin(rec, mode, request);
+    // The status first: once the join is out a joiner may publish `running`, which must come after it.
     await this.ctx.events.status(rec.callId, 'dispatched', { mode, attempt: rec.attempts, traceparent: rec.traceparent });
+    await this.publishJoin(rec, mode, request);
     msg.ack();
     this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, mode, latencyMs: Date.now() - startedAt });
     log.info({ mode: rec.mode, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');

@@ -64,6 +64,7 @@ export class CallEvents {
     const h = traceparent ? natsHeaders() : undefined;
     if (h && traceparent) h.set('traceparent', traceparent);
     const ack = await this.js.publish(subject, JSON.stringify(body), { msgID, ...(h ? { headers: h } : {}) });
+    if (ack.duplicate) this.telemetry?.emit('event:duplicate', { kind: this.n.parseCallSubject(subject)?.kind ?? 'unknown' });
     return { stored: !ack.duplicate };
   }
 }

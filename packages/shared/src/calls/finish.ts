@@ -41,14 +41,18 @@ export async function finishCall(
   return stored;
 }
 
-/** Publishes the result and terminal status kept in a terminal record (idempotent). */
+/**
+ * Publishes the terminal status, then the result, kept in a terminal record
+ * (idempotent: both carry dedupe ids). The result goes last so that it is
+ * the last event of the call in the stream: a watcher stops there.
+ */
 export async function republishResult(events: CallEvents, record: CallRecord): Promise<void> {
   if (!record.result) return;
-  await events.result(record.result, record.traceparent);
   await events.status(record.callId, record.result.status, {
     mode: record.mode,
     attempt: record.attempts,
     detail: record.result.error?.message,
     traceparent: record.traceparent,
   });
+  await events.result(record.result, record.traceparent);
 }

@@ -258,7 +258,8 @@ export async function readResponse(
   if (!type.includes('text/event-stream') || !res.body) {
     throw new McpqError(ErrorCode.protocol_error, `unexpected content-type "${type}" in answer to request ${String(id)}`);
   }
-  for await (const event of readSse(res.body)) {
+  // The answer to a short request ends its stream: reading to the end lets the connection be reused.
+  for await (const event of readSse(res.body, { drainMs: 100 })) {
     onEventId?.(event.id);
     const m = parseEventData(event.data);
     if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, id)) return m;

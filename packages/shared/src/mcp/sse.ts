@@ -12,6 +12,13 @@ export interface SseReadOptions {
   onRetry?: (ms: number) => void;
   /** Largest event kept in memory, in characters. */
   maxEventChars?: number;
+  /**
+   * When the reader stops early, keep reading (and dropping) for up to this
+   * long first: a server that ends the stream right after the answer then
+   * leaves the connection reusable instead of torn down. 0: stop at once
+   * (leaving a tools/call stream must not wait).
+   */
+  drainMs?: number;
 }
 
 const DEFAULT_MAX_EVENT_CHARS = 32 * 1024 * 1024;
@@ -22,6 +29,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>, options: SseRea
   const decoder = new TextDecoder();
   const pending: SseEvent[] = [];
   let parseError: Error | undefined;
+  let ended = false;
   const parser = createParser({
     onEvent: (event) => pending.push(event),
     onRetry: (ms) => options.onRetry?.(ms),
@@ -37,10 +45,30 @@ export async function* readSse(body: ReadableStream<Uint8Array>, options: SseRea
       parser.feed(done ? decoder.decode() : decoder.decode(value, { stream: true }));
       if (parseError) throw parseError;
       while (pending.length > 0) yield pending.shift()!;
-      if (done) return;
+      if (done) {
+        ended = true;
+        return;
+      }
     }
   } finally {
+    if (!ended && options.drainMs) await drain(reader, options.drainMs);
     // Closing our side only: for an MCP POST stream this detaches without cancelling the call.
     reader.cancel().catch(() => undefined);
+  }
+}
+
+/** Reads to the end of the stream, for at most `ms`. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
+  try {
+    for (;;) {
+      const r = await Promise.race([reader.read(), timeout]);
+      if (r === 'timeout' || r.done) return;
+    }
+  } catch {
+    // the stream failed: nothing to keep
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -75,7 +75,6 @@ export async function startResumableCall(
     throw new DispatchError(reason instanceof McpqError ? reason : toMcpqError(err, ErrorCode.protocol_error), 'maybe');
   } finally {
     clearTimeout(timer);
-    controller.abort();
   }
 }
 
@@ -122,7 +121,6 @@ export async function startTaskCall(
     throw new DispatchError(reason instanceof McpqError ? reason : toMcpqError(err, ErrorCode.protocol_error), 'maybe');
   } finally {
     clearTimeout(timer);
-    controller.abort();
   }
 }
 

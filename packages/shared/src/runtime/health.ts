@@ -1,9 +1,11 @@
 /**
  * The service's HTTP endpoint (MCPQ_HTTP_PORT): /healthz (the process is
  * up), /readyz (NATS connected and mcpq's streams and bucket answer, checked
- * with a bound) and /metrics (Prometheus).
+ * with a bound) and /metrics (Prometheus). Under node --expose-gc,
+ * /debug/heap reports the live heap after a full collection.
  */
 import { createServer, type Server } from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -58,6 +60,12 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
         (err: unknown) => send(500, 'text/plain', describeError(err)),
       );
       return;
+    }
+    if (path === '/debug/heap' && typeof globalThis.gc === 'function') {
+      // Only with node --expose-gc (the benchmark): the live heap after a full collection.
+      globalThis.gc();
+      const { used_heap_size } = getHeapStatistics();
+      return send(200, 'application/json', JSON.stringify({ usedHeapBytes: used_heap_size, rssBytes: process.memoryUsage.rss() }));
     }
     send(404, 'text/plain', 'not found: /healthz, /readyz, /metrics');
   });

@@ -48,6 +48,12 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
     labelNames: ['reason', 'code'],
     registers: [registry],
   });
+  const duplicates = new Counter({
+    name: 'mcpq_duplicates_suppressed_total',
+    help: 'Events JetStream dropped as repeats (status, progress, result)',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
   const reconnects = new Counter({ name: 'mcpq_nats_reconnects_total', help: 'NATS reconnections', registers: [registry] });
   const dispatchLatency = new Histogram({
     name: 'mcpq_dispatch_seconds',
@@ -103,5 +109,6 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
   telemetry.on('call:parked', () => parked.inc());
   telemetry.on('dead-letter', (e) => deadLetters.inc({ reason: e.reason, code: e.code }));
   telemetry.on('nats:reconnect', () => reconnects.inc());
+  telemetry.on('event:duplicate', (e) => duplicates.inc({ kind: e.kind }));
   return registry;
 }

@@ -17,6 +17,8 @@ export interface TelemetryEvents {
   /** A call's one result was published; durationMs is end to end (accepted to finished). */
   'call:finished': { callId: string; mode?: Mode | undefined; status: TerminalStatus; code?: string | undefined; durationMs: number };
   'dead-letter': { reason: string; code: string };
+  /** JetStream dropped an event as a repeat (a takeover republished it): the dedupe at work. */
+  'event:duplicate': { kind: string };
   'nats:reconnect': Record<string, never>;
 }
 

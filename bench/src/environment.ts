@@ -1,0 +1,115 @@
+/**
+ * One benchmark environment: its own nats-server (file storage, monitoring
+ * on), the example MCP server, a submitter and joiners, each a separate
+ * process so their memory and CPU can be read apart.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { McpqClient } from '@mcpq/client';
+import { ENTRY, freePort, ServiceProcess, startNatsServer, type NatsServer, type ServiceKind } from '@mcpq/testkit';
+import type { ConfigInput } from '@mcpq/shared';
+
+export interface EnvironmentOptions {
+  joiners: number;
+  /** Config fields over the defaults. */
+  config?: ConfigInput;
+  /** Node flags for the services (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** pollInterval the example server suggests for tasks. */
+  taskPollMs?: number;
+}
+
+export class Environment {
+  readonly services: ServiceProcess[] = [];
+  private counter = 0;
+
+  private constructor(
+    readonly nats: NatsServer,
+    private readonly mcpServer: ChildProcess,
+    readonly mcpUrl: string,
+    readonly configPath: string,
+    private readonly dir: string,
+    readonly client: McpqClient,
+    private readonly options: EnvironmentOptions,
+  ) {}
+
+  static async start(options: EnvironmentOptions): Promise<Environment> {
+    const nats = await startNatsServer();
+    const port = await freePort();
+    const mcpServer = spawn(
+      process.execPath,
+      [
+        ENTRY.exampleServer,
+        '--port',
+        String(port),
+        '--tasks',
+        ...(options.taskPollMs ? ['--task-poll-ms', String(options.taskPollMs)] : []),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const mcpUrl = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the example MCP server did not start')), 10_000);
+      mcpServer.stdout!.once('data', (chunk: Buffer) => {
+        clearTimeout(timer);
+        resolve((JSON.parse(chunk.toString().split('\n')[0]!) as { url: string }).url);
+      });
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'mcpq-bench-'));
+    const configPath = join(dir, 'config.json');
+    writeFileSync(configPath, JSON.stringify({ ...options.config, servers: { bench: { url: mcpUrl } }, log: { level: 'warn' } }));
+    const client = await McpqClient.connect({ servers: nats.url, config: undefined });
+    const env = new Environment(nats, mcpServer, mcpUrl, configPath, dir, client, options);
+    await env.start('submitter');
+    for (let i = 0; i < options.joiners; i++) await env.start('joiner');
+    return env;
+  }
+
+  get joiners(): ServiceProcess[] {
+    return this.services.filter((s) => s.kind === 'joiner' && s.running);
+  }
+
+  get submitter(): ServiceProcess {
+    return this.services.find((s) => s.kind === 'submitter' && s.running)!;
+  }
+
+  get mcpPid(): number {
+    return this.mcpServer.pid!;
+  }
+
+  async start(kind: ServiceKind): Promise<ServiceProcess> {
+    const httpPort = await freePort();
+    const svc = new ServiceProcess(
+      kind,
+      `${kind}-${++this.counter}`,
+      { NATS_URL: this.nats.url, MCPQ_CONFIG: this.configPath, MCPQ_HTTP_PORT: String(httpPort), MCPQ_CONFIG_JSON: '', MCPQ_PREFIX: '' },
+      httpPort,
+      this.options.nodeArgs ? { nodeArgs: this.options.nodeArgs } : {},
+    );
+    this.services.push(svc);
+    await svc.ready();
+    return svc;
+  }
+
+  /** Counters of the NATS server (/varz): messages and bytes in and out. */
+  async natsTraffic(): Promise<{ inMsgs: number; outMsgs: number; inBytes: number; outBytes: number }> {
+    const varz = (await (await fetch(`http://127.0.0.1:${this.nats.httpPort}/varz`)).json()) as Record<string, number>;
+    return { inMsgs: varz.in_msgs!, outMsgs: varz.out_msgs!, inBytes: varz.in_bytes!, outBytes: varz.out_bytes! };
+  }
+
+  async natsVersion(): Promise<string> {
+    const varz = (await (await fetch(`http://127.0.0.1:${this.nats.httpPort}/varz`)).json()) as { version: string };
+    return varz.version;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.services.map((s) => s.stop(10_000)));
+    await this.client.close().catch(() => undefined);
+    this.mcpServer.kill('SIGTERM');
+    await this.nats.dispose();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
