@@ -4,7 +4,7 @@
  * joiner processes started on demand. Each harness uses its own prefix, so
  * even a shared NATS server would not mix tests.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -57,7 +57,7 @@ export interface HarnessOptions {
 const TEST_DEFAULTS: ConfigInput = {
   submitter: { ackWaitMs: 5_000, maxDeliver: 4, retryBaseMs: 200, retryMaxMs: 2_000, dispatchTimeoutMs: 10_000 },
   joiner: { ackWaitMs: 3_000, heartbeatMs: 1_000, idleTimeoutMs: 10_000, parkDelayMs: 200, retryBaseMs: 200, retryMaxMs: 2_000 },
-  log: { level: 'info' },
+  log: { level: process.env.MCPQ_TEST_LOG_LEVEL === 'debug' ? 'debug' : 'info' },
 };
 
 export interface StoredEvents {
@@ -181,6 +181,12 @@ export class Harness {
 
   async close(): Promise<void> {
     await Promise.all(this.services.map((s) => s.stop(5_000)));
+    // MCPQ_TEST_LOGS=<dir> keeps every service's output, for looking into a failure.
+    const keep = process.env.MCPQ_TEST_LOGS;
+    if (keep) {
+      mkdirSync(keep, { recursive: true });
+      for (const s of this.services) writeFileSync(join(keep, `${this.config.prefix}-${s.name}.log`), `${s.raw.join('\n')}\n`);
+    }
     await this.client.close().catch(() => undefined);
     await this.nc.close().catch(() => undefined);
     await Promise.all(Object.values(this.proxies).map((p) => p.close()));

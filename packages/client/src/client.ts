@@ -200,10 +200,8 @@ export class McpqClient {
 
   /** The stored result of a call, if there is one (direct get of the subject's last message). */
   private async storedResult(subject: string, deadline: number): Promise<ResultEvent | undefined> {
-    const jsm = await (this.jsm ??= jetstreamManager(this.nc).catch((err: unknown) => {
-      this.jsm = undefined;
-      throw natsError(err, 'JetStream is not available');
-    }));
+    // No account check up front: right after a NATS restart it would time out; the retries below cover it.
+    const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false }));
     for (let attempt = 1; ; attempt++) {
       try {
         const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: subject });

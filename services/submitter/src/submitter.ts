@@ -349,6 +349,7 @@ export class Submitter {
     }
     const reached = err instanceof DispatchError ? err.reached : 'no';
     const error = err instanceof DispatchError ? err.error : toMcpqError(err);
+    log.debug({ err: describeError(err), reached, stack: err instanceof Error ? err.stack : undefined }, 'dispatch failed');
     const sent = current.value.status === 'dispatching';
     if (sent && reached === 'maybe' && !current.value.idempotent) {
       log.warn({ err: describeError(error) }, 'tools/call may have reached the server: outcome unknown');

@@ -14,9 +14,24 @@ import {
 import { JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
 import { sleep } from '../runtime/backoff.js';
 
-/** True for errors raised by NATS or JetStream themselves (not by an MCP server). */
+/** True for errors raised by NATS or JetStream themselves (not by an MCP server), here or in their cause. */
 export function isNatsError(err: unknown): boolean {
+  for (let cur: unknown = err, depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    if (isNatsErrorItself(cur)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * nats.js reports "no responders" on a JetStream publish as JetStreamNotEnabled
+ * ("jetstream is not enabled"), also when JetStream is enabled but the stream is
+ * not loaded yet (right after a server restart). That class is not exported, so
+ * it is recognised by name, and by its NoRespondersError cause.
+ */
+function isNatsErrorItself(err: unknown): boolean {
   return (
+    (err instanceof Error && err.name === 'JetStreamNotEnabled') ||
     err instanceof TimeoutError ||
     err instanceof ConnectionError ||
     err instanceof ClosedConnectionError ||

@@ -99,7 +99,13 @@ export class WorkLoop {
       .handle(msg)
       .catch((err: unknown) => {
         this.opts.logger.error(
-          { loop: this.opts.name, subject: msg.subject, seq: msg.seq, err: describeError(err) },
+          {
+            loop: this.opts.name,
+            subject: msg.subject,
+            seq: msg.seq,
+            err: describeError(err),
+            stack: err instanceof Error ? err.stack : undefined,
+          },
           'handler failed; message will be retried',
         );
         try {
