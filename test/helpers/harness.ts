@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import { startExampleServer, type ExampleServer, type ExampleServerOptions } from '@mcpq/example-server';
 import { McpqClient, type CallEvent } from '@mcpq/client';
@@ -51,6 +51,12 @@ export interface HarnessOptions {
   config?: ConfigInput;
   /** Allow MCPQ_TEST_NATS_URL (for tests that never kill or restart NATS). */
   allowExternalNats?: boolean;
+  /** Use this NATS (e.g. a cluster) instead of starting a server; the harness disposes of it. */
+  nats?: NatsServer;
+  /** NATS connection options of the test's own client and connection (credentials). */
+  clientNatsOptions?: Partial<ConnectionOptions>;
+  /** The subject prefix (default: a random one per harness). */
+  prefix?: string;
 }
 
 /** Short timings so failover and retries happen within a test's patience. */
@@ -197,7 +203,7 @@ export class Harness {
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const nats = await startNatsServer({ allowExternal: options.allowExternalNats ?? false });
+  const nats = options.nats ?? (await startNatsServer({ allowExternal: options.allowExternalNats ?? false }));
   const specs = options.servers ?? { demo: {} };
   const mcp: Record<string, ExampleServer> = {};
   const proxies: Record<string, FaultProxy> = {};
@@ -205,7 +211,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     mcp[alias] = await startExampleServer(spec);
     if (spec.proxied) proxies[alias] = await FaultProxy.start(mcp[alias].url);
   }
-  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const prefix = options.prefix ?? `t${randomBytes(4).toString('hex')}`;
   const input: ConfigInput = {
     ...TEST_DEFAULTS,
     ...options.config,
@@ -226,8 +232,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const dir = mkdtempSync(join(tmpdir(), 'mcpq-test-'));
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(input, null, 2));
-  const nc = await connect({ servers: nats.url });
-  const client = new McpqClient(await connect({ servers: nats.url }), { prefix, ownsConnection: true });
+  const servers = nats.url.split(',');
+  const nc = await connect({ servers, maxReconnectAttempts: -1, ...options.clientNatsOptions });
+  const client = new McpqClient(await connect({ servers, maxReconnectAttempts: -1, ...options.clientNatsOptions }), { prefix, ownsConnection: true });
   return new Harness(nats, mcp, proxies, specs, config, configPath, dir, nc, client);
 }
 

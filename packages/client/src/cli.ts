@@ -7,12 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, isMcpqError } from '@mcpq/shared';
 import { UsageError } from './cli/args.js';
-import { dlq, ls, servers } from './cli/admin-commands.js';
+import { dlq, ls, provision, servers } from './cli/admin-commands.js';
 import { call, cancel, result, status, watch, type Command } from './cli/commands.js';
 import { dev, DEV_ENV_FILE } from './cli/dev.js';
 import { ExitCode } from './cli/exit-codes.js';
 
-const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, dev };
+const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, provision, dev };
 
 function help(): string {
   const lines = Object.entries(commands)

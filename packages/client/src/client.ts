@@ -26,6 +26,7 @@ import {
   ErrorCode,
   loadConfig,
   McpqError,
+  isNatsError,
   names,
   newTraceparent,
   traceIdOf,
@@ -71,6 +72,8 @@ export interface SubmitOptions {
   meta?: Record<string, unknown>;
   /** W3C traceparent of the caller's trace; a new trace is started when absent. */
   traceparent?: string;
+  /** How long to keep retrying while NATS does not acknowledge the submission (default 15 s). */
+  submitTimeoutMs?: number;
 }
 
 export interface WaitOptions {
@@ -145,16 +148,24 @@ export class McpqClient {
     }
     const h = natsHeaders();
     h.set('traceparent', options.traceparent && traceIdOf(options.traceparent) ? options.traceparent : newTraceparent());
-    let ack;
-    try {
-      ack = await this.js.publish(this.names.submit(server), JSON.stringify(request), { msgID: request.callId, headers: h });
-    } catch (err) {
-      throw natsError(err, `could not queue the call on ${this.names.submit(server)}`);
+    const subject = this.names.submit(server);
+    const payload = JSON.stringify(request);
+    // A publish whose acknowledgement is lost (NATS failing over) is sent again with the same
+    // Nats-Msg-Id: the stream keeps one copy. A duplicate on a retry is then our own first copy.
+    const deadline = Date.now() + (options.submitTimeoutMs ?? 15_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ack = await this.js.publish(subject, payload, { msgID: request.callId, headers: h });
+        if (ack.duplicate && attempt === 1) {
+          throw new McpqError(ErrorCode.duplicate_call_id, `callId ${request.callId} was already submitted; this submission was dropped`);
+        }
+        return { callId: request.callId };
+      } catch (err) {
+        if (err instanceof McpqError) throw err;
+        if (!isNatsError(err) || Date.now() + 250 * attempt > deadline) throw natsError(err, `could not queue the call on ${subject}`);
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
+      }
     }
-    if (ack.duplicate) {
-      throw new McpqError(ErrorCode.duplicate_call_id, `callId ${request.callId} was already submitted; this submission was dropped`);
-    }
-    return { callId: request.callId };
   }
 
   /**

@@ -9,10 +9,12 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import {
   CallStatusSchema,
   chooseMode,
+  connectNats,
   DeadLetterSchema,
   describeError,
   loadConfig,
   McpHttpClient,
+  provision as provisionNats,
   resolveHeaders,
   serverSupportsTasks,
   type DeadLetter,
@@ -143,6 +145,32 @@ export const servers: Command = {
       }
     }
     return rows.every((r) => r.reachable) ? ExitCode.ok : ExitCode.error;
+  },
+};
+
+export const provision: Command = {
+  summary: "create or update mcpq's streams, KV bucket and consumers (for an admin, under least privilege)",
+  usage: `mcpq provision [--json]
+
+  Creates what mcpq needs in NATS from MCPQ_CONFIG (prefix, replicas, ages): the streams, the
+  calls bucket and the submitter, joiner and advisories consumers. Services do this themselves at
+  start-up when their NATS user may; under the least-privilege users of docs/nats-permissions.conf
+  they may not, and an admin runs this once (and again after changing those settings).`,
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: common });
+    const config = loadConfig();
+    const nc = await connectNats(config.nats, { name: 'mcpq-provision' });
+    try {
+      const { jsm, names } = await provisionNats(nc, config, { consumers: ['submitter', 'joiner'] });
+      const streams = [names.streams.submit, names.streams.join, names.streams.events, names.streams.dlq, names.streams.advisories, `KV_${names.bucket}`];
+      const infos = await Promise.all(streams.map((s) => jsm.streams.info(s)));
+      const rows = infos.map((i) => ({ stream: i.config.name, subjects: i.config.subjects, replicas: i.config.num_replicas, messages: i.state.messages }));
+      if (wantsJson(values.json)) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stdout.write(table(['STREAM', 'REPLICAS', 'MESSAGES', 'SUBJECTS'], rows.map((r) => [r.stream, String(r.replicas), String(r.messages), (r.subjects ?? []).join(' ')])));
+      return ExitCode.ok;
+    } finally {
+      await nc.close();
+    }
   },
 };
 

@@ -1,0 +1,95 @@
+/**
+ * mcpq under exactly the least-privilege users of docs/nats-permissions.conf:
+ * an admin provisions, the services run with their own users, and a caller
+ * can submit, watch, wait and cancel, but cannot hand a job to the joiners,
+ * write a call record or publish a result.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { McpqClient } from '@mcpq/client';
+import { ENTRY, REPO_ROOT, startNatsServer } from '@mcpq/testkit';
+import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+const passwords = {
+  MCPQ_ADMIN_PASSWORD: 'admin-pw-1',
+  MCPQ_SUBMITTER_PASSWORD: 'submitter-pw-2',
+  MCPQ_JOINER_PASSWORD: 'joiner-pw-3',
+  MCPQ_CALLER_PASSWORD: 'caller-pw-4',
+};
+
+let h: Harness;
+let callerConn: NatsConnection;
+let caller: McpqClient;
+
+/** A service's config: the test's config with the role's NATS user. */
+function asUser(user: string, passwordVar: keyof typeof passwords): NodeJS.ProcessEnv {
+  const config = { ...h.config, nats: { servers: h.nats.url, user, password: { env: passwordVar } } };
+  return { MCPQ_CONFIG: '', MCPQ_CONFIG_JSON: JSON.stringify(config), ...passwords };
+}
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpq-perm-'));
+  copyFileSync(`${REPO_ROOT}docs/nats-permissions.conf`, join(dir, 'nats-permissions.conf'));
+  writeFileSync(join(dir, 'server.conf'), 'include ./nats-permissions.conf\n');
+  Object.assign(process.env, passwords); // nats-server reads the passwords from its environment
+  const nats = await startNatsServer({ args: ['-c', join(dir, 'server.conf')] });
+  h = await createHarness({ nats, clientNatsOptions: { user: 'mcpq-admin', pass: passwords.MCPQ_ADMIN_PASSWORD }, prefix: 'mcpq' });
+  // The admin provisions, with the CLI.
+  const prov = spawnSync(process.execPath, [ENTRY.cli, 'provision', '--json'], { env: { ...process.env, ...asUser('mcpq-admin', 'MCPQ_ADMIN_PASSWORD') }, encoding: 'utf8' });
+  expect(prov.stderr).toBe('');
+  expect(prov.status).toBe(0);
+  await h.start('submitter', asUser('mcpq-submitter', 'MCPQ_SUBMITTER_PASSWORD'));
+  await h.start('joiner', asUser('mcpq-joiner', 'MCPQ_JOINER_PASSWORD'));
+  callerConn = await connect({ servers: h.nats.url, user: 'mcpq-caller', pass: passwords.MCPQ_CALLER_PASSWORD });
+  caller = new McpqClient(callerConn, { prefix: 'mcpq' });
+});
+afterAll(async () => {
+  await callerConn?.close();
+  await h?.close();
+});
+
+describe('least privilege', () => {
+  it('a caller can submit, watch and wait for results, read status, and cancel', async () => {
+    const { callId } = await caller.submit('demo', 'slow', { durationMs: 600, steps: 3, label: 'perm' });
+    const events = [];
+    for await (const e of caller.watch(callId, { timeoutMs: 30_000 })) events.push(e);
+    expect(events.filter((e) => e.type === 'progress')).toHaveLength(3);
+    expect(events.at(-1)).toMatchObject({ type: 'result', status: 'completed' });
+    expect((await caller.result(callId, { timeoutMs: 10_000 })).status).toBe('completed');
+    expect((await caller.status(callId))?.status).toBe('completed');
+    expect((await caller.list({ status: 'completed' })).map((c) => c.callId)).toContain(callId);
+
+    const long = await caller.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
+    await waitFor('running', async () => (await caller.status(long.callId))?.status === 'running');
+    expect(await caller.cancel(long.callId)).toMatchObject({ accepted: true, status: 'cancelled' });
+    expect((await caller.result(long.callId, { timeoutMs: 10_000 })).status).toBe('cancelled');
+  });
+
+  it('a caller cannot hand a job to the joiners, write a call record, or publish a result', async () => {
+    const js = jetstream(callerConn, { timeout: 2_000 });
+    const refused = /Permissions Violation/i;
+    await expect(js.publish('mcpq.join.demo', JSON.stringify({ callId: 'forged', server: 'demo', mode: 'hold' }))).rejects.toThrow(refused);
+    await expect(js.publish('mcpq.call.forged.result', JSON.stringify({ callId: 'forged', status: 'completed', attempts: 1, startedAt: '', finishedAt: '' }))).rejects.toThrow(refused);
+    const kv = await new Kvm(callerConn).open('mcpq_calls');
+    await expect(kv.put('forged', '{}')).rejects.toThrow(refused);
+    // Nothing of it was stored.
+    const jsm = await h.jsm();
+    expect((await jsm.streams.info('MCPQ_JOIN')).state.messages).toBe(0);
+    expect(await jsm.streams.getMessage('MCPQ_EVENTS', { last_by_subj: 'mcpq.call.forged.result' }).catch(() => null)).toBeNull();
+    expect(await h.record('forged')).toBeUndefined();
+  });
+
+  it('the services needed no permission beyond theirs', () => {
+    for (const s of h.services) {
+      expect(s.raw.filter((l) => /Permissions Violation|permission/i.test(l))).toEqual([]);
+      expect(s.running).toBe(true);
+    }
+  });
+});
