@@ -33,6 +33,8 @@ export interface ExampleServerOptions {
   tasks?: boolean;
   /** pollInterval suggested for tasks. */
   taskPollMs?: number;
+  /** Answer 401 to any /mcp request whose Authorization header is not exactly this. */
+  requireAuthorization?: string;
 }
 
 export interface ExampleServer {
@@ -96,7 +98,9 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
 
   const http: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/mcp') {
+    if (path === '/mcp' && options.requireAuthorization !== undefined && req.headers.authorization !== options.requireAuthorization) {
+      sendJson(res, 401, { error: 'unauthorized' });
+    } else if (path === '/mcp') {
       handleMcp(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { jsonrpc: '2.0', error: { code: -32603, message: String(err) }, id: null });
         else res.end();
