@@ -17,11 +17,21 @@ afterAll(async () => {
 
 function asNatsServer(c: NatsCluster): NatsServer {
   const noop = async () => undefined;
-  return { url: c.url, port: c.nodes[0]!.port, storeDir: '', httpPort: c.nodes[0]!.httpPort, external: false, kill: noop, stop: noop, restart: noop, dispose: () => c.dispose() };
+  return {
+    url: c.url,
+    port: c.nodes[0]!.port,
+    storeDir: '',
+    httpPort: c.nodes[0]!.httpPort,
+    external: false,
+    kill: noop,
+    stop: noop,
+    restart: noop,
+    dispose: () => c.dispose(),
+  };
 }
 
 describe('3-node cluster, replicas 3', () => {
-  it('killing the stream leader, then the submitter\'s node, in the middle of 200 calls: every call ends with exactly one result', async () => {
+  it("killing the stream leader, then the submitter's node, in the middle of 200 calls: every call ends with exactly one result", async () => {
     cluster = await startNatsCluster({ size: 3 });
     h = await createHarness({ nats: asNatsServer(cluster), config: { nats: { replicas: 3 } } });
     await h.start('submitter');
@@ -64,7 +74,8 @@ describe('3-node cluster, replicas 3', () => {
 
     const results = await Promise.all(ids.map((id) => h!.client.result(id, { timeoutMs: 120_000 })));
     const statuses: Record<string, number> = {};
-    for (const r of results) statuses[`${r.status}${r.error ? `/${r.error.code}` : ''}`] = (statuses[`${r.status}${r.error ? `/${r.error.code}` : ''}`] ?? 0) + 1;
+    for (const r of results)
+      statuses[`${r.status}${r.error ? `/${r.error.code}` : ''}`] = (statuses[`${r.status}${r.error ? `/${r.error.code}` : ''}`] ?? 0) + 1;
     console.log(JSON.stringify({ killed: [leader, submitterNode.name], statuses }));
     for (const id of ids) expect((await h.storedEvents(id)).results).toHaveLength(1);
     expect(results.filter((r) => r.status !== 'completed').map((r) => `${r.callId}: ${r.error?.code} ${r.error?.message}`)).toEqual([]);

@@ -57,6 +57,8 @@ export interface HarnessOptions {
   clientNatsOptions?: Partial<ConnectionOptions>;
   /** The subject prefix (default: a random one per harness). */
   prefix?: string;
+  /** Environment the config's secrets are read from when the harness validates it (the services get theirs at start). */
+  configEnv?: NodeJS.ProcessEnv;
 }
 
 /** Short timings so failover and retries happen within a test's patience. */
@@ -228,13 +230,16 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   };
   // Servers given in config (not example servers) are added as they are.
   for (const [alias, server] of Object.entries(options.config?.servers ?? {})) input.servers![alias] ??= server;
-  const config = loadConfig({ config: input, env: {} });
+  const config = loadConfig({ config: input, env: options.configEnv ?? {} });
   const dir = mkdtempSync(join(tmpdir(), 'mcpq-test-'));
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(input, null, 2));
   const servers = nats.url.split(',');
   const nc = await connect({ servers, maxReconnectAttempts: -1, ...options.clientNatsOptions });
-  const client = new McpqClient(await connect({ servers, maxReconnectAttempts: -1, ...options.clientNatsOptions }), { prefix, ownsConnection: true });
+  const client = new McpqClient(await connect({ servers, maxReconnectAttempts: -1, ...options.clientNatsOptions }), {
+    prefix,
+    ownsConnection: true,
+  });
   return new Harness(nats, mcp, proxies, specs, config, configPath, dir, nc, client);
 }
 

@@ -92,7 +92,20 @@ describe('NATS credentials', () => {
     const operatorJwt = await encodeOperator('mcpq-test', operator, { system_account: system.getPublicKey() });
     const systemJwt = await encodeAccount('SYS', system, {}, { signer: operator });
     // Every limit spelled out: a limit left out of an account JWT means 0 (no connections at all).
-    const limits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
+    const limits = {
+      subs: -1,
+      data: -1,
+      payload: -1,
+      imports: -1,
+      exports: -1,
+      wildcards: true,
+      conn: -1,
+      leaf: -1,
+      mem_storage: -1,
+      disk_storage: -1,
+      streams: -1,
+      consumer: -1,
+    };
     const accountJwt = await encodeAccount('APP', account, { limits }, { signer: operator });
     const userJwt = await encodeUser('svc', user, account);
     const d = dir();
@@ -117,11 +130,29 @@ describe('NATS credentials', () => {
     writeFileSync(join(d, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
     for (const name of ['server', 'client']) {
       ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', `${name}.pem`);
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        'san.ext',
+        '-out',
+        `${name}.pem`,
+      );
     }
     const tls = { caFile: join(d, 'ca.pem'), certFile: join(d, 'client.pem'), keyFile: join(d, 'client.key') };
     await runCallWith({
-      server: [`tls { cert_file: "${join(d, 'server.pem')}", key_file: "${join(d, 'server.key')}", ca_file: "${join(d, 'ca.pem')}", verify: true }`],
+      server: [
+        `tls { cert_file: "${join(d, 'server.pem')}", key_file: "${join(d, 'server.key')}", ca_file: "${join(d, 'ca.pem')}", verify: true }`,
+      ],
       nats: { tls },
       client: { tls },
     });

@@ -42,7 +42,10 @@ beforeAll(async () => {
   const nats = await startNatsServer({ args: ['-c', join(dir, 'server.conf')] });
   h = await createHarness({ nats, clientNatsOptions: { user: 'mcpq-admin', pass: passwords.MCPQ_ADMIN_PASSWORD }, prefix: 'mcpq' });
   // The admin provisions, with the CLI.
-  const prov = spawnSync(process.execPath, [ENTRY.cli, 'provision', '--json'], { env: { ...process.env, ...asUser('mcpq-admin', 'MCPQ_ADMIN_PASSWORD') }, encoding: 'utf8' });
+  const prov = spawnSync(process.execPath, [ENTRY.cli, 'provision', '--json'], {
+    env: { ...process.env, ...asUser('mcpq-admin', 'MCPQ_ADMIN_PASSWORD') },
+    encoding: 'utf8',
+  });
   expect(prov.stderr).toBe('');
   expect(prov.status).toBe(0);
   await h.start('submitter', asUser('mcpq-submitter', 'MCPQ_SUBMITTER_PASSWORD'));
@@ -76,7 +79,12 @@ describe('least privilege', () => {
     const js = jetstream(callerConn, { timeout: 2_000 });
     const refused = /Permissions Violation/i;
     await expect(js.publish('mcpq.join.demo', JSON.stringify({ callId: 'forged', server: 'demo', mode: 'hold' }))).rejects.toThrow(refused);
-    await expect(js.publish('mcpq.call.forged.result', JSON.stringify({ callId: 'forged', status: 'completed', attempts: 1, startedAt: '', finishedAt: '' }))).rejects.toThrow(refused);
+    await expect(
+      js.publish(
+        'mcpq.call.forged.result',
+        JSON.stringify({ callId: 'forged', status: 'completed', attempts: 1, startedAt: '', finishedAt: '' }),
+      ),
+    ).rejects.toThrow(refused);
     const kv = await new Kvm(callerConn).open('mcpq_calls');
     await expect(kv.put('forged', '{}')).rejects.toThrow(refused);
     // Nothing of it was stored.

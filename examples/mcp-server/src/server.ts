@@ -14,7 +14,7 @@ import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/
 import { StreamEventStore, type EventStoreFault } from './event-store.js';
 import { ExecutionLog, type ServerStats } from './stats.js';
 import { registerTaskTools } from './task-tools.js';
-import { registerErrorTool, registerTools } from './tools.js';
+import { registerBigTool, registerErrorTool, registerTools } from './tools.js';
 
 export interface ExampleServerOptions {
   port?: number;
@@ -76,6 +76,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     );
     registerTools(server, log, { closeStreams: options.closeStreams ?? false });
     registerErrorTool(server, log);
+    registerBigTool(server, log);
     if (taskStore) registerTaskTools(server, log, options.taskPollMs !== undefined ? { pollIntervalMs: options.taskPollMs } : {});
     await server.connect(transport);
     return transport;

@@ -117,6 +117,29 @@ export function registerTools(server: McpServer, log: ExecutionLog, options: Too
   );
 }
 
+/** A tool whose result is as large as asked: for testing result limits. */
+export function registerBigTool(server: McpServer, log: ExecutionLog): void {
+  server.registerTool(
+    'big',
+    {
+      description: 'Returns a text of `bytes` characters.',
+      inputSchema: {
+        bytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(16 * 1024 * 1024),
+        tag: z.string().optional(),
+      },
+    },
+    async (args, extra): Promise<CallToolResult> => {
+      log.start('big', callKey(extra, args), extra._meta?.traceparent);
+      log.complete();
+      return { content: [{ type: 'text', text: 'x'.repeat(args.bytes) }] };
+    },
+  );
+}
+
 /** Registered with the others: a tool whose answer is a JSON-RPC error, not a CallToolResult. */
 export function registerErrorTool(server: McpServer, log: ExecutionLog): void {
   server.registerTool(

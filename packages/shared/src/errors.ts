@@ -28,6 +28,8 @@ export const ErrorCode = {
   upstream_error: 'upstream_error',
   /** The MCP server sent something that is not valid MCP. */
   protocol_error: 'protocol_error',
+  /** The tool's result is larger than `limits.maxResultBytes`; it was not kept. */
+  result_too_large: 'result_too_large',
   /** The call was cancelled on request. */
   cancelled: 'cancelled',
   /** The call passed its deadline (`timeoutMs`). */

@@ -123,7 +123,9 @@ export async function startNatsCluster(options: ClusterOptions = {}): Promise<Na
     async nodeWithConnection(connectionName) {
       for (const n of nodes.filter((x) => x.running)) {
         try {
-          const connz = (await (await fetch(`http://127.0.0.1:${n.httpPort}/connz?limit=1024`)).json()) as { connections?: Array<{ name?: string }> };
+          const connz = (await (await fetch(`http://127.0.0.1:${n.httpPort}/connz?limit=1024`)).json()) as {
+            connections?: Array<{ name?: string }>;
+          };
           if (connz.connections?.some((c) => c.name === connectionName)) return n;
         } catch {
           // node down

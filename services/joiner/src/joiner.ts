@@ -17,6 +17,7 @@ import {
   isMcpqError,
   JoinMessageSchema,
   keepWorking,
+  limitResult,
   McpHttpClient,
   publishDeadLetter,
   republishResult,
@@ -316,7 +317,8 @@ export class Joiner {
   }
 
   /** Ends the call with compare-and-set; a lost race means someone else ended it, which is fine. */
-  private async finish(msg: JsMsg, record: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
+  private async finish(msg: JsMsg, record: Versioned<CallRecord>, upstream: Outcome, log: Logger): Promise<void> {
+    const outcome = limitResult(upstream, this.ctx.config.limits.maxResultBytes);
     try {
       // Ride out a short NATS outage: for a held call, giving up here would make its outcome unknown.
       await whileNatsFails(() => finishCall(this.ctx.store, this.ctx.events, record, outcome), this.ctx.config.joiner.ackWaitMs);

@@ -19,6 +19,7 @@ import {
   isMcpqError,
   isNatsError,
   keepWorking,
+  limitResult,
   McpHttpClient,
   McpqError,
   publishDeadLetter,
@@ -294,7 +295,7 @@ export class Submitter {
   /** The server answered tools/call with the final result right away: no hand-off needed. */
   private async finishedAtOnce(msg: JsMsg, current: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
     log.info({ status: outcome.status }, 'call finished before it could be detached');
-    await finishCall(this.ctx.store, this.ctx.events, current, outcome);
+    await finishCall(this.ctx.store, this.ctx.events, current, limitResult(outcome, this.ctx.config.limits.maxResultBytes));
     msg.ack();
   }
 

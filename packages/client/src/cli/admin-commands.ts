@@ -162,11 +162,29 @@ export const provision: Command = {
     const nc = await connectNats(config.nats, { name: 'mcpq-provision' });
     try {
       const { jsm, names } = await provisionNats(nc, config, { consumers: ['submitter', 'joiner'] });
-      const streams = [names.streams.submit, names.streams.join, names.streams.events, names.streams.dlq, names.streams.advisories, `KV_${names.bucket}`];
+      const streams = [
+        names.streams.submit,
+        names.streams.join,
+        names.streams.events,
+        names.streams.dlq,
+        names.streams.advisories,
+        `KV_${names.bucket}`,
+      ];
       const infos = await Promise.all(streams.map((s) => jsm.streams.info(s)));
-      const rows = infos.map((i) => ({ stream: i.config.name, subjects: i.config.subjects, replicas: i.config.num_replicas, messages: i.state.messages }));
+      const rows = infos.map((i) => ({
+        stream: i.config.name,
+        subjects: i.config.subjects,
+        replicas: i.config.num_replicas,
+        messages: i.state.messages,
+      }));
       if (wantsJson(values.json)) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
-      else process.stdout.write(table(['STREAM', 'REPLICAS', 'MESSAGES', 'SUBJECTS'], rows.map((r) => [r.stream, String(r.replicas), String(r.messages), (r.subjects ?? []).join(' ')])));
+      else
+        process.stdout.write(
+          table(
+            ['STREAM', 'REPLICAS', 'MESSAGES', 'SUBJECTS'],
+            rows.map((r) => [r.stream, String(r.replicas), String(r.messages), (r.subjects ?? []).join(' ')]),
+          ),
+        );
       return ExitCode.ok;
     } finally {
       await nc.close();

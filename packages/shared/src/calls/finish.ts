@@ -5,6 +5,7 @@
  * with the dedupe id `<callId>.result`. A crash between the two steps is
  * repaired by `republishResult` when the message is redelivered.
  */
+import { ErrorCode } from '../errors.js';
 import type { WireError, ResultEvent, TerminalStatus } from '../wire/schemas.js';
 import type { CallEvents } from './events.js';
 import type { CallRecord } from './record.js';
@@ -39,6 +40,24 @@ export async function finishCall(
   const stored = await store.update(current, { ...extra, status: outcome.status, finishedAt, result });
   await republishResult(events, stored.value);
   return stored;
+}
+
+/**
+ * A result larger than `maxBytes` (JSON) is not kept: the call fails with
+ * `result_too_large`, saying how large it was. Outcomes without a result pass.
+ */
+export function limitResult(outcome: Outcome, maxBytes: number): Outcome {
+  if (outcome.result === undefined) return outcome;
+  const bytes = Buffer.byteLength(JSON.stringify(outcome.result));
+  if (bytes <= maxBytes) return outcome;
+  return {
+    status: 'failed',
+    error: {
+      code: ErrorCode.result_too_large,
+      message: `the tool's result is ${bytes} bytes; the limit is ${maxBytes} (limits.maxResultBytes)`,
+      data: { bytes, limit: maxBytes, isError: outcome.result.isError === true },
+    },
+  };
 }
 
 /**

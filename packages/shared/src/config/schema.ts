@@ -133,6 +133,15 @@ export const LimitsConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(256 * 1024),
+  /**
+   * Largest result kept and published, in bytes of JSON. A larger one ends the call `failed`
+   * with `result_too_large` (it must fit in one NATS message, 1 MiB by default, with its record).
+   */
+  maxResultBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(512 * 1024),
 });
 
 export const ConfigSchema = z.strictObject({
