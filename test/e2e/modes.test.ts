@@ -41,8 +41,9 @@ describe('task mode', () => {
       expect(text(r.result)).toBe(`slow_task done: t${i}`);
     });
     expect(held.length).toBeGreaterThan(5);
-    // 200 calls were in flight for seconds; at any sample the joiner held only the polls under way.
-    expect(Math.max(...held)).toBeLessThan(40);
+    // All 200 calls waited upstream at once for seconds; had the joiner held them, the gauge would
+    // have neared 200. It holds only the polls under way.
+    expect(Math.max(...held)).toBeLessThan(100);
     expect(await joiner.metric('mcpq_calls_parked_total')).toBeGreaterThanOrEqual(200);
     const rec = await h.record(ids[0]!);
     expect(rec).toMatchObject({ mode: 'task', status: 'completed' });

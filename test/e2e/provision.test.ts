@@ -36,10 +36,17 @@ describe('provisioning', () => {
 
   it('refuses, naming the field, what NATS cannot change in place', async () => {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: 'PROV2_EVENTS', subjects: ['prov2.call.>'], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+    await jsm.streams.add({
+      name: 'PROV2_EVENTS',
+      subjects: ['prov2.call.>'],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+    });
     await expect(provision(nc, configWith('prov2', 3_600_000))).rejects.toMatchObject({
       code: 'config_invalid',
-      message: expect.stringMatching(/PROV2_EVENTS exists with retention=workqueue but mcpq needs retention=limits.*delete the stream or use another prefix/),
+      message: expect.stringMatching(
+        /PROV2_EVENTS exists with retention=workqueue but mcpq needs retention=limits.*delete the stream or use another prefix/,
+      ),
     });
   });
 });

@@ -57,8 +57,9 @@ describe('chaos', () => {
       }
     })();
 
+    // At least 30 s and at least 18 kills, however slow the machine is at restarting processes.
     const chaosUntil = Date.now() + 30_000;
-    while (Date.now() < chaosUntil) {
+    while (Date.now() < chaosUntil || kills.length < 18) {
       await new Promise((r) => setTimeout(r, 1_000 + Math.random() * 1_000));
       const i = Math.floor(Math.random() * slots.length);
       const victim = slots[i]!;
@@ -120,6 +121,5 @@ describe('chaos', () => {
         idempotentReruns: reruns,
       }),
     );
-    expect(kills.length).toBeGreaterThanOrEqual(15);
   }, 400_000);
 });

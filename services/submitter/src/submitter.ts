@@ -21,8 +21,6 @@ import {
   keepWorking,
   limitResult,
   McpHttpClient,
-  McpqError,
-  publishDeadLetter,
   republishResult,
   resolveHeaders,
   ServerSession,
@@ -34,9 +32,7 @@ import {
   WorkLoop,
   type CallRecord,
   type CallRequest,
-  type JoinMessage,
   type Logger,
-  type Mode,
   type Outcome,
   type RecordPatch,
   type ServiceContext,
@@ -45,6 +41,7 @@ import {
 import { hostname } from 'node:os';
 import type { JsMsg } from '@nats-io/jetstream';
 import { ArgumentValidator } from './arguments.js';
+import { claimCall, deadLetterSubmission, publishJoin } from './claim.js';
 import { ExhaustedRequests } from './exhausted.js';
 import { parseSubmission, type Intake } from './intake.js';
 
@@ -105,7 +102,11 @@ export class Submitter {
       tool: intake.request.tool,
       ...(traceId ? { traceId } : {}),
     });
-    const record = await this.claim(msg, intake.server, intake.request, log, traceId ? traceparent : undefined);
+    const record = await claimCall(
+      this.ctx,
+      { msg, server: intake.server, request: intake.request, log, traceparent: traceId ? traceparent : undefined },
+      (callId) => this.dispatching.has(callId),
+    );
     if (!record) return msg.ack();
     if ('retryInMs' in record) return msg.nak(record.retryInMs);
     const stopKeepAlive = keepWorking(msg, Math.max(1_000, Math.floor(this.ctx.config.submitter.ackWaitMs / 3)));
@@ -115,85 +116,6 @@ export class Submitter {
     } finally {
       this.dispatching.delete(intake.request.callId);
       stopKeepAlive();
-    }
-  }
-
-  /**
-   * Claims the callId, or explains why this message must not start a call.
-   * Returns the record to dispatch from, or null when the message is done.
-   */
-  private async claim(
-    msg: JsMsg,
-    server: string,
-    request: CallRequest,
-    log: Logger,
-    traceparent?: string,
-  ): Promise<Versioned<CallRecord> | null | { retryInMs: number }> {
-    const { store } = this.ctx;
-    const created = await store.create({
-      callId: request.callId,
-      server,
-      tool: request.tool,
-      status: 'accepted',
-      idempotent: request.idempotent ?? false,
-      submitSeq: msg.seq,
-      ...(traceparent ? { traceparent } : {}),
-      // The deadline counts from when the request entered the queue.
-      ...(request.timeoutMs !== undefined ? { deadline: Math.floor(msg.info.timestampNanos / 1e6) + request.timeoutMs } : {}),
-    });
-    if (created) {
-      log.info('call accepted');
-      return created;
-    }
-    const existing = await store.get(request.callId);
-    if (!existing) return this.claim(msg, server, request, log, traceparent);
-    const rec = existing.value;
-    if (rec.submitSeq !== msg.seq) {
-      if (rec.submitSeq === undefined && store.isTerminal(existing)) return null; // cancelled while queued
-      log.warn({ existingStatus: rec.status }, 'duplicate callId: the submission was not run');
-      await this.deadLetter(
-        msg,
-        ErrorCode.duplicate_call_id,
-        `callId ${request.callId} is already used by a call in status ${rec.status}; this submission was not run`,
-        request.callId,
-      );
-      return null;
-    }
-    // The same message again: a previous delivery died part-way. Continue from where it stopped.
-    switch (rec.status) {
-      case 'accepted':
-        return existing;
-      case 'dispatching': {
-        // A dispatch in progress has dispatchTimeoutMs to record the call (it retries through NATS
-        // outages meanwhile); only after that (and an AckWait of margin) is it presumed dead.
-        const inProgressFor = Date.now() - Date.parse(rec.updatedAt);
-        const allowance = this.ctx.config.submitter.dispatchTimeoutMs + this.ctx.config.submitter.ackWaitMs;
-        if (this.dispatching.has(rec.callId) || inProgressFor < allowance) {
-          log.info({ owner: rec.owner }, 'a dispatch of this call may still be recording it; looking again later');
-          return { retryInMs: this.dispatching.has(rec.callId) ? 1_000 : allowance - inProgressFor + 100 };
-        }
-        if (rec.idempotent) {
-          log.warn('previous dispatch was interrupted; the tool is idempotent, dispatching again');
-          return store.update(existing, { status: 'accepted' });
-        }
-        log.warn('previous dispatch was interrupted after sending: outcome unknown');
-        await finishCall(store, this.ctx.events, existing, {
-          status: 'failed',
-          error: {
-            code: ErrorCode.outcome_unknown,
-            message:
-              'the submitter stopped after sending tools/call and before recording it; the tool may or may not have run (not idempotent, so not retried)',
-          },
-        });
-        return null;
-      }
-      case 'dispatched':
-      case 'running':
-        await this.publishJoin(rec, rec.mode ?? 'resume', request);
-        return null;
-      default:
-        await republishResult(this.ctx.events, rec);
-        return null;
     }
   }
 
@@ -305,7 +227,7 @@ export class Submitter {
     const mode = rec.mode ?? 'resume';
     // The status first: once the join is out a joiner may publish `running`, which must come after it.
     await this.ctx.events.status(rec.callId, 'dispatched', { mode, attempt: rec.attempts, traceparent: rec.traceparent });
-    await this.publishJoin(rec, mode, request);
+    await publishJoin(this.ctx, rec, mode, request);
     msg.ack();
     this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, mode, latencyMs: Date.now() - startedAt });
     log.info({ mode: rec.mode, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
@@ -429,22 +351,8 @@ export class Submitter {
     const message = intake.callId
       ? `${intake.message} (callId ${intake.callId} is already in use, so no result was published)`
       : intake.message;
-    await this.deadLetter(msg, intake.code, message, intake.callId);
+    await deadLetterSubmission(this.ctx, msg, intake.code, message, intake.callId);
     msg.ack();
-  }
-
-  private async deadLetter(msg: JsMsg, code: ErrorCode, message: string, callId: string | undefined): Promise<void> {
-    await publishDeadLetter(this.ctx.js, this.ctx.names, { reason: 'submit', code, message, msg, callId });
-    this.ctx.telemetry.emit('dead-letter', { reason: 'submit', code });
-  }
-
-  private async publishJoin(record: CallRecord, mode: Mode, request: CallRequest): Promise<void> {
-    const join: JoinMessage = { callId: record.callId, server: record.server, mode };
-    // The joiner needs the request to make the call (hold mode) or to make it again (idempotent calls whose session is lost).
-    if (mode === 'hold' || record.idempotent) join.request = request;
-    await this.ctx.js.publish(this.ctx.names.join(record.server), JSON.stringify(join), {
-      msgID: `${record.callId}.join.${record.attempts}`,
-    });
   }
 
   private sessionFor(server: string): ServerSession {
