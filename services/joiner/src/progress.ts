@@ -54,5 +54,5 @@ export async function publishProgress(
       ),
     bound,
   );
-  return whileNatsFails(() => ctx.store.update(current, { ...patch, progressSeq: seq, lastProgress: update.progress }), bound);
+  return ctx.store.updateThroughOutage(current, { ...patch, progressSeq: seq, lastProgress: update.progress }, bound);
 }

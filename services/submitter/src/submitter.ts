@@ -28,7 +28,6 @@ import {
   toMcpqError,
   toolCallIds,
   traceIdOf,
-  whileNatsFails,
   WorkLoop,
   type CallRecord,
   type CallRequest,
@@ -172,17 +171,21 @@ export class Submitter {
         current = await store.update(current, { status: 'dispatched', mode, idempotent, dispatchedAt: new Date().toISOString() });
         return await this.handOff(msg, current, request, log, startedAt);
       }
-      current = await store.update(current, {
-        status: 'dispatching',
-        owner: this.id,
-        mode,
-        idempotent,
-        attempts: attempt,
-        sessionId: session.sessionId,
-        protocolVersion: session.protocolVersion,
-        requestId: ids.requestId,
-        progressToken: ids.progressToken,
-      });
+      current = await store.updateThroughOutage(
+        current,
+        {
+          status: 'dispatching',
+          owner: this.id,
+          mode,
+          idempotent,
+          attempts: attempt,
+          sessionId: session.sessionId,
+          protocolVersion: session.protocolVersion,
+          requestId: ids.requestId,
+          progressToken: ids.progressToken,
+        },
+        config.submitter.dispatchTimeoutMs,
+      );
       const serverConfig = config.servers[server]!;
       let patch: RecordPatch;
       try {
@@ -199,9 +202,9 @@ export class Submitter {
       }
       try {
         // The call runs upstream now: recording its token must outlast a NATS outage (keepWorking holds the request meanwhile), or it ends outcome_unknown.
-        const started = current;
-        current = await whileNatsFails(
-          () => store.update(started, { ...patch, status: 'dispatched', dispatchedAt: new Date().toISOString() }),
+        current = await store.updateThroughOutage(
+          current,
+          { ...patch, status: 'dispatched', dispatchedAt: new Date().toISOString() },
           config.submitter.dispatchTimeoutMs,
         );
       } catch (err) {

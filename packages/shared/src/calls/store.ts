@@ -8,6 +8,8 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { ErrorCode, McpqError } from '../errors.js';
+import { isNatsError } from '../nats/errors.js';
+import { sleep } from '../runtime/backoff.js';
 import { canTransition, CallRecordSchema, isTerminalRecord, type CallRecord } from './record.js';
 
 export interface Versioned<T> {
@@ -78,6 +80,32 @@ export class CallStore {
   }
 
   /**
+   * `update`, retried while NATS fails (bounded by `boundMs`). A write whose
+   * answer was lost may still have been applied: when a retry then finds the
+   * record changed, and the stored record is exactly what this writer wrote
+   * (timestamp aside), that write went through and is adopted instead of
+   * being taken for someone else's.
+   */
+  async updateThroughOutage(current: Versioned<CallRecord>, patch: RecordPatch, boundMs: number): Promise<Versioned<CallRecord>> {
+    const deadline = Date.now() + boundMs;
+    let retried = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.update(current, patch);
+      } catch (err) {
+        if (retried && err instanceof McpqError && err.code === ErrorCode.record_conflict) {
+          const stored = await this.get(current.value.callId);
+          if (stored && sameExceptTimestamp(stored.value, { ...current.value, ...patch })) return stored;
+          throw err;
+        }
+        if (!isNatsError(err) || Date.now() >= deadline) throw err;
+        retried = true;
+        await sleep(Math.min(200 * attempt, 2_000, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  /**
    * Read-modify-write with retries, for writers that do not own the call
    * (cancel requests). `decide` sees the latest record and returns a patch,
    * or null to leave it alone. Returns the record as finally stored or seen.
@@ -120,6 +148,12 @@ export function parseRecord(callId: string, text: string): CallRecord {
     });
   }
   return parsed.data;
+}
+
+/** Same record, apart from updatedAt (keys with undefined values count as absent). */
+function sameExceptTimestamp(a: CallRecord, b: CallRecord): boolean {
+  const strip = (r: CallRecord) => JSON.stringify({ ...r, updatedAt: undefined });
+  return strip(a) === strip(b);
 }
 
 function isWrongLastSequence(err: unknown): boolean {
