@@ -92,7 +92,7 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
     const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
     reached = 'maybe';
     rejoined(deps, rec.callId, 'hold');
-    await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt });
+    await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
     const type = res.headers.get('content-type') ?? '';
     if (!type.includes('text/event-stream') || !res.body) {
       const m = await readResponse(res, ids.requestId);

@@ -42,6 +42,7 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
       if (status === 'input_required') {
         await ctx.events.status(rec.callId, 'running', {
           mode: 'task',
+          traceparent: rec.traceparent,
           attempt: rec.attempts,
           key: `input${current.value.progressSeq}`,
           detail: `input_required: the MCP server asks for input${message ? ` (${message})` : ''}; mcpq cannot answer elicitation through the queue yet, so the call waits until it is cancelled or its deadline passes`,

@@ -160,7 +160,11 @@ export class Joiner {
           return msg.nak(250); // someone wrote in between: look again shortly
         }
         if (found.value.status !== 'running')
-          await this.ctx.events.status(join.callId, 'running', { mode, attempt: record.value.attempts });
+          await this.ctx.events.status(join.callId, 'running', {
+            mode,
+            attempt: record.value.attempts,
+            traceparent: record.value.traceparent,
+          });
       }
     }
     const watch = new CallWatch(
