@@ -23,6 +23,9 @@ import {
   toolCallMessage,
   type CallRecord,
   type CallRequest,
+  type InitializedSession,
+  type RecordPatch,
+  type ToolCallIds,
   type ServerSession,
   type Versioned,
 } from '@mcpq/shared';
@@ -60,32 +63,10 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
       },
     };
   }
-  let session;
-  try {
-    session = await deps.sessions.session();
-  } catch (err) {
-    const error = toMcpqError(err, ErrorCode.server_unreachable);
-    return error.retryable
-      ? { kind: 'retry', error }
-      : { kind: 'outcome', record: found, outcome: { status: 'failed', error: error.toWire() } };
-  }
-  const attempt = rec.attempts + 1;
-  const ids = toolCallIds(rec.callId, attempt);
-  let current: Versioned<CallRecord>;
-  try {
-    current = await ctx.store.update(found, {
-      status: 'dispatching',
-      owner: deps.joinerId,
-      attempts: attempt,
-      sessionId: session.sessionId,
-      protocolVersion: session.protocolVersion,
-      requestId: ids.requestId,
-      progressToken: ids.progressToken,
-    });
-  } catch (err) {
-    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
-    throw err;
-  }
+  const begun = await beginAttempt(deps, found);
+  if ('kind' in begun) return begun;
+  const { session, ids, attempt } = begun;
+  let { current } = begun;
   let reached: 'no' | 'maybe' = 'no';
   try {
     const traceparent = rec.traceparent ? childTraceparent(rec.traceparent) : undefined;
@@ -138,6 +119,46 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
             },
       },
     };
+  }
+}
+
+/**
+ * Opens this joiner's session with the server and records a new attempt:
+ * status `dispatching`, new JSON-RPC id and progress token (and `reset`).
+ * Returns what to do instead when the server cannot be reached or another
+ * process changed the record.
+ */
+export async function beginAttempt(
+  deps: HoldDeps,
+  found: Versioned<CallRecord>,
+  reset: RecordPatch = {},
+): Promise<{ session: InitializedSession; ids: ToolCallIds; attempt: number; current: Versioned<CallRecord> } | Disposition> {
+  let session: InitializedSession;
+  try {
+    session = await deps.sessions.session();
+  } catch (err) {
+    const error = toMcpqError(err, ErrorCode.server_unreachable);
+    return error.retryable
+      ? { kind: 'retry', error, record: found }
+      : { kind: 'outcome', record: found, outcome: { status: 'failed', error: error.toWire() } };
+  }
+  const attempt = found.value.attempts + 1;
+  const ids = toolCallIds(found.value.callId, attempt);
+  try {
+    const current = await deps.ctx.store.update(found, {
+      ...reset,
+      status: 'dispatching',
+      owner: deps.joinerId,
+      attempts: attempt,
+      sessionId: session.sessionId,
+      protocolVersion: session.protocolVersion,
+      requestId: ids.requestId,
+      progressToken: ids.progressToken,
+    });
+    return { session, ids, attempt, current };
+  } catch (err) {
+    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    throw err;
   }
 }
 

@@ -13,12 +13,11 @@ import {
   isNatsError,
   startCall,
   toMcpqError,
-  toolCallIds,
   type CallRecord,
   type Versioned,
 } from '@mcpq/shared';
 import type { Disposition } from './disposition.js';
-import type { HoldDeps } from './follow-hold.js';
+import { beginAttempt, type HoldDeps } from './follow-hold.js';
 
 /** Whether a lost session may be replaced by a new run of the call. */
 export function canRedispatch(record: CallRecord, deps: Pick<HoldDeps, 'ctx' | 'request'>): boolean {
@@ -29,37 +28,15 @@ export async function redispatch(deps: HoldDeps, found: Versioned<CallRecord>): 
   const { ctx, request } = deps;
   const rec = found.value;
   const mode = rec.mode === 'task' ? 'task' : 'resume';
-  let session;
-  try {
-    session = await deps.sessions.session();
-  } catch (err) {
-    const error = toMcpqError(err, ErrorCode.server_unreachable);
-    return error.retryable
-      ? { kind: 'retry', error, record: found }
-      : { kind: 'outcome', record: found, outcome: { status: 'failed', error: error.toWire() } };
-  }
-  const attempt = rec.attempts + 1;
-  const ids = toolCallIds(rec.callId, attempt);
-  let current: Versioned<CallRecord>;
-  try {
-    current = await ctx.store.update(found, {
-      status: 'dispatching',
-      owner: deps.joinerId,
-      attempts: attempt,
-      sessionId: session.sessionId,
-      protocolVersion: session.protocolVersion,
-      requestId: ids.requestId,
-      progressToken: ids.progressToken,
-      lastEventId: undefined,
-      taskId: undefined,
-      taskStatus: undefined,
-      taskStatusMessage: undefined,
-      lastProgress: undefined,
-    });
-  } catch (err) {
-    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
-    throw err;
-  }
+  const begun = await beginAttempt(deps, found, {
+    lastEventId: undefined,
+    taskId: undefined,
+    taskStatus: undefined,
+    taskStatusMessage: undefined,
+    lastProgress: undefined,
+  });
+  if ('kind' in begun) return begun;
+  const { session, ids, attempt, current } = begun;
   const server = ctx.config.servers[rec.server]!;
   try {
     const started = await startCall(deps.client, session, mode, ids, rec.callId, request!, {

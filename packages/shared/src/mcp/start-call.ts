@@ -38,12 +38,50 @@ export async function startResumableCall(
   requestId: string,
   timeoutMs: number,
 ): Promise<StartOutcome> {
+  return sendToolCall(
+    client,
+    session,
+    message,
+    timeoutMs,
+    `no resumable event within ${timeoutMs} ms of sending tools/call`,
+    async (res) => {
+      const type = res.headers.get('content-type') ?? '';
+      if (!type.includes('text/event-stream') || !res.body) {
+        // A JSON answer: the server finished the call before answering.
+        const m = await readResponse(res, requestId);
+        if (m.kind === 'result' || m.kind === 'error') return { kind: 'finished', message: m.message };
+      } else {
+        for await (const event of readSse(res.body)) {
+          const m = parseEventData(event.data);
+          if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, requestId)) {
+            return { kind: 'finished', message: m.message, lastEventId: event.id };
+          }
+          // Leaving the loop cancels the body: the detach.
+          if (event.id) return { kind: 'detached', lastEventId: event.id };
+        }
+      }
+      throw new McpqError(ErrorCode.protocol_error, 'the tools/call stream ended before any resumable event or response');
+    },
+  );
+}
+
+/**
+ * POSTs tools/call and reads its answer with `read`, the whole bounded by
+ * `timeoutMs`. Failures become DispatchErrors that say whether the request
+ * may have reached the server: a failed POST may not have, a failure while
+ * reading the answer always may.
+ */
+async function sendToolCall<T>(
+  client: McpHttpClient,
+  session: McpSession,
+  message: Record<string, unknown>,
+  timeoutMs: number,
+  timeoutText: string,
+  read: (res: Response) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(
-    () =>
-      controller.abort(
-        new McpqError(ErrorCode.server_unreachable, `no resumable event within ${timeoutMs} ms of sending tools/call`, { retryable: true }),
-      ),
+    () => controller.abort(new McpqError(ErrorCode.server_unreachable, timeoutText, { retryable: true })),
     timeoutMs,
   );
   let res: Response;
@@ -54,22 +92,7 @@ export async function startResumableCall(
     throw new DispatchError(toMcpqError(err, ErrorCode.server_unreachable), requestReachedServer(err));
   }
   try {
-    const type = res.headers.get('content-type') ?? '';
-    if (!type.includes('text/event-stream') || !res.body) {
-      // A JSON answer: the server finished the call before answering.
-      const m = await readResponse(res, requestId);
-      if (m.kind === 'result' || m.kind === 'error') return { kind: 'finished', message: m.message };
-    } else {
-      for await (const event of readSse(res.body)) {
-        const m = parseEventData(event.data);
-        if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, requestId)) {
-          return { kind: 'finished', message: m.message, lastEventId: event.id };
-        }
-        // Leaving the loop cancels the body: the detach.
-        if (event.id) return { kind: 'detached', lastEventId: event.id };
-      }
-    }
-    throw new McpqError(ErrorCode.protocol_error, 'the tools/call stream ended before any resumable event or response');
+    return await read(res);
   } catch (err) {
     const reason = controller.signal.reason;
     throw new DispatchError(reason instanceof McpqError ? reason : toMcpqError(err, ErrorCode.protocol_error), 'maybe');
@@ -90,38 +113,23 @@ export async function startTaskCall(
   requestId: string,
   timeoutMs: number,
 ): Promise<{ kind: 'task'; task: TaskInfo } | { kind: 'finished'; message: JsonRpcResult | JsonRpcError }> {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () =>
-      controller.abort(
-        new McpqError(ErrorCode.server_unreachable, `no answer to the task-augmented tools/call within ${timeoutMs} ms`, {
-          retryable: true,
-        }),
-      ),
+  return sendToolCall(
+    client,
+    session,
+    message,
     timeoutMs,
+    `no answer to the task-augmented tools/call within ${timeoutMs} ms`,
+    async (res) => {
+      const m = await readResponse(res, requestId);
+      if (m.kind === 'error') return { kind: 'finished', message: m.message };
+      if (m.kind !== 'result') throw new McpqError(ErrorCode.protocol_error, 'tools/call answered with something that is not a response');
+      const task = m.message.result.task as Partial<TaskInfo> | undefined;
+      if (task && typeof task === 'object' && typeof task.taskId === 'string' && typeof task.status === 'string') {
+        return { kind: 'task', task: task as TaskInfo };
+      }
+      return { kind: 'finished', message: m.message };
+    },
   );
-  let res: Response;
-  try {
-    res = await client.post(session, message, { signal: controller.signal });
-  } catch (err) {
-    clearTimeout(timer);
-    throw new DispatchError(toMcpqError(err, ErrorCode.server_unreachable), requestReachedServer(err));
-  }
-  try {
-    const m = await readResponse(res, requestId);
-    if (m.kind === 'error') return { kind: 'finished', message: m.message };
-    if (m.kind !== 'result') throw new McpqError(ErrorCode.protocol_error, 'tools/call answered with something that is not a response');
-    const task = m.message.result.task as Partial<TaskInfo> | undefined;
-    if (task && typeof task === 'object' && typeof task.taskId === 'string' && typeof task.status === 'string') {
-      return { kind: 'task', task: task as TaskInfo };
-    }
-    return { kind: 'finished', message: m.message };
-  } catch (err) {
-    const reason = controller.signal.reason;
-    throw new DispatchError(reason instanceof McpqError ? reason : toMcpqError(err, ErrorCode.protocol_error), 'maybe');
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The parts of an MCP Task mcpq uses. */
