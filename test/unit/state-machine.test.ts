@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canTransition, isTerminalRecord, names, publicStatus, backoffDelay } from '@mcpq/shared';
+import { canTransition, isTerminalRecord, names, publicStatus, backoffDelay, sameExceptTimestamp } from '@mcpq/shared';
 
 describe('call record state machine', () => {
   it('allows the dispatch path and forbids leaving a terminal state', () => {
@@ -57,5 +57,27 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, 100, 1_000, () => 1)).toBe(400);
     expect(backoffDelay(10, 100, 1_000, () => 1)).toBe(1_000);
     expect(backoffDelay(10, 100, 1_000, () => 0)).toBe(500);
+  });
+});
+
+describe('sameExceptTimestamp', () => {
+  const base = {
+    v: 1 as const,
+    callId: 'c1',
+    server: 's',
+    tool: 't',
+    status: 'dispatching' as const,
+    idempotent: false,
+    progressSeq: 0,
+    attempts: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:01.000Z',
+  };
+  it('recognises a record written by this writer whatever the key order and timestamp', () => {
+    const read = { ...base, requestId: 'r1', updatedAt: '2026-01-01T00:00:09.000Z' };
+    const built = { requestId: 'r1', ...base, lastEventId: undefined };
+    expect(sameExceptTimestamp(read, built)).toBe(true);
+    expect(sameExceptTimestamp(read, { ...built, requestId: 'r2' })).toBe(false);
+    expect(sameExceptTimestamp(read, { ...built, owner: 'someone' })).toBe(false);
   });
 });

@@ -150,10 +150,24 @@ export function parseRecord(callId: string, text: string): CallRecord {
   return parsed.data;
 }
 
-/** Same record, apart from updatedAt (keys with undefined values count as absent). */
-function sameExceptTimestamp(a: CallRecord, b: CallRecord): boolean {
-  const strip = (r: CallRecord) => JSON.stringify({ ...r, updatedAt: undefined });
-  return strip(a) === strip(b);
+/**
+ * Same record, apart from updatedAt. Key order does not matter (a record
+ * read back comes in schema order, one built here in patch order) and keys
+ * with undefined values count as absent.
+ */
+export function sameExceptTimestamp(a: CallRecord, b: CallRecord): boolean {
+  return canonical({ ...a, updatedAt: undefined }) === canonical({ ...b, updatedAt: undefined });
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function isWrongLastSequence(err: unknown): boolean {
