@@ -206,9 +206,26 @@ export class Harness {
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const nats = options.nats ?? (await startNatsServer({ allowExternal: options.allowExternalNats ?? false }));
-  const specs = options.servers ?? { demo: {} };
   const mcp: Record<string, ExampleServer> = {};
   const proxies: Record<string, FaultProxy> = {};
+  try {
+    return await assemble(nats, mcp, proxies, options);
+  } catch (err) {
+    // A harness that could not be built leaves nothing running behind it.
+    await Promise.all(Object.values(proxies).map((p) => p.close().catch(() => undefined)));
+    await Promise.all(Object.values(mcp).map((s) => s.close().catch(() => undefined)));
+    await nats.dispose();
+    throw err;
+  }
+}
+
+async function assemble(
+  nats: NatsServer,
+  mcp: Record<string, ExampleServer>,
+  proxies: Record<string, FaultProxy>,
+  options: HarnessOptions,
+): Promise<Harness> {
+  const specs = options.servers ?? { demo: {} };
   for (const [alias, spec] of Object.entries(specs)) {
     mcp[alias] = await startExampleServer(spec);
     if (spec.proxied) proxies[alias] = await FaultProxy.start(mcp[alias].url);
