@@ -100,11 +100,6 @@ export class Environment {
     return { inMsgs: varz.in_msgs!, outMsgs: varz.out_msgs!, inBytes: varz.in_bytes!, outBytes: varz.out_bytes! };
   }
 
-  async natsVersion(): Promise<string> {
-    const varz = (await (await fetch(`http://127.0.0.1:${this.nats.httpPort}/varz`)).json()) as { version: string };
-    return varz.version;
-  }
-
   async close(): Promise<void> {
     await Promise.all(this.services.map((s) => s.stop(10_000)));
     await this.client.close().catch(() => undefined);

@@ -9,11 +9,13 @@
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import {
   CALL_ID_PATTERN,
+  CancelRequestSchema,
   cancelUpstream,
   describeError,
   ErrorCode,
   finishCall,
   isMcpqError,
+  mayRunUpstream,
   type CancelReply,
   type Logger,
   type McpHttpClient,
@@ -95,7 +97,7 @@ export class CancelService {
       }
       this.ctx.nc.publish(this.ctx.names.controlCancel(callId));
       const rec = current.value;
-      const sent = rec.status !== 'accepted' && !(rec.mode === 'hold' && rec.status === 'dispatched');
+      const sent = mayRunUpstream(rec);
       const client = sent ? this.clientFor(rec.server) : undefined;
       const told = client ? await cancelUpstream(client, rec, `mcpq: ${error.message}`, log) : false;
       log.info({ mode: ended.value.mode, upstream: told }, 'call cancelled');
@@ -109,11 +111,11 @@ export class CancelService {
   }
 }
 
+/** The CancelRequest's reason; an empty or unreadable body cancels all the same, without one. */
 function readReason(msg: Msg): string | undefined {
   if (msg.data.length === 0) return undefined;
   try {
-    const body = msg.json<{ reason?: unknown }>();
-    return typeof body?.reason === 'string' ? body.reason.slice(0, 1024) : undefined;
+    return CancelRequestSchema.safeParse(msg.json()).data?.reason;
   } catch {
     return undefined;
   }

@@ -3,8 +3,8 @@
  * mode-specific followers return one; the Joiner turns it into ack, nak or
  * a final result, the same way for every mode.
  */
-import type { CallRecord, McpqError, Outcome, Versioned } from '@mcpq/shared';
-import type { StopReason } from './stop-reasons.js';
+import { ErrorCode, isMcpqError, isNatsError, type CallRecord, type McpqError, type Outcome, type Versioned } from '@mcpq/shared';
+import type { CallWatch, StopReason } from './stop-reasons.js';
 
 export type Disposition =
   /** The call ended with this outcome; the Joiner finishes it (CAS, then the result). */
@@ -20,3 +20,17 @@ export type Disposition =
   | { kind: 'stopped'; reason: StopReason; record: Versioned<CallRecord> }
   /** A compare-and-set failed: someone else changed the record. */
   | { kind: 'lost' };
+
+/**
+ * An error while following a call that is not the MCP server's doing: the
+ * follower was stopped on purpose, or lost a compare-and-set, or NATS failed
+ * (rethrown: mcpq's own infrastructure, retried by the work loop). Undefined
+ * when the error is the server's, for the follower to judge.
+ */
+export function interrupted(err: unknown, watch: CallWatch, current: Versioned<CallRecord>): Disposition | undefined {
+  const reason = watch.reason;
+  if (reason) return { kind: 'stopped', reason, record: current };
+  if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+  if (isNatsError(err)) throw err;
+  return undefined;
+}

@@ -10,14 +10,11 @@ import {
   childTraceparent,
   ErrorCode,
   isMcpqError,
-  isNatsError,
   McpqError,
   outcomeOfResponse,
-  parseEventData,
   readResponse,
   readSse,
   requestReachedServer,
-  sameId,
   toMcpqError,
   toolCallIds,
   toolCallMessage,
@@ -29,9 +26,9 @@ import {
   type ServerSession,
   type Versioned,
 } from '@mcpq/shared';
-import type { Disposition } from './disposition.js';
+import { interrupted, type Disposition } from './disposition.js';
 import { answerServerRequest, rejoined, type FollowDeps } from './follow-resume.js';
-import { progressFor, publishProgress } from './progress.js';
+import { callStreamEvent, publishProgress } from './progress.js';
 
 export interface HoldDeps extends FollowDeps {
   sessions: ServerSession;
@@ -80,24 +77,16 @@ export async function followHold(deps: HoldDeps, found: Versioned<CallRecord>): 
       if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
     } else {
       for await (const event of readSse(res.body)) {
-        const m = parseEventData(event.data);
-        if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, ids.requestId)) {
-          return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
-        }
-        const progress =
-          m?.kind === 'notification' && m.message.method === 'notifications/progress'
-            ? progressFor(m.message.params, ids.progressToken)
-            : undefined;
-        if (progress) current = await publishProgress(ctx, current, progress, (seq) => `h${attempt}.${seq}`);
-        else if (m?.kind === 'request') void answerServerRequest(deps.client, session, m.message);
+        const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
+        if (e.kind === 'response') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(e.message) };
+        if (e.kind === 'progress') current = await publishProgress(ctx, current, e.update, (seq) => `h${attempt}.${seq}`);
+        else if (e.kind === 'request') void answerServerRequest(deps.client, session, e.message);
       }
     }
     throw new McpqError(ErrorCode.protocol_error, 'the held stream ended without a response');
   } catch (err) {
-    const reason = watch.reason;
-    if (reason) return { kind: 'stopped', reason, record: current };
-    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
-    if (isNatsError(err)) throw err; // mcpq's own infrastructure, not the MCP server: retried by the work loop
+    const interruption = interrupted(err, watch, current);
+    if (interruption) return interruption;
     const error = toMcpqError(err, ErrorCode.server_unreachable);
     if (error.code === ErrorCode.session_lost) await deps.sessions.invalidate(session);
     const notSent = reached === 'no' && requestReachedServer(err) === 'no';

@@ -7,14 +7,10 @@
  */
 import {
   ErrorCode,
-  isMcpqError,
-  isNatsError,
   MCP_PROTOCOL_VERSION,
   McpqError,
   outcomeOfResponse,
-  parseEventData,
   readSse,
-  sameId,
   toMcpqError,
   type CallRecord,
   type JsonRpcRequest,
@@ -22,8 +18,8 @@ import {
   type ServiceContext,
   type Versioned,
 } from '@mcpq/shared';
-import type { Disposition } from './disposition.js';
-import { progressFor, publishProgress } from './progress.js';
+import { interrupted, type Disposition } from './disposition.js';
+import { callStreamEvent, publishProgress } from './progress.js';
 import type { CallWatch } from './stop-reasons.js';
 
 export interface FollowDeps {
@@ -61,28 +57,20 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
     current = await clearFailures(ctx, current);
     for await (const event of readSse(res.body, { onRetry: (ms) => (retryHint = ms) })) {
       watch.touch();
-      const m = parseEventData(event.data);
-      const eventId = event.id ?? current.value.lastEventId;
-      if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, rec.requestId)) {
-        return { kind: 'outcome', outcome: outcomeOfResponse(m.message), record: current };
-      }
-      const progress =
-        m?.kind === 'notification' && m.message.method === 'notifications/progress'
-          ? progressFor(m.message.params, rec.progressToken)
-          : undefined;
-      if (progress) {
-        current = await publishProgress(ctx, current, progress, (seq) => event.id ?? `r${rec.attempts}.${seq}`, { lastEventId: eventId });
+      const e = callStreamEvent(event.data, rec.requestId, rec.progressToken);
+      if (e.kind === 'response') return { kind: 'outcome', outcome: outcomeOfResponse(e.message), record: current };
+      if (e.kind === 'progress') {
+        const lastEventId = event.id ?? current.value.lastEventId;
+        current = await publishProgress(ctx, current, e.update, (seq) => event.id ?? `r${rec.attempts}.${seq}`, { lastEventId });
         continue;
       }
-      if (m?.kind === 'request') void answerServerRequest(client, session, m.message);
+      if (e.kind === 'request') void answerServerRequest(client, session, e.message);
       if (event.id && event.id !== current.value.lastEventId) current = await ctx.store.update(current, { lastEventId: event.id });
     }
     return { kind: 'park', delayMs: retryHint ?? ctx.config.joiner.parkDelayMs, why: 'the server ended the stream' };
   } catch (err) {
-    const reason = watch.reason;
-    if (reason) return { kind: 'stopped', reason, record: current };
-    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
-    if (isNatsError(err)) throw err; // mcpq's own infrastructure, not the MCP server: retried by the work loop
+    const interruption = interrupted(err, watch, current);
+    if (interruption) return interruption;
     const error = toMcpqError(err, ErrorCode.server_unreachable);
     if (error.retryable) return { kind: 'retry', error, record: current };
     return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };

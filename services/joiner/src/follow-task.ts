@@ -5,18 +5,8 @@
  * statusMessage is published as a progress event; a terminal task's result
  * comes from `tasks/result`.
  */
-import {
-  ErrorCode,
-  isMcpqError,
-  isNatsError,
-  MCP_PROTOCOL_VERSION,
-  McpqError,
-  toMcpqError,
-  type CallRecord,
-  type Outcome,
-  type Versioned,
-} from '@mcpq/shared';
-import type { Disposition } from './disposition.js';
+import { ErrorCode, MCP_PROTOCOL_VERSION, McpqError, toMcpqError, type CallRecord, type Outcome, type Versioned } from '@mcpq/shared';
+import { interrupted, type Disposition } from './disposition.js';
 import { clearFailures, rejoined, type FollowDeps } from './follow-resume.js';
 import { publishProgress } from './progress.js';
 
@@ -80,10 +70,8 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
     const delay = Math.min(ctx.config.joiner.pollMaxMs, Math.max(ctx.config.joiner.pollMinMs, suggested));
     return { kind: 'park', delayMs: delay, why: `task ${status}` };
   } catch (err) {
-    const reason = watch.reason;
-    if (reason) return { kind: 'stopped', reason, record: current };
-    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
-    if (isNatsError(err)) throw err; // mcpq's own infrastructure, not the MCP server: retried by the work loop
+    const interruption = interrupted(err, watch, current);
+    if (interruption) return interruption;
     const error = unknownTaskIsLost(toMcpqError(err, ErrorCode.server_unreachable), rec.taskId);
     if (error.retryable) return { kind: 'retry', error, record: current };
     return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };

@@ -18,6 +18,7 @@ import {
   JoinMessageSchema,
   keepWorking,
   limitResult,
+  mayRunUpstream,
   McpHttpClient,
   publishDeadLetter,
   republishResult,
@@ -44,21 +45,9 @@ import { CallWatch, type StopReason } from './stop-reasons.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
-/** Counters a joiner reports (metrics, tests). */
-export interface JoinerStats {
-  /** Calls whose stream or request this joiner holds right now; parked calls are not held. */
-  held: number;
-  /** Join deliveries handled since start. */
-  deliveries: number;
-  /** Times a call was parked (nak with delay). */
-  parked: number;
-  finished: number;
-}
-
 export class Joiner {
   readonly id: string;
   state: JoinerState = 'created';
-  readonly stats: JoinerStats = { held: 0, deliveries: 0, parked: 0, finished: 0 };
   private readonly loop: WorkLoop;
   private readonly cancels: CancelService;
   private readonly clients = new Map<string, McpHttpClient>();
@@ -89,6 +78,11 @@ export class Joiner {
     return this.loop.inFlight;
   }
 
+  /** Calls whose stream or request this joiner holds right now (the mcpq_calls_held gauge); parked calls are not held. */
+  get held(): number {
+    return this.active.size;
+  }
+
   start(): void {
     this.state = 'running';
     this.cancels.start();
@@ -114,7 +108,6 @@ export class Joiner {
 
   private async handle(msg: JsMsg): Promise<void> {
     const startedAt = Date.now();
-    this.stats.deliveries++;
     const join = this.parseJoin(msg);
     if (!join) return;
     const found = await this.ctx.store.get(join.callId);
@@ -144,7 +137,7 @@ export class Joiner {
     const server = found.value.server;
     if ((this.activeByServer.get(server) ?? 0) >= this.ctx.config.servers[server]!.maxInFlight) {
       // This joiner follows as many calls of this server as it may: let another joiner (or a later delivery) take it.
-      return this.park(msg, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
+      return this.park(msg, join.callId, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
     }
     const mode = found.value.mode ?? join.mode;
     let record = found;
@@ -175,7 +168,6 @@ export class Joiner {
     this.active.get(join.callId)?.stop({ kind: 'superseded' });
     this.active.set(join.callId, watch);
     this.activeByServer.set(server, (this.activeByServer.get(server) ?? 0) + 1);
-    this.stats.held = this.active.size;
     const stopKeepAlive = keepWorking(msg, this.ctx.config.joiner.heartbeatMs);
     try {
       if (this.state !== 'running') watch.stop({ kind: 'shutdown' });
@@ -214,35 +206,40 @@ export class Joiner {
         log.warn('the MCP server lost the session; the call is idempotent: starting it again');
         disposition = await redispatch(deps, disposition.record);
       }
-      await this.settle(msg, disposition, log, record.value.deadline);
+      await this.settle(msg, join.callId, disposition, log, record.value.deadline);
     } finally {
       stopKeepAlive();
       watch.dispose();
       if (this.active.get(join.callId) === watch) this.active.delete(join.callId);
       this.activeByServer.set(server, (this.activeByServer.get(server) ?? 1) - 1);
-      this.stats.held = this.active.size;
     }
   }
 
   /** Turns what following came to into ack / nak / a final result. */
-  private async settle(msg: JsMsg, d: Disposition, log: Logger, deadline: number | undefined): Promise<void> {
+  private async settle(msg: JsMsg, callId: string, d: Disposition, log: Logger, deadline: number | undefined): Promise<void> {
     switch (d.kind) {
       case 'outcome':
         return this.finish(msg, d.record, d.outcome, log);
       case 'park':
         log.debug({ delayMs: d.delayMs, why: d.why }, 'call parked');
-        return this.park(msg, d.delayMs, deadline);
+        return this.park(msg, callId, d.delayMs, deadline);
       case 'retry':
-        return this.retry(msg, d, log, deadline);
+        return this.retry(msg, callId, d, log, deadline);
       case 'lost':
-        return this.lost(msg, log);
+        return this.lost(msg, callId, log);
       case 'stopped':
         return this.stopped(msg, d.reason, d.record, log);
     }
   }
 
   /** A transient failure: back off and try again, unless the server has failed too often in a row. */
-  private async retry(msg: JsMsg, d: Extract<Disposition, { kind: 'retry' }>, log: Logger, deadline: number | undefined): Promise<void> {
+  private async retry(
+    msg: JsMsg,
+    callId: string,
+    d: Extract<Disposition, { kind: 'retry' }>,
+    log: Logger,
+    deadline: number | undefined,
+  ): Promise<void> {
     const { joiner } = this.ctx.config;
     let failures = 0;
     if (d.record) {
@@ -258,14 +255,14 @@ export class Joiner {
       try {
         await this.ctx.store.update(d.record, { rejoinFailures: failures, lastError: d.error.toWire() });
       } catch (err) {
-        if (isMcpqError(err, ErrorCode.record_conflict)) return this.lost(msg, log);
+        if (isMcpqError(err, ErrorCode.record_conflict)) return this.lost(msg, callId, log);
         throw err;
       }
     }
     const delay = Math.max(d.error.retryAfterMs ?? 0, backoffDelay(Math.max(1, failures), joiner.retryBaseMs, joiner.retryMaxMs));
     log.warn({ err: describeError(d.error), failures, retryInMs: delay }, 'rejoin failed; will retry');
-    this.ctx.telemetry.emit('call:retry', { callId: msg.json<JoinMessage>().callId, stage: 'rejoin', code: d.error.code });
-    return this.park(msg, delay, deadline);
+    this.ctx.telemetry.emit('call:retry', { callId, stage: 'rejoin', code: d.error.code });
+    return this.park(msg, callId, delay, deadline);
   }
 
   private async stopped(msg: JsMsg, reason: StopReason, record: Versioned<CallRecord>, log: Logger): Promise<void> {
@@ -275,7 +272,7 @@ export class Joiner {
         return msg.nak();
       case 'idle':
         log.debug('stream idle; parking');
-        return this.park(msg, this.ctx.config.joiner.parkDelayMs, record.value.deadline);
+        return this.park(msg, record.value.callId, this.ctx.config.joiner.parkDelayMs, record.value.deadline);
       case 'ended-elsewhere':
         log.info('the call was ended by another process; letting go');
         return msg.ack();
@@ -284,7 +281,7 @@ export class Joiner {
         return;
       case 'deadline': {
         const rec = record.value;
-        const sent = rec.status !== 'accepted' && !(rec.mode === 'hold' && rec.status === 'dispatched');
+        const sent = mayRunUpstream(rec);
         if (sent) await cancelUpstream(this.clientFor(rec.server), rec, 'mcpq: deadline passed', log);
         const outcome: Outcome = {
           status: 'timeout',
@@ -299,17 +296,16 @@ export class Joiner {
   }
 
   /** Parks the join (nak with a delay), but never past the call's deadline, so the deadline is met on time. */
-  private park(msg: JsMsg, delayMs: number, deadline: number | undefined): void {
-    this.stats.parked++;
+  private park(msg: JsMsg, callId: string, delayMs: number, deadline: number | undefined): void {
     const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
     const delay = Math.min(delayMs, untilDeadline);
-    this.ctx.telemetry.emit('call:parked', { callId: msg.json<JoinMessage>().callId, delayMs: delay });
+    this.ctx.telemetry.emit('call:parked', { callId, delayMs: delay });
     msg.nak(delay);
   }
 
   /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */
-  private async lost(msg: JsMsg, log: Logger): Promise<void> {
-    const rec = await this.ctx.store.get(msg.json<JoinMessage>().callId);
+  private async lost(msg: JsMsg, callId: string, log: Logger): Promise<void> {
+    const rec = await this.ctx.store.get(callId);
     if (rec && this.ctx.store.isTerminal(rec)) {
       // Possibly ended by this very joiner, whose write went through while its answer was lost: publish
       // the kept result (deduplicated) before letting go, so it is never missing.
@@ -326,12 +322,11 @@ export class Joiner {
     try {
       // Ride out a short NATS outage: for a held call, giving up here would make its outcome unknown.
       await whileNatsFails(() => finishCall(this.ctx.store, this.ctx.events, record, outcome), this.ctx.config.joiner.ackWaitMs);
-      this.stats.finished++;
       log.info({ status: outcome.status, code: outcome.error?.code }, 'call finished');
       msg.ack();
     } catch (err) {
       if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
-      await this.lost(msg, log);
+      await this.lost(msg, record.value.callId, log);
     }
   }
 

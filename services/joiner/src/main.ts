@@ -13,7 +13,7 @@ try {
   const stopHttp = await startObservability(
     ctx,
     'joiner',
-    { inFlight: () => joiner.inFlight, held: () => joiner.stats.held },
+    { inFlight: () => joiner.inFlight, held: () => joiner.held },
     () => joiner.state === 'running',
   );
   joiner.start();

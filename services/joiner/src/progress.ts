@@ -5,7 +5,18 @@
  * it with the same sequence number and dedupe key, which JetStream drops.
  * Progress that does not move forward is not published.
  */
-import { whileNatsFails, type CallRecord, type RecordPatch, type ServiceContext, type Versioned } from '@mcpq/shared';
+import {
+  parseEventData,
+  sameId,
+  whileNatsFails,
+  type CallRecord,
+  type JsonRpcError,
+  type JsonRpcRequest,
+  type JsonRpcResult,
+  type RecordPatch,
+  type ServiceContext,
+  type Versioned,
+} from '@mcpq/shared';
 
 export interface ProgressUpdate {
   progress: number;
@@ -13,8 +24,31 @@ export interface ProgressUpdate {
   message?: string | undefined;
 }
 
+/** What one SSE event on a followed call's stream is, for that call. */
+export type CallStreamEvent =
+  | { kind: 'response'; message: JsonRpcResult | JsonRpcError }
+  | { kind: 'progress'; update: ProgressUpdate }
+  | { kind: 'request'; message: JsonRpcRequest }
+  | { kind: 'other' };
+
+/**
+ * Classifies an event of the call with JSON-RPC id `requestId` and progress
+ * token `token`: a stream may carry other requests' responses and progress,
+ * which are `other`.
+ */
+export function callStreamEvent(data: string, requestId: string | number | undefined, token: string | number | undefined): CallStreamEvent {
+  const m = parseEventData(data);
+  if (!m) return { kind: 'other' };
+  if ((m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, requestId)) return { kind: 'response', message: m.message };
+  if (m.kind === 'notification' && m.message.method === 'notifications/progress') {
+    const update = progressFor(m.message.params, token);
+    return update ? { kind: 'progress', update } : { kind: 'other' };
+  }
+  return m.kind === 'request' ? { kind: 'request', message: m.message } : { kind: 'other' };
+}
+
 /** Reads `notifications/progress` params; undefined when they are not for `token` or not valid. */
-export function progressFor(params: Record<string, unknown> | undefined, token: string | number | undefined): ProgressUpdate | undefined {
+function progressFor(params: Record<string, unknown> | undefined, token: string | number | undefined): ProgressUpdate | undefined {
   if (!params || token === undefined || params.progressToken !== token || typeof params.progress !== 'number') return undefined;
   return {
     progress: params.progress,

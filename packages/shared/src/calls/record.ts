@@ -95,6 +95,15 @@ export function isTerminalRecord(record: Pick<CallRecord, 'status'>): boolean {
   return NEXT[record.status].length === 0;
 }
 
+/**
+ * Whether tools/call may have been sent for this record, so that stopping the
+ * call (cancel, deadline) must tell the MCP server. Not yet for a call only
+ * accepted, nor for a hold-mode call no joiner has made yet.
+ */
+export function mayRunUpstream(record: Pick<CallRecord, 'status' | 'mode'>): boolean {
+  return record.status !== 'accepted' && !(record.mode === 'hold' && record.status === 'dispatched');
+}
+
 export function canTransition(from: RecordStatus, to: RecordStatus): boolean {
   return NEXT[from].includes(to);
 }

@@ -105,30 +105,6 @@ export class CallStore {
     }
   }
 
-  /**
-   * Read-modify-write with retries, for writers that do not own the call
-   * (cancel requests). `decide` sees the latest record and returns a patch,
-   * or null to leave it alone. Returns the record as finally stored or seen.
-   */
-  async modify(
-    callId: string,
-    decide: (current: Versioned<CallRecord>) => RecordPatch | null,
-    attempts = 10,
-  ): Promise<{ record: Versioned<CallRecord> | null; changed: boolean }> {
-    for (let i = 0; i < attempts; i++) {
-      const current = await this.get(callId);
-      if (!current) return { record: null, changed: false };
-      const patch = decide(current);
-      if (!patch) return { record: current, changed: false };
-      try {
-        return { record: await this.update(current, patch), changed: true };
-      } catch (err) {
-        if (!(err instanceof McpqError && err.code === ErrorCode.record_conflict)) throw err;
-      }
-    }
-    throw new McpqError(ErrorCode.record_conflict, `call ${callId}: gave up after ${attempts} conflicting writes`);
-  }
-
   isTerminal(record: Versioned<CallRecord>): boolean {
     return isTerminalRecord(record.value);
   }

@@ -24,10 +24,6 @@ export type CallStatus = z.infer<typeof CallStatusSchema>;
 export const TerminalStatusSchema = z.enum(['completed', 'failed', 'cancelled', 'timeout']);
 export type TerminalStatus = z.infer<typeof TerminalStatusSchema>;
 
-export function isTerminalStatus(status: string): status is TerminalStatus {
-  return (TerminalStatusSchema.options as readonly string[]).includes(status);
-}
-
 /** `<prefix>.submit.<server>`: a tools/call job. */
 export const CallRequestSchema = z.strictObject({
   callId: CallIdSchema,
