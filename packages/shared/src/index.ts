@@ -30,3 +30,5 @@ export * from './runtime/health.js';
 export * from './wire/trace.js';
 export * from './mcp/start-call.js';
 export * from './nats/errors.js';
+export * from './auth/bearer.js';
+export * from './servers/catalog.js';

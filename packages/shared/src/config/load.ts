@@ -20,8 +20,14 @@ const ENV_OVERRIDES: ReadonlyArray<{ name: string; path: string[]; parse: (v: st
   { name: 'NATS_URL', path: ['nats', 'servers'], parse: (v) => v },
   { name: 'MCPQ_PREFIX', path: ['prefix'], parse: (v) => v },
   { name: 'LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
-  { name: 'MCPQ_HTTP_PORT', path: ['httpPort'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  { name: 'MCPQ_HTTP_PORT', path: ['httpPort'], parse: portNumber },
+  { name: 'MCPQ_GATEWAY_PORT', path: ['gateway', 'port'], parse: portNumber },
+  { name: 'MCPQ_UI_PORT', path: ['ui', 'port'], parse: portNumber },
 ];
+
+function portNumber(v: string): unknown {
+  return /^\d+$/.test(v) ? Number(v) : v;
+}
 
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -68,6 +74,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new McpqError(ErrorCode.config_invalid, `invalid config (${source}): joiner.pollMinMs must not exceed joiner.pollMaxMs`);
   }
   // Resolve every secret now, so a missing variable is a start-up error, not a failed call.
+  config.gateway.tokens.forEach((t, i) => resolveSecret(t.token, env, `gateway.tokens.${i}.token`));
   for (const [alias, server] of Object.entries(config.servers)) {
     for (const [header, value] of Object.entries(server.headers)) {
       resolveSecret(value, env, `servers.${alias}.headers.${header}`);

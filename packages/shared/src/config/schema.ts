@@ -144,6 +144,38 @@ export const LimitsConfigSchema = z.strictObject({
     .default(512 * 1024),
 });
 
+/**
+ * A bearer token accepted by the gateway and the console. The token itself
+ * comes from the environment or a file, never from the config in clear.
+ */
+export const AccessTokenSchema = z.strictObject({
+  /** The bearer token (`Authorization: Bearer <token>`). */
+  token: CredentialSchema,
+  /** The tenant the token acts for: it sees and touches only that tenant's calls. */
+  tenant: z.string().regex(TOKEN_PATTERN, 'tenant must be 1-64 characters from [A-Za-z0-9_-]').default('default'),
+  /** A read-only token may look at calls but not cancel them or replay dead letters. */
+  readOnly: z.boolean().default(false),
+});
+export type AccessToken = z.infer<typeof AccessTokenSchema>;
+
+export const GatewayConfigSchema = z.strictObject({
+  /** Port of the gateway's MCP endpoint (`/mcp`). Env: MCPQ_GATEWAY_PORT. */
+  port: z.number().int().min(0).max(65535).default(4281),
+  /** Address the gateway listens on. Without tokens it only ever listens on loopback. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Bearer tokens (token -> tenant). Empty: no authentication, loopback only. Also used by the console. */
+  tokens: z.array(AccessTokenSchema).default([]),
+  /** Cancel a synchronous call when the MCP host disconnects before its result (default: the call goes on). */
+  cancelOnDisconnect: z.boolean().default(false),
+});
+
+export const UiConfigSchema = z.strictObject({
+  /** Port of the web console (`mcpq ui`). Env: MCPQ_UI_PORT. */
+  port: z.number().int().min(0).max(65535).default(4280),
+  /** Address the console listens on. Without gateway.tokens it only ever listens on loopback. */
+  host: z.string().min(1).default('127.0.0.1'),
+});
+
 export const ConfigSchema = z.strictObject({
   /** Subject prefix, stream-name prefix and bucket-name prefix. Env: MCPQ_PREFIX. */
   prefix: z.string().regex(TOKEN_PATTERN, 'prefix must be 1-64 characters from [A-Za-z0-9_-]').default('mcpq'),
@@ -158,6 +190,8 @@ export const ConfigSchema = z.strictObject({
   limits: LimitsConfigSchema.default(LimitsConfigSchema.parse({})),
   /** Port of /healthz, /readyz and /metrics; 0 turns the endpoint off. Env: MCPQ_HTTP_PORT. */
   httpPort: z.number().int().min(0).max(65535).default(0),
+  gateway: GatewayConfigSchema.default(GatewayConfigSchema.parse({})),
+  ui: UiConfigSchema.default(UiConfigSchema.parse({})),
   log: z
     .strictObject({
       /** pino level. Env: LOG_LEVEL. */
@@ -173,3 +207,5 @@ export type Config = z.output<typeof ConfigSchema>;
 export type NatsConfig = Config['nats'];
 export type SubmitterConfig = Config['submitter'];
 export type JoinerConfig = Config['joiner'];
+export type GatewayConfig = Config['gateway'];
+export type UiConfig = Config['ui'];

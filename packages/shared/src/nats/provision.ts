@@ -214,6 +214,16 @@ export async function ensureCallsBucket(nc: NatsConnection, config: Config, logg
   return kv;
 }
 
+/** Opens (creating when missing) the server catalog bucket: one small entry per server alias. */
+export async function ensureServersBucket(nc: NatsConnection, config: Config): Promise<KV> {
+  return new Kvm(nc).create(names(config.prefix).serversBucket, {
+    history: 1,
+    replicas: config.nats.replicas,
+    storage: StorageType.File,
+    description: 'mcpq server catalog (key = server alias): tool lists and protocol era',
+  });
+}
+
 export interface Provisioned {
   jsm: JetStreamManager;
   kv: KV;
@@ -230,6 +240,7 @@ export async function provision(
   const jsm = await jetstreamManager(nc);
   for (const stream of desiredStreams(config, n)) await ensureStream(jsm, stream, options.logger);
   const kv = await ensureCallsBucket(nc, config, options.logger);
+  await ensureServersBucket(nc, config);
   const consumers = desiredConsumers(config, n);
   for (const which of options.consumers ?? []) {
     if (which === 'submitter') {

@@ -45,6 +45,8 @@ export interface Names {
   /** JetStream advisories about submit requests that were delivered too often or terminated (stored, so none is missed). */
   readonly advisorySubjects: string[];
   readonly bucket: string;
+  /** KV bucket of the server catalog (tool lists, protocol era), key = server alias. */
+  readonly serversBucket: string;
   /** Parses `<prefix>.submit.<server>`; undefined when the subject is not one. */
   serverFromSubmitSubject(subject: string): string | undefined;
   /** Parses `<prefix>.call.<callId>.<kind>`. */
@@ -86,6 +88,7 @@ export function names(prefix = 'mcpq'): Names {
     consumers: { submitter: 'submitter', joiner: 'joiner', advisories: 'advisories' },
     advisorySubjects: ['MAX_DELIVERIES', 'MSG_TERMINATED'].map((kind) => `$JS.EVENT.ADVISORY.CONSUMER.${kind}.${upper}_SUBMIT.submitter`),
     bucket: `${prefix}_calls`,
+    serversBucket: `${prefix}_servers`,
     serverFromSubmitSubject: (subject) => tokenAfter(subject, `${prefix}.submit.`),
     parseCallSubject: (subject) => {
       const head = `${prefix}.call.`;
