@@ -4,7 +4,7 @@
  * tenant, optionally read-only. Tokens are compared in constant time and
  * never logged; without tokens a face serves loopback only.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { resolveSecret } from '../config/load.js';
 import type { AccessToken } from '../config/schema.js';
 
@@ -12,10 +12,12 @@ import type { AccessToken } from '../config/schema.js';
 export interface Principal {
   tenant: string;
   readOnly: boolean;
+  /** Sees and acts on every tenant's calls (an operator, or anyone when no tokens are configured). */
+  admin: boolean;
 }
 
 /** The principal of a request when no tokens are configured (loopback only). */
-export const LOCAL_PRINCIPAL: Principal = Object.freeze({ tenant: 'default', readOnly: false });
+export const LOCAL_PRINCIPAL: Principal = Object.freeze({ tenant: 'default', readOnly: false, admin: true });
 
 export class BearerTokens {
   private readonly tokens: Array<{ digest: Buffer; principal: Principal }>;
@@ -23,7 +25,7 @@ export class BearerTokens {
   constructor(tokens: readonly AccessToken[], env: NodeJS.ProcessEnv = process.env) {
     this.tokens = tokens.map((t, i) => ({
       digest: digest(resolveSecret(t.token, env, `gateway.tokens.${i}.token`)),
-      principal: { tenant: t.tenant, readOnly: t.readOnly },
+      principal: { tenant: t.tenant, readOnly: t.readOnly, admin: t.admin },
     }));
   }
 
@@ -56,4 +58,23 @@ function digest(token: string): Buffer {
 /** True for addresses that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Call ids minted for a tenant start with a tag derived from the tenant
+ * name, so any process (any gateway replica, the console) tells whose a call
+ * is from its id alone, and another tenant's id is simply "not found".
+ */
+export function tenantTag(tenant: string): string {
+  return `t${createHash('sha256').update(`mcpq-tenant:${tenant}`).digest('hex').slice(0, 12)}`;
+}
+
+/** A new call id for `tenant`: its tag, then 128 random bits. */
+export function newTenantCallId(tenant: string): string {
+  return `${tenantTag(tenant)}-${randomBytes(16).toString('base64url')}`;
+}
+
+/** Whether `principal` may see and act on the call `callId`. */
+export function mayAccessCall(principal: Principal, callId: string): boolean {
+  return principal.admin || callId.startsWith(`${tenantTag(principal.tenant)}-`);
 }

@@ -155,6 +155,8 @@ export const AccessTokenSchema = z.strictObject({
   tenant: z.string().regex(TOKEN_PATTERN, 'tenant must be 1-64 characters from [A-Za-z0-9_-]').default('default'),
   /** A read-only token may look at calls but not cancel them or replay dead letters. */
   readOnly: z.boolean().default(false),
+  /** An operator's token: sees and acts on every tenant's calls (the console), not only its own. */
+  admin: z.boolean().default(false),
 });
 export type AccessToken = z.infer<typeof AccessTokenSchema>;
 
