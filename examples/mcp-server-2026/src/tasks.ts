@@ -88,20 +88,17 @@ export class TaskBoard {
       this.log.method('tasks/get');
       return this.view(this.find(params.taskId, ctx), true);
     });
-    server.server.setRequestHandler(
-      'tasks/update',
-      { params: z.object({ taskId: z.string(), inputResponses: z.record(z.string(), z.unknown()) }) },
-      (params, ctx) => {
-        this.log.method('tasks/update');
-        const task = this.find(params.taskId, ctx);
-        if (task.status === 'input_required' && task.onInput) {
-          const onInput = task.onInput;
-          delete task.onInput;
-          onInput(params.inputResponses);
-        }
-        return {};
-      },
-    );
+    // The SDK lifts `inputResponses` out of every request's params into ctx.mcpReq.inputResponses.
+    server.server.setRequestHandler('tasks/update', { params: byId }, (params, ctx) => {
+      this.log.method('tasks/update');
+      const task = this.find(params.taskId, ctx);
+      if (task.status === 'input_required' && task.onInput) {
+        const onInput = task.onInput;
+        delete task.onInput;
+        onInput(ctx.mcpReq.inputResponses ?? {});
+      }
+      return {};
+    });
     server.server.setRequestHandler('tasks/cancel', { params: byId }, (params, ctx) => {
       this.log.method('tasks/cancel');
       const task = this.find(params.taskId, ctx);
