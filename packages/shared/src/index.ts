@@ -30,3 +30,7 @@ export * from './runtime/health.js';
 export * from './wire/trace.js';
 export * from './mcp/start-call.js';
 export * from './nats/errors.js';
+export * from './mcp/client-info.js';
+export * from './mcp/protocol-2026.js';
+export * from './mcp/modern-client.js';
+export * from './mcp/era.js';
