@@ -91,7 +91,7 @@ describe('era detection', () => {
     const era = await probeEra(http(dual.url));
     expect(era.protocol).toBe('2026-07-28');
     const session = await http(dual.url).initialize();
-    expect(session.protocolVersion).toBe('2025-11-25');
+    expect(session).toMatchObject({ protocol: '2025-11-25', protocolVersion: '2025-11-25' });
   });
 
   it('an SDK 1.x server (2025-11-25) is legacy', async () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  chooseModernMode,
   clientCapabilities,
   ErrorCode,
   headerValue,
@@ -116,5 +117,25 @@ describe('the envelope', () => {
         'io.modelcontextprotocol/clientInfo': { name: 'mcpq', version: '0.1.0' },
       },
     });
+  });
+});
+
+describe('rejoin mode on a 2026-07-28 server', () => {
+  const withTasks = {
+    protocol: '2026-07-28' as const,
+    discover: { supportedVersions: ['2026-07-28'], capabilities: {}, serverInfo: {}, tasks: true },
+  };
+  const without = { protocol: '2026-07-28' as const, discover: { ...withTasks.discover, tasks: false } };
+
+  it('auto picks task when server/discover offers the tasks extension, else hold', () => {
+    expect(chooseModernMode('auto', withTasks, 's')).toBe('task');
+    expect(chooseModernMode('auto', without, 's')).toBe('hold');
+    expect(chooseModernMode('auto', { protocol: '2026-07-28' }, 's')).toBe('hold');
+  });
+
+  it('resume (no resumption in 2026-07-28) and task without the extension are mode_unsupported', () => {
+    expect(thrown(() => chooseModernMode('resume', withTasks, 's')).code).toBe(ErrorCode.mode_unsupported);
+    expect(thrown(() => chooseModernMode('task', without, 's')).code).toBe(ErrorCode.mode_unsupported);
+    expect(chooseModernMode('hold', withTasks, 's')).toBe('hold');
   });
 });

@@ -10,7 +10,7 @@ import { describeError, ErrorCode, McpqError } from '../errors.js';
 import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
 import { CLIENT_INFO } from './client-info.js';
-import { jsonRpcErrorOf, modernError } from './protocol-2026.js';
+import { jsonRpcErrorOf, modernError, type ProtocolEra } from './protocol-2026.js';
 
 /** The protocol mcpq asks for: it has priming events and tasks. */
 export const MCP_PROTOCOL_VERSION = '2025-11-25';
@@ -32,6 +32,8 @@ export interface McpSession {
 }
 
 export interface InitializedSession extends McpSession {
+  /** The protocol era (a call's `protocol` field): an initialized session is always the 2025-11-25 era. */
+  protocol: Extract<ProtocolEra, '2025-11-25'>;
   capabilities: Record<string, unknown>;
   serverInfo: { name?: string; version?: string };
   /** The initialize response stream carried an SSE event id (priming event): streams can be resumed. */
@@ -80,6 +82,7 @@ export class McpHttpClient {
         throw new McpqError(ErrorCode.protocol_error, `server negotiated unsupported MCP protocol version "${protocolVersion}"`);
       }
       const session: InitializedSession = {
+        protocol: '2025-11-25',
         sessionId,
         protocolVersion,
         capabilities: isRecord(result.capabilities) ? result.capabilities : {},
