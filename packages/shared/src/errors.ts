@@ -26,6 +26,8 @@ export const ErrorCode = {
   mode_unsupported: 'mode_unsupported',
   /** The MCP server answered the call with a JSON-RPC error. */
   upstream_error: 'upstream_error',
+  /** The MCP server needs a client capability mcpq did not declare (MCP 2026-07-28, JSON-RPC -32021). */
+  client_capability_required: 'client_capability_required',
   /** The MCP server sent something that is not valid MCP. */
   protocol_error: 'protocol_error',
   /** The tool's result is larger than `limits.maxResultBytes`; it was not kept. */

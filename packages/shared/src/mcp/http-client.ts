@@ -9,6 +9,8 @@
 import { describeError, ErrorCode, McpqError } from '../errors.js';
 import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
+import { CLIENT_INFO } from './client-info.js';
+import { jsonRpcErrorOf, modernError, type ProtocolEra } from './protocol-2026.js';
 
 /** The protocol mcpq asks for: it has priming events and tasks. */
 export const MCP_PROTOCOL_VERSION = '2025-11-25';
@@ -30,6 +32,8 @@ export interface McpSession {
 }
 
 export interface InitializedSession extends McpSession {
+  /** The protocol era (a call's `protocol` field): an initialized session is always the 2025-11-25 era. */
+  protocol: Extract<ProtocolEra, '2025-11-25'>;
   capabilities: Record<string, unknown>;
   serverInfo: { name?: string; version?: string };
   /** The initialize response stream carried an SSE event id (priming event): streams can be resumed. */
@@ -44,7 +48,6 @@ export interface RequestOptions {
 }
 
 let nextRequestNumber = 1;
-const clientInfo = { name: 'mcpq', version: '0.1.0' };
 
 export class McpHttpClient {
   constructor(readonly endpoint: McpEndpoint) {}
@@ -56,7 +59,7 @@ export class McpHttpClient {
       jsonrpc: '2.0',
       id,
       method: 'initialize',
-      params: { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo },
+      params: { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO },
     };
     const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
     try {
@@ -79,6 +82,7 @@ export class McpHttpClient {
         throw new McpqError(ErrorCode.protocol_error, `server negotiated unsupported MCP protocol version "${protocolVersion}"`);
       }
       const session: InitializedSession = {
+        protocol: '2025-11-25',
         sessionId,
         protocolVersion,
         capabilities: isRecord(result.capabilities) ? result.capabilities : {},
@@ -284,6 +288,11 @@ function statusError(res: Response, text: string, method: string, session: McpSe
   const detail = text.length > 500 ? `${text.slice(0, 500)}...` : text;
   const data = { httpStatus: status, body: detail };
   const what = `${method} ${res.url || ''} answered HTTP ${status}`;
+  // 2026-07-28 servers answer protocol errors with a JSON-RPC error body (HTTP 400, or 404 with -32601).
+  const rpc = jsonRpcErrorOf(text);
+  const modern = rpc && modernError(rpc, status, what);
+  if (modern) return modern;
+  if (rpc) Object.assign(data, { jsonrpcCode: rpc.code });
   if (status === 404 && session.sessionId) {
     return new McpqError(ErrorCode.session_lost, `${what}: the server no longer knows session ${session.sessionId}`, { data });
   }

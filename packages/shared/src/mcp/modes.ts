@@ -7,6 +7,7 @@
 import type { ModeSetting } from '../config/schema.js';
 import { ErrorCode, McpqError } from '../errors.js';
 import type { Mode } from '../wire/schemas.js';
+import type { Era } from './era.js';
 import type { InitializedSession } from './http-client.js';
 import type { ToolInfo } from './server-session.js';
 
@@ -45,5 +46,31 @@ export function chooseMode(setting: ModeSetting, session: InitializedSession, to
       if (tasks && support !== 'forbidden') return 'task';
       if (support === 'required') throw fail('the tool requires a task but the server does not advertise tasks.requests.tools.call');
       return session.resumable ? 'resume' : 'hold';
+  }
+}
+
+/**
+ * The rejoin mode of a call to a 2026-07-28 server. There is no stream
+ * resumption in that revision (closing a stream cancels the call), so
+ * `resume` is refused; `task` needs the tasks extension in the server's
+ * `server/discover` (the server still decides per call whether to answer
+ * with a task); `auto` picks `task` when offered, else `hold`.
+ */
+export function chooseModernMode(setting: ModeSetting, era: Extract<Era, { protocol: '2026-07-28' }>, server: string): Mode {
+  const tasks = era.discover?.tasks === true;
+  const fail = (why: string) =>
+    new McpqError(ErrorCode.mode_unsupported, `server ${server} (MCP 2026-07-28): ${why}`, {
+      data: { configured: setting, protocol: era.protocol, serverTasks: tasks },
+    });
+  switch (setting) {
+    case 'resume':
+      throw fail('mode is forced to resume but MCP 2026-07-28 has no stream resumption');
+    case 'task':
+      if (!tasks) throw fail('mode is forced to task but server/discover does not offer the io.modelcontextprotocol/tasks extension');
+      return 'task';
+    case 'hold':
+      return 'hold';
+    case 'auto':
+      return tasks ? 'task' : 'hold';
   }
 }
