@@ -11,6 +11,8 @@ export * from './calls/record.js';
 export * from './calls/store.js';
 export * from './calls/events.js';
 export * from './calls/finish.js';
+export * from './calls/rerun.js';
+export * from './calls/attempt.js';
 export * from './calls/dead-letter.js';
 export * from './mcp/jsonrpc.js';
 export * from './mcp/sse.js';

@@ -36,12 +36,7 @@ import {
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CancelService } from './cancel-service.js';
-import type { Disposition } from './disposition.js';
-import { followHold, type HoldDeps } from './follow-hold.js';
-import { canRedispatch, redispatch } from './redispatch.js';
-import { followResume } from './follow-resume.js';
-import { followTask } from './follow-task.js';
-import { CallWatch, type StopReason } from './stop-reasons.js';
+import { CallWatch, followCall, interruptedRedispatch, type Disposition, type StopReason } from './follow/index.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -141,8 +136,7 @@ export class Joiner {
     }
     const mode = found.value.mode ?? join.mode;
     let record = found;
-    const redispatching = mode !== 'hold' && found.value.status === 'dispatching'; // a joiner's re-dispatch was interrupted
-    if (mode !== 'hold' && !redispatching) {
+    if (mode !== 'hold' && !interruptedRedispatch(mode, found.value)) {
       // Claim the call, unless it is already running and this joiner owns it (a parked call coming
       // back) or it is a task between polls (each poll is brief; any later write is compare-and-set).
       if (found.value.status !== 'running' || (found.value.owner !== this.id && mode !== 'task')) {
@@ -171,41 +165,20 @@ export class Joiner {
     const stopKeepAlive = keepWorking(msg, this.ctx.config.joiner.heartbeatMs);
     try {
       if (this.state !== 'running') watch.stop({ kind: 'shutdown' });
-      const deps: HoldDeps = {
-        ctx: this.ctx,
-        client: this.clientFor(record.value.server),
-        watch,
-        startedAt,
-        sessions: this.sessionFor(record.value.server),
-        joinerId: this.id,
-        request: join.request,
-      };
-      let disposition: Disposition;
-      if (redispatching) {
-        disposition = canRedispatch(record.value, deps)
-          ? await redispatch(deps, record)
-          : {
-              kind: 'outcome',
-              record,
-              outcome: {
-                status: 'failed',
-                error: {
-                  code: ErrorCode.outcome_unknown,
-                  message: 'a re-dispatch of this call was interrupted after it may have reached the server',
-                },
-              },
-            };
-      } else if (mode === 'resume') disposition = await followResume(deps, record);
-      else if (mode === 'task') disposition = await followTask(deps, record);
-      else disposition = await followHold(deps, record);
-      if (
-        disposition.kind === 'outcome' &&
-        disposition.outcome.error?.code === ErrorCode.session_lost &&
-        canRedispatch(disposition.record.value, deps)
-      ) {
-        log.warn('the MCP server lost the session; the call is idempotent: starting it again');
-        disposition = await redispatch(deps, disposition.record);
-      }
+      const disposition = await followCall(
+        {
+          ctx: this.ctx,
+          client: this.clientFor(server),
+          watch,
+          startedAt,
+          sessions: this.sessionFor(server),
+          joinerId: this.id,
+          request: join.request,
+          log,
+        },
+        record,
+        mode,
+      );
       await this.settle(msg, join.callId, disposition, log, record.value.deadline);
     } finally {
       stopKeepAlive();
