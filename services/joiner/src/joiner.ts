@@ -5,6 +5,10 @@
  * the join message alive with working(); when there is nothing to wait on
  * it parks the join (nak with a delay) and holds nothing. If it dies,
  * JetStream redelivers the join and another joiner continues from KV.
+ *
+ * How a call is followed (one file per mode) lives in ./follow; this class
+ * takes, settles and acks joins. Its second job is answering cancel
+ * requests (./cancel-requests.ts).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -19,11 +23,9 @@ import {
   keepWorking,
   limitResult,
   mayRunUpstream,
-  McpHttpClient,
   publishDeadLetter,
   republishResult,
-  resolveHeaders,
-  ServerSession,
+  ServerClients,
   traceIdOf,
   whileNatsFails,
   WorkLoop,
@@ -35,7 +37,7 @@ import {
   type Versioned,
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
-import { CancelService } from './cancel-service.js';
+import { CancelRequests } from './cancel-requests.js';
 import { CallWatch, followCall, interruptedRedispatch, type Disposition, type StopReason } from './follow/index.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
@@ -44,15 +46,16 @@ export class Joiner {
   readonly id: string;
   state: JoinerState = 'created';
   private readonly loop: WorkLoop;
-  private readonly cancels: CancelService;
-  private readonly clients = new Map<string, McpHttpClient>();
-  private readonly sessions = new Map<string, ServerSession>();
+  private readonly cancels: CancelRequests;
+  /** MCP clients for the cancel service and re-dispatch, and this joiner's own sessions (hold mode, re-dispatch). */
+  private readonly servers: ServerClients;
   /** Calls this joiner follows right now, by callId. */
   private readonly active = new Map<string, CallWatch>();
   /** How many of those belong to each server (servers.<alias>.maxInFlight). */
   private readonly activeByServer = new Map<string, number>();
 
   constructor(private readonly ctx: ServiceContext) {
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
     this.id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.loop = new WorkLoop({
       name: 'join',
@@ -61,9 +64,9 @@ export class Joiner {
       handle: (msg) => this.handle(msg),
       logger: ctx.logger,
     });
-    this.cancels = new CancelService(
+    this.cancels = new CancelRequests(
       ctx,
-      (server) => (ctx.config.servers[server] ? this.clientFor(server) : undefined),
+      (server) => (ctx.config.servers[server] ? this.servers.client(server) : undefined),
       (callId) => this.active.get(callId)?.stop({ kind: 'ended-elsewhere' }),
     );
   }
@@ -97,7 +100,7 @@ export class Joiner {
     const left = await this.loop.drain(graceMs);
     if (left > 0) this.ctx.logger.warn({ left }, 'calls still held at the end of the grace period (hold mode); they will be redelivered');
     await this.cancels.stop();
-    await Promise.all([...this.sessions.values()].map((s) => s.close().catch(() => undefined)));
+    await this.servers.close();
     this.state = 'stopped';
   }
 
@@ -168,10 +171,10 @@ export class Joiner {
       const disposition = await followCall(
         {
           ctx: this.ctx,
-          client: this.clientFor(server),
+          client: this.servers.client(server),
           watch,
           startedAt,
-          sessions: this.sessionFor(server),
+          sessions: this.servers.session(server),
           joinerId: this.id,
           request: join.request,
           log,
@@ -255,7 +258,7 @@ export class Joiner {
       case 'deadline': {
         const rec = record.value;
         const sent = mayRunUpstream(rec);
-        if (sent) await cancelUpstream(this.clientFor(rec.server), rec, 'mcpq: deadline passed', log);
+        if (sent) await cancelUpstream(this.servers.client(rec.server), rec, 'mcpq: deadline passed', log);
         const outcome: Outcome = {
           status: 'timeout',
           error: {
@@ -333,25 +336,5 @@ export class Joiner {
       this.ctx.logger.error({ err: describeError(err) }, 'could not dead-letter a join; it will be redelivered');
       msg.nak(5_000);
     }
-  }
-
-  private clientFor(server: string): McpHttpClient {
-    let client = this.clients.get(server);
-    if (!client) {
-      const cfg = this.ctx.config.servers[server]!;
-      client = new McpHttpClient({ url: cfg.url, headers: resolveHeaders(cfg), requestTimeoutMs: cfg.requestTimeoutMs });
-      this.clients.set(server, client);
-    }
-    return client;
-  }
-
-  /** The joiner's own session with a server, for calls it makes itself (hold mode). */
-  private sessionFor(server: string): ServerSession {
-    let s = this.sessions.get(server);
-    if (!s) {
-      s = new ServerSession(server, this.clientFor(server), this.ctx.logger);
-      this.sessions.set(server, s);
-    }
-    return s;
   }
 }

@@ -22,10 +22,8 @@ import {
   isNatsError,
   keepWorking,
   limitResult,
-  McpHttpClient,
   republishResult,
-  resolveHeaders,
-  ServerSession,
+  ServerClients,
   startCall,
   toMcpqError,
   traceIdOf,
@@ -52,7 +50,7 @@ export class Submitter {
   private readonly loop: WorkLoop;
   private readonly exhausted: ExhaustedRequests;
   private readonly arguments: ArgumentValidator;
-  private readonly sessions = new Map<string, ServerSession>();
+  private readonly servers: ServerClients;
   /** Calls this process is dispatching right now (a redelivery of one of them must wait, not judge it lost). */
   private readonly dispatching = new Set<string>();
   readonly id = `${hostname()}-${process.pid}`;
@@ -66,6 +64,7 @@ export class Submitter {
       logger: ctx.logger,
     });
     this.exhausted = new ExhaustedRequests(ctx);
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
     this.arguments = new ArgumentValidator(ctx.logger);
   }
 
@@ -141,7 +140,7 @@ export class Submitter {
       });
       return msg.ack();
     }
-    const serverSession = this.sessionFor(server);
+    const serverSession = this.servers.session(server);
     try {
       const session = await serverSession.session();
       const tool = await serverSession.tool(request.tool);
@@ -238,7 +237,7 @@ export class Submitter {
     if (now && this.ctx.store.isTerminal(now)) {
       log.info({ status: now.value.status }, 'call ended while it was being dispatched; cancelling it upstream');
       await cancelUpstream(
-        this.sessionFor(started.value.server).client,
+        this.servers.session(started.value.server).client,
         { ...started.value, ...patch },
         `mcpq: call ${now.value.status}`,
         log,
@@ -354,16 +353,5 @@ export class Submitter {
       : intake.message;
     await deadLetterSubmission(this.ctx, msg, intake.code, message, intake.callId);
     msg.ack();
-  }
-
-  private sessionFor(server: string): ServerSession {
-    let s = this.sessions.get(server);
-    if (!s) {
-      const cfg = this.ctx.config.servers[server]!;
-      const client = new McpHttpClient({ url: cfg.url, headers: resolveHeaders(cfg), requestTimeoutMs: cfg.requestTimeoutMs });
-      s = new ServerSession(server, client, this.ctx.logger);
-      this.sessions.set(server, s);
-    }
-    return s;
   }
 }
