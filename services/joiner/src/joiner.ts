@@ -32,6 +32,7 @@ import {
   type CallRecord,
   type JoinMessage,
   type Logger,
+  type Mode,
   type Outcome,
   type ServiceContext,
   type Versioned,
@@ -138,25 +139,51 @@ export class Joiner {
       return this.park(msg, join.callId, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
     }
     const mode = found.value.mode ?? join.mode;
-    let record = found;
-    if (mode !== 'hold' && !interruptedRedispatch(mode, found.value)) {
-      // Claim the call, unless it is already running and this joiner owns it (a parked call coming
-      // back) or it is a task between polls (each poll is brief; any later write is compare-and-set).
-      if (found.value.status !== 'running' || (found.value.owner !== this.id && mode !== 'task')) {
-        try {
-          record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
-        } catch (err) {
-          if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
-          return msg.nak(250); // someone wrote in between: look again shortly
-        }
-        if (found.value.status !== 'running')
-          await this.ctx.events.status(join.callId, 'running', {
-            mode,
-            attempt: record.value.attempts,
-            traceparent: record.value.traceparent,
-          });
-      }
+    const record = await this.claim(found, mode);
+    if (!record) return msg.nak(250); // someone wrote in between: look again shortly
+    await this.followTracked(msg, join, record, mode, log, startedAt);
+  }
+
+  /**
+   * Claims the call (status `running`, this joiner the owner), unless it is
+   * already running and this joiner owns it (a parked call coming back), or it
+   * is a task between polls (each poll is brief; any later write is
+   * compare-and-set), or hold mode or an interrupted re-dispatch (the follower
+   * records its own attempt). Undefined when another process wrote in between.
+   */
+  private async claim(found: Versioned<CallRecord>, mode: Mode): Promise<Versioned<CallRecord> | undefined> {
+    if (mode === 'hold' || interruptedRedispatch(mode, found.value)) return found;
+    if (found.value.status === 'running' && (found.value.owner === this.id || mode === 'task')) return found;
+    let record: Versioned<CallRecord>;
+    try {
+      record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
+    } catch (err) {
+      if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
+      return undefined;
     }
+    if (found.value.status !== 'running')
+      await this.ctx.events.status(found.value.callId, 'running', {
+        mode,
+        attempt: record.value.attempts,
+        traceparent: record.value.traceparent,
+      });
+    return record;
+  }
+
+  /**
+   * Follows the call with a CallWatch (deadline, idle, stop), keeping the join
+   * alive meanwhile and counting it toward the server's maxInFlight, then
+   * settles the join.
+   */
+  private async followTracked(
+    msg: JsMsg,
+    join: JoinMessage,
+    record: Versioned<CallRecord>,
+    mode: Mode,
+    log: Logger,
+    startedAt: number,
+  ): Promise<void> {
+    const server = record.value.server;
     const watch = new CallWatch(
       mode === 'resume' ? this.ctx.config.joiner.idleTimeoutMs : undefined,
       record.value.deadline,

@@ -21,6 +21,21 @@ const common = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
+/** Usage of the commands that wait on one call (watch, result). */
+const WAIT_USAGE = `[--timeout DUR] [--json]
+
+  --timeout DUR   stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`;
+
+/** The arguments of the commands that wait on one call: <callId> [--timeout DUR] [--json]. */
+function waitArgs(argv: string[]): { callId: string; json: boolean; timeoutMs: number | undefined } {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
+  return {
+    callId: one(positionals, '<callId>'),
+    json: values.json,
+    timeoutMs: values.timeout ? parseDuration(values.timeout) : undefined,
+  };
+}
+
 function renderer(json: boolean): Renderer {
   return json || !process.stdout.isTTY ? jsonLines() : terminal();
 }
@@ -35,7 +50,7 @@ async function withClient<T>(fn: (client: McpqClient) => Promise<T>): Promise<T>
 }
 
 /** Follows a call to its end, rendering each event; returns the exit code of its result. */
-async function follow(client: McpqClient, callId: string, r: Renderer, timeoutMs?: number): Promise<number> {
+async function printEvents(client: McpqClient, callId: string, r: Renderer, timeoutMs?: number): Promise<number> {
   let result: ResultEvent | undefined;
   try {
     for await (const e of client.watch(callId, timeoutMs !== undefined ? { timeoutMs } : {})) {
@@ -98,22 +113,17 @@ export const call: Command = {
       const r = renderer(values.json);
       if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify({ type: 'submitted', callId })}\n`);
       else process.stdout.write(`${callId}\n`);
-      return values.wait ? follow(client, callId, r) : ExitCode.ok;
+      return values.wait ? printEvents(client, callId, r) : ExitCode.ok;
     });
   },
 };
 
 export const watch: Command = {
   summary: "print a call's events from the start, following it to its result",
-  usage: `mcpq watch <callId> [--timeout DUR] [--json]
-
-  --timeout DUR   stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`,
+  usage: `mcpq watch <callId> ${WAIT_USAGE}`,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
-    const callId = one(positionals, '<callId>');
-    return withClient((client) =>
-      follow(client, callId, renderer(values.json), values.timeout ? parseDuration(values.timeout) : undefined),
-    );
+    const { callId, json, timeoutMs } = waitArgs(argv);
+    return withClient((client) => printEvents(client, callId, renderer(json), timeoutMs));
   },
 };
 
@@ -140,16 +150,13 @@ export const status: Command = {
 
 export const result: Command = {
   summary: "wait for a call's result and print it",
-  usage: `mcpq result <callId> [--timeout DUR] [--json]
-
-  --timeout DUR   stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`,
+  usage: `mcpq result <callId> ${WAIT_USAGE}`,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
-    const callId = one(positionals, '<callId>');
+    const { callId, json, timeoutMs } = waitArgs(argv);
     return withClient(async (client) => {
       try {
-        const r = await client.result(callId, values.timeout ? { timeoutMs: parseDuration(values.timeout) } : {});
-        process.stdout.write(values.json || !process.stdout.isTTY ? `${JSON.stringify(r)}\n` : formatResult(r));
+        const r = await client.result(callId, timeoutMs !== undefined ? { timeoutMs } : {});
+        process.stdout.write(json || !process.stdout.isTTY ? `${JSON.stringify(r)}\n` : formatResult(r));
         return exitCodeFor(r);
       } catch (err) {
         if (!isMcpqError(err, ErrorCode.wait_timeout)) throw err;
