@@ -24,10 +24,9 @@ import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
 import type { Command } from './commands.js';
 import { ExitCode } from './exit-codes.js';
-import { table } from './render.js';
+import { table, wantsJson } from './render.js';
 
 const common = { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
-const wantsJson = (flag: boolean) => flag || !process.stdout.isTTY;
 
 export const ls: Command = {
   summary: 'list calls from their records (newest first)',

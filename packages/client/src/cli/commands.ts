@@ -8,7 +8,7 @@ import { isMcpqError, ErrorCode, type ResultEvent } from '@mcpq/shared';
 import { McpqClient, type CallEvent } from '../client.js';
 import { buildArguments, parseDuration, UsageError } from './args.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
-import { formatResult, jsonLines, terminal, type Renderer } from './render.js';
+import { formatResult, renderer, wantsJson, type Renderer } from './render.js';
 
 export interface Command {
   summary: string;
@@ -34,10 +34,6 @@ function waitArgs(argv: string[]): { callId: string; json: boolean; timeoutMs: n
     json: values.json,
     timeoutMs: values.timeout ? parseDuration(values.timeout) : undefined,
   };
-}
-
-function renderer(json: boolean): Renderer {
-  return json || !process.stdout.isTTY ? jsonLines() : terminal();
 }
 
 async function withClient<T>(fn: (client: McpqClient) => Promise<T>): Promise<T> {
@@ -111,7 +107,7 @@ export const call: Command = {
         ...(values.idempotent ? { idempotent: true } : {}),
       });
       const r = renderer(values.json);
-      if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify({ type: 'submitted', callId })}\n`);
+      if (wantsJson(values.json)) process.stdout.write(`${JSON.stringify({ type: 'submitted', callId })}\n`);
       else process.stdout.write(`${callId}\n`);
       return values.wait ? printEvents(client, callId, r) : ExitCode.ok;
     });
@@ -139,7 +135,7 @@ export const status: Command = {
         process.stderr.write(`no call ${callId} is known (a call still waiting in the queue has no record yet)\n`);
         return ExitCode.notFound;
       }
-      if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify(info)}\n`);
+      if (wantsJson(values.json)) process.stdout.write(`${JSON.stringify(info)}\n`);
       else
         for (const [k, v] of Object.entries(info))
           if (v !== undefined) process.stdout.write(`${k.padEnd(12)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
@@ -156,7 +152,7 @@ export const result: Command = {
     return withClient(async (client) => {
       try {
         const r = await client.result(callId, timeoutMs !== undefined ? { timeoutMs } : {});
-        process.stdout.write(json || !process.stdout.isTTY ? `${JSON.stringify(r)}\n` : formatResult(r));
+        process.stdout.write(wantsJson(json) ? `${JSON.stringify(r)}\n` : formatResult(r));
         return exitCodeFor(r);
       } catch (err) {
         if (!isMcpqError(err, ErrorCode.wait_timeout)) throw err;
@@ -175,7 +171,7 @@ export const cancel: Command = {
     const callId = one(positionals, '<callId>');
     return withClient(async (client) => {
       const reply = await client.cancel(callId, values.reason ? { reason: values.reason } : {});
-      if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify(reply)}\n`);
+      if (wantsJson(values.json)) process.stdout.write(`${JSON.stringify(reply)}\n`);
       else
         process.stdout.write(
           `${reply.accepted ? 'cancel recorded' : 'not cancelled'}: ${reply.status}${reply.detail ? ` (${reply.detail})` : ''}\n`,

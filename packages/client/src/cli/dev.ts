@@ -15,7 +15,7 @@ import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
 import type { Command } from './commands.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
-import { jsonLines, terminal } from './render.js';
+import { renderer } from './render.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
 const entry = {
@@ -141,7 +141,7 @@ async function runDemo(natsUrl: string): Promise<number> {
     process.stdout.write('Demo: one call of demo/slow (5 s, 5 progress steps)\n');
     const { callId } = await client.submit('demo', 'slow', { durationMs: 5_000, steps: 5, label: 'hello from mcpq dev' });
     process.stdout.write(`callId ${callId}\n`);
-    const r = process.stdout.isTTY ? terminal() : jsonLines();
+    const r = renderer(false);
     let code: number = ExitCode.error;
     for await (const e of client.watch(callId, { timeoutMs: 60_000 })) {
       r.event(e);
