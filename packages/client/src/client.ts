@@ -27,6 +27,7 @@ import {
   loadConfig,
   McpqError,
   isNatsError,
+  retryWhileNatsFails,
   names,
   newTraceparent,
   traceIdOf,
@@ -152,19 +153,19 @@ export class McpqClient {
     const payload = JSON.stringify(request);
     // A publish whose acknowledgement is lost (NATS failing over) is sent again with the same
     // Nats-Msg-Id: the stream keeps one copy. A duplicate on a retry is then our own first copy.
-    const deadline = Date.now() + (options.submitTimeoutMs ?? 15_000);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const ack = await this.js.publish(subject, payload, { msgID: request.callId, headers: h });
-        if (ack.duplicate && attempt === 1) {
-          throw new McpqError(ErrorCode.duplicate_call_id, `callId ${request.callId} was already submitted; this submission was dropped`);
-        }
-        return { callId: request.callId };
-      } catch (err) {
-        if (err instanceof McpqError) throw err;
-        if (!isNatsError(err) || Date.now() + 250 * attempt > deadline) throw natsError(err, `could not queue the call on ${subject}`);
-        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
-      }
+    try {
+      return await retryWhileNatsFails(
+        async (attempt) => {
+          const ack = await this.js.publish(subject, payload, { msgID: request.callId, headers: h });
+          if (ack.duplicate && attempt === 1) {
+            throw new McpqError(ErrorCode.duplicate_call_id, `callId ${request.callId} was already submitted; this submission was dropped`);
+          }
+          return { callId: request.callId };
+        },
+        { until: Date.now() + (options.submitTimeoutMs ?? 15_000), stepMs: 250, retryable: (err) => !(err instanceof McpqError) && isNatsError(err) },
+      );
+    } catch (err) {
+      throw natsError(err, `could not queue the call on ${subject}`);
     }
   }
 
@@ -174,7 +175,7 @@ export class McpqClient {
    * (throwing `wait_timeout` for the timeout).
    */
   async *watch(callId: string, options: WaitOptions = {}): AsyncGenerator<CallEvent> {
-    yield* this.follow(callId, this.names.callEvents(callId), options);
+    yield* this.replayEvents(callId, this.names.callEvents(callId), options);
   }
 
   /** Waits for the call's result (returns at once if it is already there). */
@@ -213,19 +214,25 @@ export class McpqClient {
   private async storedResult(subject: string, deadline: number): Promise<ResultEvent | undefined> {
     // No account check up front: right after a NATS restart it would time out; the retries below cover it.
     const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false }));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: subject });
-        const event = m ? parseEvent('result', m.data) : undefined;
-        if (event?.type !== 'result') return undefined;
-        const { type: _type, ...result } = event;
-        return result;
-      } catch (err) {
-        const notFound = err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
-        if (notFound || Date.now() + 250 * attempt > deadline)
-          throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
-        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
-      }
+    return this.readEvents(async () => {
+      const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: subject });
+      const event = m ? parseEvent('result', m.data) : undefined;
+      if (event?.type !== 'result') return undefined;
+      const { type: _type, ...result } = event;
+      return result;
+    }, deadline);
+  }
+
+  /**
+   * Reads the events stream with `read`. A JetStream that is not ready yet
+   * (just restarted, leader election) answers with timeouts: retried until
+   * `deadline`; a missing stream is reported at once.
+   */
+  private async readEvents<T>(read: () => Promise<T>, deadline: number): Promise<T> {
+    try {
+      return await retryWhileNatsFails(read, { until: deadline, stepMs: 250, retryable: (err) => !streamNotFound(err) });
+    } catch (err) {
+      throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
     }
   }
 
@@ -289,26 +296,15 @@ export class McpqClient {
     return this.kv;
   }
 
-  /**
-   * An ordered consumer on the events stream. A JetStream that is not ready
-   * yet (just restarted, leader election) answers with timeouts: retried
-   * until `deadline`; a missing stream is reported at once.
-   */
-  private async eventsConsumer(filter: string, deadline: number): Promise<Consumer> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.js.consumers.get(this.names.streams.events, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
-      } catch (err) {
-        const notFound = err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
-        if (notFound || Date.now() + 250 * attempt > deadline) {
-          throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
-        }
-        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
-      }
-    }
+  /** An ordered consumer on the events stream (see readEvents for the retries). */
+  private eventsConsumer(filter: string, deadline: number): Promise<Consumer> {
+    return this.readEvents(
+      () => this.js.consumers.get(this.names.streams.events, { filter_subjects: filter, deliver_policy: DeliverPolicy.All }),
+      deadline,
+    );
   }
 
-  private async *follow(callId: string, filter: string, options: WaitOptions): AsyncGenerator<CallEvent> {
+  private async *replayEvents(callId: string, filter: string, options: WaitOptions): AsyncGenerator<CallEvent> {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
     const consumer = await this.eventsConsumer(filter, Date.now() + (options.timeoutMs ?? 30_000));
     const messages = await consumer.consume();
@@ -382,10 +378,14 @@ export function newCallId(): string {
 function natsError(err: unknown, what: string): McpqError {
   if (err instanceof McpqError) return err;
   const detail =
-    err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound
+    streamNotFound(err)
       ? 'stream not found'
       : err instanceof Error
         ? err.message
         : String(err);
   return new McpqError(ErrorCode.nats_error, `${what}: ${detail}`, { cause: err });
+}
+
+function streamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
 }

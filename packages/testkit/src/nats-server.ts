@@ -6,10 +6,13 @@
  * that do not need to control the server against an existing one instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, natsServerBinary, waitForPort } from '@mcpq/shared';
+
+// The port and binary helpers live in @mcpq/shared (mcpq dev uses them too); tests import them from here.
+export { freePort, natsServerBinary, portIsFree, waitForPort } from '@mcpq/shared';
 
 export interface NatsServer {
   url: string;
@@ -26,41 +29,6 @@ export interface NatsServer {
   /** Stops and removes the store directory. */
   dispose(): Promise<void>;
   readonly external: boolean;
-}
-
-export function natsServerBinary(): string | undefined {
-  const candidates = [
-    process.env.NATS_SERVER_BIN,
-    ...(process.env.PATH ?? '').split(':').map((d) => d && join(d, 'nats-server')),
-    '/usr/sbin/nats-server',
-    '/usr/local/bin/nats-server',
-  ];
-  return candidates.find((c): c is string => !!c && existsSync(c));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export interface StartNatsOptions {

@@ -5,6 +5,10 @@
  * the join message alive with working(); when there is nothing to wait on
  * it parks the join (nak with a delay) and holds nothing. If it dies,
  * JetStream redelivers the join and another joiner continues from KV.
+ *
+ * How a call is followed (one file per mode) lives in ./follow; this class
+ * takes, settles and acks joins. Its second job is answering cancel
+ * requests (./cancel-requests.ts).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -19,29 +23,23 @@ import {
   keepWorking,
   limitResult,
   mayRunUpstream,
-  McpHttpClient,
   publishDeadLetter,
   republishResult,
-  resolveHeaders,
-  ServerSession,
+  ServerClients,
   traceIdOf,
   whileNatsFails,
   WorkLoop,
   type CallRecord,
   type JoinMessage,
   type Logger,
+  type Mode,
   type Outcome,
   type ServiceContext,
   type Versioned,
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
-import { CancelService } from './cancel-service.js';
-import type { Disposition } from './disposition.js';
-import { followHold, type HoldDeps } from './follow-hold.js';
-import { canRedispatch, redispatch } from './redispatch.js';
-import { followResume } from './follow-resume.js';
-import { followTask } from './follow-task.js';
-import { CallWatch, type StopReason } from './stop-reasons.js';
+import { CancelRequests } from './cancel-requests.js';
+import { CallWatch, followCall, interruptedRedispatch, type Disposition, type StopReason } from './follow/index.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -49,15 +47,16 @@ export class Joiner {
   readonly id: string;
   state: JoinerState = 'created';
   private readonly loop: WorkLoop;
-  private readonly cancels: CancelService;
-  private readonly clients = new Map<string, McpHttpClient>();
-  private readonly sessions = new Map<string, ServerSession>();
+  private readonly cancels: CancelRequests;
+  /** MCP clients for the cancel service and re-dispatch, and this joiner's own sessions (hold mode, re-dispatch). */
+  private readonly servers: ServerClients;
   /** Calls this joiner follows right now, by callId. */
   private readonly active = new Map<string, CallWatch>();
   /** How many of those belong to each server (servers.<alias>.maxInFlight). */
   private readonly activeByServer = new Map<string, number>();
 
   constructor(private readonly ctx: ServiceContext) {
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
     this.id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.loop = new WorkLoop({
       name: 'join',
@@ -66,9 +65,9 @@ export class Joiner {
       handle: (msg) => this.handle(msg),
       logger: ctx.logger,
     });
-    this.cancels = new CancelService(
+    this.cancels = new CancelRequests(
       ctx,
-      (server) => (ctx.config.servers[server] ? this.clientFor(server) : undefined),
+      (server) => (ctx.config.servers[server] ? this.servers.client(server) : undefined),
       (callId) => this.active.get(callId)?.stop({ kind: 'ended-elsewhere' }),
     );
   }
@@ -102,7 +101,7 @@ export class Joiner {
     const left = await this.loop.drain(graceMs);
     if (left > 0) this.ctx.logger.warn({ left }, 'calls still held at the end of the grace period (hold mode); they will be redelivered');
     await this.cancels.stop();
-    await Promise.all([...this.sessions.values()].map((s) => s.close().catch(() => undefined)));
+    await this.servers.close();
     this.state = 'stopped';
   }
 
@@ -140,26 +139,51 @@ export class Joiner {
       return this.park(msg, join.callId, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
     }
     const mode = found.value.mode ?? join.mode;
-    let record = found;
-    const redispatching = mode !== 'hold' && found.value.status === 'dispatching'; // a joiner's re-dispatch was interrupted
-    if (mode !== 'hold' && !redispatching) {
-      // Claim the call, unless it is already running and this joiner owns it (a parked call coming
-      // back) or it is a task between polls (each poll is brief; any later write is compare-and-set).
-      if (found.value.status !== 'running' || (found.value.owner !== this.id && mode !== 'task')) {
-        try {
-          record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
-        } catch (err) {
-          if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
-          return msg.nak(250); // someone wrote in between: look again shortly
-        }
-        if (found.value.status !== 'running')
-          await this.ctx.events.status(join.callId, 'running', {
-            mode,
-            attempt: record.value.attempts,
-            traceparent: record.value.traceparent,
-          });
-      }
+    const record = await this.claim(found, mode);
+    if (!record) return msg.nak(250); // someone wrote in between: look again shortly
+    await this.followTracked(msg, join, record, mode, log, startedAt);
+  }
+
+  /**
+   * Claims the call (status `running`, this joiner the owner), unless it is
+   * already running and this joiner owns it (a parked call coming back), or it
+   * is a task between polls (each poll is brief; any later write is
+   * compare-and-set), or hold mode or an interrupted re-dispatch (the follower
+   * records its own attempt). Undefined when another process wrote in between.
+   */
+  private async claim(found: Versioned<CallRecord>, mode: Mode): Promise<Versioned<CallRecord> | undefined> {
+    if (mode === 'hold' || interruptedRedispatch(mode, found.value)) return found;
+    if (found.value.status === 'running' && (found.value.owner === this.id || mode === 'task')) return found;
+    let record: Versioned<CallRecord>;
+    try {
+      record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
+    } catch (err) {
+      if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
+      return undefined;
     }
+    if (found.value.status !== 'running')
+      await this.ctx.events.status(found.value.callId, 'running', {
+        mode,
+        attempt: record.value.attempts,
+        traceparent: record.value.traceparent,
+      });
+    return record;
+  }
+
+  /**
+   * Follows the call with a CallWatch (deadline, idle, stop), keeping the join
+   * alive meanwhile and counting it toward the server's maxInFlight, then
+   * settles the join.
+   */
+  private async followTracked(
+    msg: JsMsg,
+    join: JoinMessage,
+    record: Versioned<CallRecord>,
+    mode: Mode,
+    log: Logger,
+    startedAt: number,
+  ): Promise<void> {
+    const server = record.value.server;
     const watch = new CallWatch(
       mode === 'resume' ? this.ctx.config.joiner.idleTimeoutMs : undefined,
       record.value.deadline,
@@ -171,41 +195,20 @@ export class Joiner {
     const stopKeepAlive = keepWorking(msg, this.ctx.config.joiner.heartbeatMs);
     try {
       if (this.state !== 'running') watch.stop({ kind: 'shutdown' });
-      const deps: HoldDeps = {
-        ctx: this.ctx,
-        client: this.clientFor(record.value.server),
-        watch,
-        startedAt,
-        sessions: this.sessionFor(record.value.server),
-        joinerId: this.id,
-        request: join.request,
-      };
-      let disposition: Disposition;
-      if (redispatching) {
-        disposition = canRedispatch(record.value, deps)
-          ? await redispatch(deps, record)
-          : {
-              kind: 'outcome',
-              record,
-              outcome: {
-                status: 'failed',
-                error: {
-                  code: ErrorCode.outcome_unknown,
-                  message: 'a re-dispatch of this call was interrupted after it may have reached the server',
-                },
-              },
-            };
-      } else if (mode === 'resume') disposition = await followResume(deps, record);
-      else if (mode === 'task') disposition = await followTask(deps, record);
-      else disposition = await followHold(deps, record);
-      if (
-        disposition.kind === 'outcome' &&
-        disposition.outcome.error?.code === ErrorCode.session_lost &&
-        canRedispatch(disposition.record.value, deps)
-      ) {
-        log.warn('the MCP server lost the session; the call is idempotent: starting it again');
-        disposition = await redispatch(deps, disposition.record);
-      }
+      const disposition = await followCall(
+        {
+          ctx: this.ctx,
+          client: this.servers.client(server),
+          watch,
+          startedAt,
+          sessions: this.servers.session(server),
+          joinerId: this.id,
+          request: join.request,
+          log,
+        },
+        record,
+        mode,
+      );
       await this.settle(msg, join.callId, disposition, log, record.value.deadline);
     } finally {
       stopKeepAlive();
@@ -282,7 +285,7 @@ export class Joiner {
       case 'deadline': {
         const rec = record.value;
         const sent = mayRunUpstream(rec);
-        if (sent) await cancelUpstream(this.clientFor(rec.server), rec, 'mcpq: deadline passed', log);
+        if (sent) await cancelUpstream(this.servers.client(rec.server), rec, 'mcpq: deadline passed', log);
         const outcome: Outcome = {
           status: 'timeout',
           error: {
@@ -360,25 +363,5 @@ export class Joiner {
       this.ctx.logger.error({ err: describeError(err) }, 'could not dead-letter a join; it will be redelivered');
       msg.nak(5_000);
     }
-  }
-
-  private clientFor(server: string): McpHttpClient {
-    let client = this.clients.get(server);
-    if (!client) {
-      const cfg = this.ctx.config.servers[server]!;
-      client = new McpHttpClient({ url: cfg.url, headers: resolveHeaders(cfg), requestTimeoutMs: cfg.requestTimeoutMs });
-      this.clients.set(server, client);
-    }
-    return client;
-  }
-
-  /** The joiner's own session with a server, for calls it makes itself (hold mode). */
-  private sessionFor(server: string): ServerSession {
-    let s = this.sessions.get(server);
-    if (!s) {
-      s = new ServerSession(server, this.clientFor(server), this.ctx.logger);
-      this.sessions.set(server, s);
-    }
-    return s;
   }
 }

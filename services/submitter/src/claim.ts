@@ -4,6 +4,7 @@
  * record is in) or by another one (a duplicate: dead-letter it, run nothing).
  */
 import {
+  decideRerun,
   ErrorCode,
   finishCall,
   publishDeadLetter,
@@ -74,7 +75,9 @@ export async function claimCall(ctx: ServiceContext, s: Submission, dispatchingH
         log.info({ owner: rec.owner }, 'a dispatch of this call may still be recording it; looking again later');
         return { retryInMs: dispatchingHere(rec.callId) ? 1_000 : allowance - inProgressFor + 100 };
       }
-      if (rec.idempotent) {
+      // The dispatcher vanished after it may have sent tools/call; the request is redelivered, so it may run again.
+      const verdict = decideRerun({ idempotent: rec.idempotent, sent: 'maybe', transient: true, attemptsLeft: true });
+      if (verdict.verdict === 'rerun') {
         log.warn('previous dispatch was interrupted; the tool is idempotent, dispatching again');
         return store.update(existing, { status: 'accepted' });
       }

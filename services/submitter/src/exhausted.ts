@@ -9,7 +9,7 @@
  * queue.
  */
 import type { JsMsg } from '@nats-io/jetstream';
-import { describeError, ErrorCode, finishCall, publishDeadLetter, WorkLoop, type Outcome, type ServiceContext } from '@mcpq/shared';
+import { decideRerun, describeError, ErrorCode, finishCall, publishDeadLetter, WorkLoop, type Outcome, type ServiceContext } from '@mcpq/shared';
 import { parseSubmission } from './intake.js';
 
 interface Advisory {
@@ -100,8 +100,15 @@ export class ExhaustedRequests {
     if (!found || found.value.submitSeq !== seq || store.isTerminal(found)) return;
     const rec = found.value;
     if (rec.status !== 'accepted' && rec.status !== 'dispatching') return;
+    // No delivery is left: nothing runs again, and a call that may have been sent is of unknown outcome.
+    const verdict = decideRerun({
+      idempotent: rec.idempotent,
+      sent: rec.status === 'dispatching' ? 'maybe' : 'no',
+      transient: true,
+      attemptsLeft: false,
+    });
     const outcome: Outcome =
-      rec.status === 'dispatching' && !rec.idempotent
+      verdict.verdict === 'outcome_unknown'
         ? { status: 'failed', error: { code: ErrorCode.outcome_unknown, message: `${message}; tools/call may have reached the server` } }
         : { status: 'failed', error: { code: ErrorCode.delivery_exhausted, message } };
     await finishCall(store, events, found, outcome);

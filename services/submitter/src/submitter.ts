@@ -9,9 +9,11 @@
  */
 import {
   backoffDelay,
+  beginAttempt,
   cancelUpstream,
   childTraceparent,
   chooseMode,
+  decideRerun,
   DispatchError,
   describeError,
   ErrorCode,
@@ -20,13 +22,10 @@ import {
   isNatsError,
   keepWorking,
   limitResult,
-  McpHttpClient,
   republishResult,
-  resolveHeaders,
-  ServerSession,
+  ServerClients,
   startCall,
   toMcpqError,
-  toolCallIds,
   traceIdOf,
   WorkLoop,
   type CallRecord,
@@ -51,7 +50,7 @@ export class Submitter {
   private readonly loop: WorkLoop;
   private readonly exhausted: ExhaustedRequests;
   private readonly arguments: ArgumentValidator;
-  private readonly sessions = new Map<string, ServerSession>();
+  private readonly servers: ServerClients;
   /** Calls this process is dispatching right now (a redelivery of one of them must wait, not judge it lost). */
   private readonly dispatching = new Set<string>();
   readonly id = `${hostname()}-${process.pid}`;
@@ -65,6 +64,7 @@ export class Submitter {
       logger: ctx.logger,
     });
     this.exhausted = new ExhaustedRequests(ctx);
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
     this.arguments = new ArgumentValidator(ctx.logger);
   }
 
@@ -140,7 +140,7 @@ export class Submitter {
       });
       return msg.ack();
     }
-    const serverSession = this.sessionFor(server);
+    const serverSession = this.servers.session(server);
     try {
       const session = await serverSession.session();
       const tool = await serverSession.tool(request.tool);
@@ -164,28 +164,19 @@ export class Submitter {
       }
       const mode = chooseMode(config.servers[server]!.mode, session, tool, server);
       const idempotent = request.idempotent === true || tool.annotations?.idempotentHint === true;
-      const attempt = current.value.attempts + 1;
-      const ids = toolCallIds(request.callId, attempt);
       if (mode === 'hold') {
         // Nothing is sent here: a joiner makes the call and holds it to the end.
         current = await store.update(current, { status: 'dispatched', mode, idempotent, dispatchedAt: new Date().toISOString() });
         return await this.handOff(msg, current, request, log, startedAt);
       }
-      current = await store.updateThroughOutage(
-        current,
-        {
-          status: 'dispatching',
-          owner: this.id,
-          mode,
-          idempotent,
-          attempts: attempt,
-          sessionId: session.sessionId,
-          protocolVersion: session.protocolVersion,
-          requestId: ids.requestId,
-          progressToken: ids.progressToken,
-        },
-        config.submitter.dispatchTimeoutMs,
-      );
+      const begun = await beginAttempt(store, current, {
+        owner: this.id,
+        session,
+        patch: { mode, idempotent },
+        boundMs: config.submitter.dispatchTimeoutMs,
+      });
+      current = begun.current;
+      const ids = begun.ids;
       const serverConfig = config.servers[server]!;
       let patch: RecordPatch;
       try {
@@ -246,7 +237,7 @@ export class Submitter {
     if (now && this.ctx.store.isTerminal(now)) {
       log.info({ status: now.value.status }, 'call ended while it was being dispatched; cancelling it upstream');
       await cancelUpstream(
-        this.sessionFor(started.value.server).client,
+        this.servers.session(started.value.server).client,
         { ...started.value, ...patch },
         `mcpq: call ${now.value.status}`,
         log,
@@ -277,7 +268,15 @@ export class Submitter {
     const error = err instanceof DispatchError ? err.error : toMcpqError(err);
     log.debug({ err: describeError(err), reached, stack: err instanceof Error ? err.stack : undefined }, 'dispatch failed');
     const sent = current.value.status === 'dispatching';
-    if (sent && reached === 'maybe' && !current.value.idempotent) {
+    const retryable = error.retryable || error.code === ErrorCode.session_lost;
+    const deliveries = msg.info.deliveryCount;
+    const verdict = decideRerun({
+      idempotent: current.value.idempotent,
+      sent: sent ? reached : 'no',
+      transient: retryable,
+      attemptsLeft: deliveries < config.submitter.maxDeliver,
+    });
+    if (verdict.verdict === 'outcome_unknown') {
       log.warn({ err: describeError(error) }, 'tools/call may have reached the server: outcome unknown');
       await finishCall(store, events, current, {
         status: 'failed',
@@ -289,7 +288,6 @@ export class Submitter {
       });
       return msg.ack();
     }
-    const retryable = error.retryable || error.code === ErrorCode.session_lost;
     // Every try to reach the server counts as an attempt (a dispatch that got as far as sending has counted already).
     if (sent || retryable) {
       current = await store.update(current, {
@@ -298,8 +296,7 @@ export class Submitter {
         ...(sent ? {} : { attempts: current.value.attempts + 1 }),
       });
     }
-    const deliveries = msg.info.deliveryCount;
-    if (retryable && deliveries < config.submitter.maxDeliver) {
+    if (verdict.verdict === 'rerun') {
       const backoff = Math.max(
         error.retryAfterMs ?? 0,
         backoffDelay(deliveries, config.submitter.retryBaseMs, config.submitter.retryMaxMs),
@@ -318,7 +315,7 @@ export class Submitter {
     }
     const outcome: Outcome = {
       status: 'failed',
-      error: retryable
+      error: verdict.gaveUp
         ? {
             code: ErrorCode.server_unreachable,
             message: `gave up after ${deliveries} attempts: ${error.message}`,
@@ -356,16 +353,5 @@ export class Submitter {
       : intake.message;
     await deadLetterSubmission(this.ctx, msg, intake.code, message, intake.callId);
     msg.ack();
-  }
-
-  private sessionFor(server: string): ServerSession {
-    let s = this.sessions.get(server);
-    if (!s) {
-      const cfg = this.ctx.config.servers[server]!;
-      const client = new McpHttpClient({ url: cfg.url, headers: resolveHeaders(cfg), requestTimeoutMs: cfg.requestTimeoutMs });
-      s = new ServerSession(server, client, this.ctx.logger);
-      this.sessions.set(server, s);
-    }
-    return s;
   }
 }

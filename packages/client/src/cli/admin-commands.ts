@@ -13,9 +13,9 @@ import {
   DeadLetterSchema,
   describeError,
   loadConfig,
-  McpHttpClient,
+  mcpClientFor,
+  streamNames,
   provision as provisionNats,
-  resolveHeaders,
   serverSupportsTasks,
   type DeadLetter,
   type ToolInfo,
@@ -24,10 +24,9 @@ import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
 import type { Command } from './commands.js';
 import { ExitCode } from './exit-codes.js';
-import { table } from './render.js';
+import { table, wantsJson } from './render.js';
 
 const common = { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
-const wantsJson = (flag: boolean) => flag || !process.stdout.isTTY;
 
 export const ls: Command = {
   summary: 'list calls from their records (newest first)',
@@ -91,11 +90,7 @@ export const servers: Command = {
     const rows = await Promise.all(
       aliases.map(async (alias) => {
         const cfg = config.servers[alias]!;
-        const client = new McpHttpClient({
-          url: cfg.url,
-          headers: resolveHeaders(cfg),
-          requestTimeoutMs: Math.min(cfg.requestTimeoutMs, 10_000),
-        });
+        const client = mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 });
         try {
           const session = await client.initialize();
           const listed = await client.request(session, 'tools/list', undefined);
@@ -162,15 +157,7 @@ export const provision: Command = {
     const nc = await connectNats(config.nats, { name: 'mcpq-provision' });
     try {
       const { jsm, names } = await provisionNats(nc, config, { consumers: ['submitter', 'joiner'] });
-      const streams = [
-        names.streams.submit,
-        names.streams.join,
-        names.streams.events,
-        names.streams.dlq,
-        names.streams.advisories,
-        `KV_${names.bucket}`,
-      ];
-      const infos = await Promise.all(streams.map((s) => jsm.streams.info(s)));
+      const infos = await Promise.all(streamNames(names).map((s) => jsm.streams.info(s)));
       const rows = infos.map((i) => ({
         stream: i.config.name,
         subjects: i.config.subjects,

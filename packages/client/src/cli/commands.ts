@@ -8,7 +8,7 @@ import { isMcpqError, ErrorCode, type ResultEvent } from '@mcpq/shared';
 import { McpqClient, type CallEvent } from '../client.js';
 import { buildArguments, parseDuration, UsageError } from './args.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
-import { formatResult, jsonLines, terminal, type Renderer } from './render.js';
+import { formatResult, renderer, wantsJson, type Renderer } from './render.js';
 
 export interface Command {
   summary: string;
@@ -21,8 +21,19 @@ const common = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function renderer(json: boolean): Renderer {
-  return json || !process.stdout.isTTY ? jsonLines() : terminal();
+/** Usage of the commands that wait on one call (watch, result). */
+const WAIT_USAGE = `[--timeout DUR] [--json]
+
+  --timeout DUR   stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`;
+
+/** The arguments of the commands that wait on one call: <callId> [--timeout DUR] [--json]. */
+function waitArgs(argv: string[]): { callId: string; json: boolean; timeoutMs: number | undefined } {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
+  return {
+    callId: one(positionals, '<callId>'),
+    json: values.json,
+    timeoutMs: values.timeout ? parseDuration(values.timeout) : undefined,
+  };
 }
 
 async function withClient<T>(fn: (client: McpqClient) => Promise<T>): Promise<T> {
@@ -35,7 +46,7 @@ async function withClient<T>(fn: (client: McpqClient) => Promise<T>): Promise<T>
 }
 
 /** Follows a call to its end, rendering each event; returns the exit code of its result. */
-async function follow(client: McpqClient, callId: string, r: Renderer, timeoutMs?: number): Promise<number> {
+async function printEvents(client: McpqClient, callId: string, r: Renderer, timeoutMs?: number): Promise<number> {
   let result: ResultEvent | undefined;
   try {
     for await (const e of client.watch(callId, timeoutMs !== undefined ? { timeoutMs } : {})) {
@@ -96,24 +107,19 @@ export const call: Command = {
         ...(values.idempotent ? { idempotent: true } : {}),
       });
       const r = renderer(values.json);
-      if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify({ type: 'submitted', callId })}\n`);
+      if (wantsJson(values.json)) process.stdout.write(`${JSON.stringify({ type: 'submitted', callId })}\n`);
       else process.stdout.write(`${callId}\n`);
-      return values.wait ? follow(client, callId, r) : ExitCode.ok;
+      return values.wait ? printEvents(client, callId, r) : ExitCode.ok;
     });
   },
 };
 
 export const watch: Command = {
   summary: "print a call's events from the start, following it to its result",
-  usage: `mcpq watch <callId> [--timeout DUR] [--json]
-
-  --timeout DUR   stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`,
+  usage: `mcpq watch <callId> ${WAIT_USAGE}`,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
-    const callId = one(positionals, '<callId>');
-    return withClient((client) =>
-      follow(client, callId, renderer(values.json), values.timeout ? parseDuration(values.timeout) : undefined),
-    );
+    const { callId, json, timeoutMs } = waitArgs(argv);
+    return withClient((client) => printEvents(client, callId, renderer(json), timeoutMs));
   },
 };
 
@@ -129,7 +135,7 @@ export const status: Command = {
         process.stderr.write(`no call ${callId} is known (a call still waiting in the queue has no record yet)\n`);
         return ExitCode.notFound;
       }
-      if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify(info)}\n`);
+      if (wantsJson(values.json)) process.stdout.write(`${JSON.stringify(info)}\n`);
       else
         for (const [k, v] of Object.entries(info))
           if (v !== undefined) process.stdout.write(`${k.padEnd(12)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
@@ -140,16 +146,13 @@ export const status: Command = {
 
 export const result: Command = {
   summary: "wait for a call's result and print it",
-  usage: `mcpq result <callId> [--timeout DUR] [--json]
-
-  --timeout DUR   stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`,
+  usage: `mcpq result <callId> ${WAIT_USAGE}`,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
-    const callId = one(positionals, '<callId>');
+    const { callId, json, timeoutMs } = waitArgs(argv);
     return withClient(async (client) => {
       try {
-        const r = await client.result(callId, values.timeout ? { timeoutMs: parseDuration(values.timeout) } : {});
-        process.stdout.write(values.json || !process.stdout.isTTY ? `${JSON.stringify(r)}\n` : formatResult(r));
+        const r = await client.result(callId, timeoutMs !== undefined ? { timeoutMs } : {});
+        process.stdout.write(wantsJson(json) ? `${JSON.stringify(r)}\n` : formatResult(r));
         return exitCodeFor(r);
       } catch (err) {
         if (!isMcpqError(err, ErrorCode.wait_timeout)) throw err;
@@ -168,7 +171,7 @@ export const cancel: Command = {
     const callId = one(positionals, '<callId>');
     return withClient(async (client) => {
       const reply = await client.cancel(callId, values.reason ? { reason: values.reason } : {});
-      if (values.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify(reply)}\n`);
+      if (wantsJson(values.json)) process.stdout.write(`${JSON.stringify(reply)}\n`);
       else
         process.stdout.write(
           `${reply.accepted ? 'cancel recorded' : 'not cancelled'}: ${reply.status}${reply.detail ? ` (${reply.detail})` : ''}\n`,

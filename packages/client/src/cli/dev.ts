@@ -7,15 +7,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, natsServerBinary, portIsFree, waitForPort } from '@mcpq/shared';
 import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
 import type { Command } from './commands.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
-import { jsonLines, terminal } from './render.js';
+import { renderer } from './render.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
 const entry = {
@@ -81,7 +81,9 @@ export const dev: Command = {
         const bin = findNatsServer();
         children.push(start('nats-server', bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'nats')], dir));
         natsUrl = `nats://127.0.0.1:${port}`;
-        await waitForPort(port, 10_000);
+        await waitForPort(port, 10_000).catch(() => {
+          throw new Error(`nats-server did not listen on port ${port} within 10000 ms (see .mcpq/logs/nats-server.log)`);
+        });
       }
       const mcpPort = (await portIsFree(3000)) ? 3000 : 0;
       const example = start('mcp-server', process.execPath, [entry.example, '--port', String(mcpPort)], dir);
@@ -139,7 +141,7 @@ async function runDemo(natsUrl: string): Promise<number> {
     process.stdout.write('Demo: one call of demo/slow (5 s, 5 progress steps)\n');
     const { callId } = await client.submit('demo', 'slow', { durationMs: 5_000, steps: 5, label: 'hello from mcpq dev' });
     process.stdout.write(`callId ${callId}\n`);
-    const r = process.stdout.isTTY ? terminal() : jsonLines();
+    const r = renderer(false);
     let code: number = ExitCode.error;
     for await (const e of client.watch(callId, { timeoutMs: 60_000 })) {
       r.event(e);
@@ -184,44 +186,9 @@ function stopChild(c: Child, graceMs: number): Promise<void> {
 }
 
 function findNatsServer(): string {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/bin', '/usr/bin']) {
-    const candidate = join(dir, 'nats-server');
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  throw new UsageError('nats-server not found on PATH or in /usr/sbin: install it (apt-get install nats-server) or set NATS_URL');
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const srv = createServer();
-    srv.once('error', () => res(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = tcpConnect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), res(true)));
-      s.once('error', () => res(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nats-server did not listen on port ${port} within ${timeoutMs} ms (see .mcpq/logs/nats-server.log)`);
+  const bin = natsServerBinary();
+  if (!bin) throw new UsageError('nats-server not found on PATH or in /usr/sbin: install it (apt-get install nats-server) or set NATS_URL');
+  return bin;
 }
 
 function waitForListening(child: Child, timeoutMs: number): Promise<string> {

@@ -5,6 +5,16 @@
 import type { ResultEvent } from '@mcpq/shared';
 import type { CallEvent } from '../client.js';
 
+/** Output is JSON lines when asked (--json) or when stdout is not a terminal (a pipe, a file). */
+export function wantsJson(flag: boolean): boolean {
+  return flag || !process.stdout.isTTY;
+}
+
+/** The renderer of call events for this output (see wantsJson). */
+export function renderer(json: boolean): Renderer {
+  return wantsJson(json) ? jsonLines() : terminal();
+}
+
 export interface Renderer {
   event(e: CallEvent): void;
   done(): void;

@@ -8,8 +8,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { ErrorCode, McpqError } from '../errors.js';
-import { isNatsError } from '../nats/errors.js';
-import { sleep } from '../runtime/backoff.js';
+import { retryWhileNatsFails } from '../nats/errors.js';
 import { canTransition, CallRecordSchema, isTerminalRecord, type CallRecord } from './record.js';
 
 export interface Versioned<T> {
@@ -87,22 +86,21 @@ export class CallStore {
    * being taken for someone else's.
    */
   async updateThroughOutage(current: Versioned<CallRecord>, patch: RecordPatch, boundMs: number): Promise<Versioned<CallRecord>> {
-    const deadline = Date.now() + boundMs;
-    let retried = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.update(current, patch);
-      } catch (err) {
-        if (retried && err instanceof McpqError && err.code === ErrorCode.record_conflict) {
-          const stored = await this.get(current.value.callId);
-          if (stored && sameExceptTimestamp(stored.value, { ...current.value, ...patch })) return stored;
+    return retryWhileNatsFails(
+      async (attempt) => {
+        try {
+          return await this.update(current, patch);
+        } catch (err) {
+          // A conflict after a retry (only NATS errors are retried) may be this writer's own lost write.
+          if (attempt > 1 && err instanceof McpqError && err.code === ErrorCode.record_conflict) {
+            const stored = await this.get(current.value.callId);
+            if (stored && sameExceptTimestamp(stored.value, { ...current.value, ...patch })) return stored;
+          }
           throw err;
         }
-        if (!isNatsError(err) || Date.now() >= deadline) throw err;
-        retried = true;
-        await sleep(Math.min(200 * attempt, 2_000, Math.max(0, deadline - Date.now())));
-      }
-    }
+      },
+      { until: Date.now() + boundMs },
+    );
   }
 
   isTerminal(record: Versioned<CallRecord>): boolean {

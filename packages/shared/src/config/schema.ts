@@ -85,7 +85,11 @@ export const SubmitterConfigSchema = z.strictObject({
   ackWaitMs: positiveMs(30_000),
   /** Deliveries of one request; when the last one fails too, the call ends `failed` (server_unreachable). */
   maxDeliver: z.number().int().min(2).default(5),
-  /** Bound on waiting for the first resumable event (or task id) of a tools/call. */
+  /**
+   * Bound on starting a call, wherever it is started (the submitter, or a joiner re-dispatching a
+   * lost session): waiting for the first resumable event (or task id) of a tools/call, and
+   * recording the new attempt through a NATS outage.
+   */
   dispatchTimeoutMs: positiveMs(30_000),
   /** Backoff for transient upstream failures: first delay and cap. */
   retryBaseMs: positiveMs(500),

@@ -12,7 +12,7 @@ import { ErrorCode, McpqError, toMcpqError } from '../errors.js';
 import { readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
 import { parseEventData, sameId, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
 import { readSse } from './sse.js';
-import type { Outcome } from '../calls/finish.js';
+import type { Outcome } from '../calls/result.js';
 import type { RecordPatch } from '../calls/store.js';
 import type { CallRequest } from '../wire/schemas.js';
 import { outcomeOfResponse, toolCallMessage, type ToolCallIds } from './tool-call.js';

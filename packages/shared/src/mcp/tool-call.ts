@@ -4,7 +4,7 @@
  * id and the dispatch attempt, so they are unique per session and a joiner
  * can recognise the call's own events on a stream that carries others.
  */
-import type { Outcome } from '../calls/finish.js';
+import type { Outcome } from '../calls/result.js';
 import { ErrorCode } from '../errors.js';
 import type { CallRequest } from '../wire/schemas.js';
 import type { JsonRpcError, JsonRpcResult } from './jsonrpc.js';

@@ -11,7 +11,7 @@ import type { NatsConfig } from '../config/schema.js';
 import { describeError, ErrorCode, McpqError } from '../errors.js';
 import type { Logger } from '../log.js';
 
-export interface ConnectOptions {
+export interface NatsConnectOptions {
   /** Connection name shown in NATS monitoring. */
   name: string;
   logger?: Logger;
@@ -56,7 +56,7 @@ export function natsConnectionOptions(cfg: NatsConfig, name: string, env: NodeJS
  * (services often start before their NATS server); after that nats.js
  * reconnects on its own, forever.
  */
-export async function connectNats(cfg: NatsConfig, options: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats(cfg: NatsConfig, options: NatsConnectOptions): Promise<NatsConnection> {
   const opts = natsConnectionOptions(cfg, options.name, options.env);
   const bound = options.firstConnectTimeoutMs ?? cfg.connectTimeoutMs;
   const deadline = Date.now() + bound;

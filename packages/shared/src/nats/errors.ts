@@ -43,18 +43,37 @@ function isNatsErrorItself(err: unknown): boolean {
   );
 }
 
+export interface NatsRetryOptions {
+  /** Stop retrying at this time (ms since the epoch): the last error is thrown. */
+  until: number;
+  /** Which errors are worth another try. Default: NATS's own (`isNatsError`). */
+  retryable?: (err: unknown) => boolean;
+  /** Step of the linear backoff: the n-th wait is n × stepMs, at most 2 s and never past `until`. Default 200 ms. */
+  stepMs?: number;
+}
+
+/**
+ * The one "retry while NATS fails" loop: runs `fn(attempt)` (attempt 1, 2,
+ * ...) until it succeeds, fails with an error that is not retryable, or
+ * `until` passes. Bounded by `until`.
+ */
+export async function retryWhileNatsFails<T>(fn: (attempt: number) => Promise<T>, options: NatsRetryOptions): Promise<T> {
+  const retryable = options.retryable ?? isNatsError;
+  const step = options.stepMs ?? 200;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (!retryable(err) || Date.now() >= options.until) throw err;
+      await sleep(Math.min(step * attempt, 2_000, Math.max(0, options.until - Date.now())));
+    }
+  }
+}
+
 /**
  * Runs `fn`, retrying while NATS fails (bounded by `boundMs`), for the steps
  * that must not be lost once work upstream has started (recording a token).
  */
 export async function whileNatsFails<T>(fn: () => Promise<T>, boundMs: number): Promise<T> {
-  const deadline = Date.now() + boundMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isNatsError(err) || Date.now() >= deadline) throw err;
-      await sleep(Math.min(200 * attempt, 2_000, Math.max(0, deadline - Date.now())));
-    }
-  }
+  return retryWhileNatsFails(() => fn(), { until: Date.now() + boundMs });
 }

@@ -12,7 +12,7 @@ import { CallStore } from '../calls/store.js';
 import { createLogger, type Logger } from '../log.js';
 import { connectNats } from '../nats/connect.js';
 import { provision } from '../nats/provision.js';
-import type { Names } from '../wire/names.js';
+import { streamNames, type Names } from '../wire/names.js';
 import { describeError } from '../errors.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, type GaugeSources } from './metrics.js';
@@ -79,12 +79,11 @@ export async function startObservability(
 ): Promise<() => Promise<void>> {
   const registry = createMetrics(service, ctx.telemetry, gauges);
   if (ctx.config.httpPort === 0) return async () => undefined;
-  const { streams, bucket } = ctx.names;
   const server = await startHealthServer({
     port: ctx.config.httpPort,
     nc: ctx.nc,
     jsm: ctx.jsm,
-    streams: [streams.submit, streams.join, streams.events, streams.dlq, `KV_${bucket}`],
+    streams: streamNames(ctx.names),
     registry,
     logger: ctx.logger,
     accepting,

@@ -99,3 +99,8 @@ export function names(prefix = 'mcpq'): Names {
     },
   };
 }
+
+/** Every stream mcpq uses, the calls bucket's included (health checks, `mcpq provision`). Their settings: `desiredStreams`. */
+export function streamNames(n: Names): string[] {
+  return [n.streams.submit, n.streams.join, n.streams.events, n.streams.dlq, n.streams.advisories, `KV_${n.bucket}`];
+}

@@ -6,8 +6,7 @@
  * comes from `tasks/result`.
  */
 import { ErrorCode, MCP_PROTOCOL_VERSION, McpqError, toMcpqError, type CallRecord, type Outcome, type Versioned } from '@mcpq/shared';
-import { interrupted, type Disposition } from './disposition.js';
-import { clearFailures, rejoined, type FollowDeps } from './follow-resume.js';
+import { clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps } from './common.js';
 import { publishProgress } from './progress.js';
 
 export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>): Promise<Disposition> {
@@ -15,11 +14,7 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
   let current = start;
   const rec = start.value;
   if (!rec.taskId) {
-    return {
-      kind: 'outcome',
-      record: current,
-      outcome: { status: 'failed', error: { code: ErrorCode.internal, message: 'task-mode call has no task id in its record' } },
-    };
+    return failed(current, { code: ErrorCode.internal, message: 'task-mode call has no task id in its record' });
   }
   const session = { sessionId: rec.sessionId, protocolVersion: rec.protocolVersion ?? MCP_PROTOCOL_VERSION };
   try {
@@ -72,9 +67,7 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
   } catch (err) {
     const interruption = interrupted(err, watch, current);
     if (interruption) return interruption;
-    const error = unknownTaskIsLost(toMcpqError(err, ErrorCode.server_unreachable), rec.taskId);
-    if (error.retryable) return { kind: 'retry', error, record: current };
-    return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };
+    return retryOrFail(current, unknownTaskIsLost(toMcpqError(err, ErrorCode.server_unreachable), rec.taskId));
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type ServiceContext,
 } from '@mcpq/shared';
 
-export class CancelService {
+export class CancelRequests {
   private readonly subs: Subscription[] = [];
 
   constructor(

@@ -13,27 +13,20 @@ import {
   readSse,
   toMcpqError,
   type CallRecord,
-  type JsonRpcRequest,
-  type McpHttpClient,
-  type ServiceContext,
   type Versioned,
 } from '@mcpq/shared';
-import { interrupted, type Disposition } from './disposition.js';
-import { callStreamEvent, publishProgress } from './progress.js';
-import type { CallWatch } from './stop-reasons.js';
-
-export interface FollowDeps {
-  ctx: ServiceContext;
-  client: McpHttpClient;
-  watch: CallWatch;
-  /** When this delivery started (for the rejoin latency). */
-  startedAt: number;
-}
-
-/** Reports that the call is being followed again (stream open, poll answered). */
-export function rejoined(deps: FollowDeps, callId: string, mode: 'resume' | 'task' | 'hold'): void {
-  deps.ctx.telemetry.emit('call:rejoined', { callId, mode, latencyMs: Date.now() - deps.startedAt });
-}
+import {
+  answerServerRequest,
+  callStreamEvent,
+  clearFailures,
+  failed,
+  interrupted,
+  rejoined,
+  retryOrFail,
+  type Disposition,
+  type FollowDeps,
+} from './common.js';
+import { publishProgress } from './progress.js';
 
 export async function followResume(deps: FollowDeps, start: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, client, watch } = deps;
@@ -41,11 +34,7 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
   const rec = start.value;
   const session = { sessionId: rec.sessionId, protocolVersion: rec.protocolVersion ?? MCP_PROTOCOL_VERSION };
   if (!rec.lastEventId || rec.requestId === undefined) {
-    return {
-      kind: 'outcome',
-      record: current,
-      outcome: { status: 'failed', error: { code: ErrorCode.internal, message: 'resume-mode call has no resume token in its record' } },
-    };
+    return failed(current, { code: ErrorCode.internal, message: 'resume-mode call has no resume token in its record' });
   }
   let retryHint: number | undefined;
   try {
@@ -71,9 +60,7 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
   } catch (err) {
     const interruption = interrupted(err, watch, current);
     if (interruption) return interruption;
-    const error = toMcpqError(err, ErrorCode.server_unreachable);
-    if (error.retryable) return { kind: 'retry', error, record: current };
-    return { kind: 'outcome', record: current, outcome: { status: 'failed', error: error.toWire() } };
+    return retryOrFail(current, toMcpqError(err, ErrorCode.server_unreachable));
   }
 }
 
@@ -89,23 +76,4 @@ function sessionRefused(err: unknown, sessionId: string | undefined): unknown {
   return new McpqError(ErrorCode.session_lost, `the MCP server refused to resume session ${sessionId ?? '(none)'}: ${e.message}`, {
     data: e.data,
   });
-}
-
-/** A rejoin worked: forget the failures counted so far. */
-export async function clearFailures(ctx: ServiceContext, current: Versioned<CallRecord>): Promise<Versioned<CallRecord>> {
-  return current.value.rejoinFailures ? ctx.store.update(current, { rejoinFailures: 0, lastError: undefined }) : current;
-}
-
-/** A server request on the call's stream: answer ping, refuse what mcpq cannot do (it declares no client capabilities). */
-export async function answerServerRequest(
-  client: McpHttpClient,
-  session: { sessionId?: string | undefined; protocolVersion: string },
-  req: JsonRpcRequest,
-): Promise<void> {
-  try {
-    if (req.method === 'ping') await client.respond(session, req.id, {});
-    else await client.respond(session, req.id, { error: { code: -32601, message: `mcpq cannot answer ${req.method} for a queued call` } });
-  } catch {
-    // Best effort: the server times its own request out.
-  }
 }

@@ -1,0 +1,52 @@
+/**
+ * The one way a process builds its MCP HTTP clients from config: one client
+ * (headers resolved from their secrets) and at most one shared session per
+ * configured server, made on first use.
+ */
+import { resolveHeaders } from '../config/load.js';
+import type { ServerConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { McpHttpClient } from './http-client.js';
+import { ServerSession } from './server-session.js';
+
+/** An MCP HTTP client for one configured server; `maxRequestTimeoutMs` caps its request timeout (short-lived uses like the CLI). */
+export function mcpClientFor(server: ServerConfig, options: { maxRequestTimeoutMs?: number } = {}): McpHttpClient {
+  const cap = options.maxRequestTimeoutMs ?? Number.POSITIVE_INFINITY;
+  return new McpHttpClient({ url: server.url, headers: resolveHeaders(server), requestTimeoutMs: Math.min(server.requestTimeoutMs, cap) });
+}
+
+/** A process's clients and sessions, by server alias. */
+export class ServerClients {
+  private readonly clients = new Map<string, McpHttpClient>();
+  private readonly sessions = new Map<string, ServerSession>();
+
+  constructor(
+    private readonly servers: Record<string, ServerConfig>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The client of a configured server (the caller checks that `alias` is configured). */
+  client(alias: string): McpHttpClient {
+    let client = this.clients.get(alias);
+    if (!client) {
+      client = mcpClientFor(this.servers[alias]!);
+      this.clients.set(alias, client);
+    }
+    return client;
+  }
+
+  /** This process's own session with a configured server. */
+  session(alias: string): ServerSession {
+    let session = this.sessions.get(alias);
+    if (!session) {
+      session = new ServerSession(alias, this.client(alias), this.logger);
+      this.sessions.set(alias, session);
+    }
+    return session;
+  }
+
+  /** Ends every session this process opened (best effort). */
+  async close(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.close().catch(() => undefined)));
+  }
+}

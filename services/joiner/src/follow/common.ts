@@ -1,0 +1,157 @@
+/**
+ * What every follower shares: its dependencies, what following a call came
+ * to (a Disposition, which the Joiner turns into ack, nak or a final
+ * result, the same way for every mode), the handling of interruptions, the
+ * rejoin bookkeeping, and the classifier of a followed call's stream events.
+ */
+import {
+  ErrorCode,
+  isMcpqError,
+  isNatsError,
+  parseEventData,
+  sameId,
+  type CallRecord,
+  type CallRequest,
+  type JsonRpcError,
+  type JsonRpcRequest,
+  type JsonRpcResult,
+  type Logger,
+  type McpHttpClient,
+  type McpqError,
+  type Mode,
+  type Outcome,
+  type ServerSession,
+  type ServiceContext,
+  type Versioned,
+} from '@mcpq/shared';
+import type { CallWatch, StopReason } from './call-watch.js';
+
+export interface FollowDeps {
+  ctx: ServiceContext;
+  client: McpHttpClient;
+  watch: CallWatch;
+  /** When this delivery started (for the rejoin latency). */
+  startedAt: number;
+  /** The joiner's own session with the server, for calls it sends itself (hold mode, re-dispatch). */
+  sessions: ServerSession;
+  joinerId: string;
+  /** The call's request, carried by the join when the joiner may have to send it (hold mode, idempotent calls). */
+  request: CallRequest | undefined;
+  log: Logger;
+}
+
+/** Follows one delivery of a call's join in one mode. */
+export type Follower = (deps: FollowDeps, record: Versioned<CallRecord>) => Promise<Disposition>;
+
+export type Disposition =
+  /** The call ended with this outcome; the Joiner finishes it (CAS, then the result). */
+  | { kind: 'outcome'; outcome: Outcome; record: Versioned<CallRecord> }
+  /** Nothing to do now: give the join back to the queue, to be delivered again after `delayMs`. */
+  | { kind: 'park'; delayMs: number; why: string }
+  /**
+   * A transient failure: try again after a backoff. With `record`, the
+   * failure counts toward joiner.maxRejoinFailures.
+   */
+  | { kind: 'retry'; error: McpqError; record?: Versioned<CallRecord> }
+  /** The follower was stopped on purpose (deadline, idle, shutdown, ...). */
+  | { kind: 'stopped'; reason: StopReason; record: Versioned<CallRecord> }
+  /** A compare-and-set failed: someone else changed the record. */
+  | { kind: 'lost' };
+
+/** The call ends failed with `error`. */
+export function failed(record: Versioned<CallRecord>, error: Outcome['error']): Disposition {
+  return { kind: 'outcome', record, outcome: { status: 'failed', ...(error ? { error } : {}) } };
+}
+
+/** After a failure the server may recover from: retry it if transient, else the call ends failed with it. */
+export function retryOrFail(record: Versioned<CallRecord>, error: McpqError): Disposition {
+  return error.retryable ? { kind: 'retry', error, record } : failed(record, error.toWire());
+}
+
+/**
+ * An error while following a call that is not the MCP server's doing: the
+ * follower was stopped on purpose, or lost a compare-and-set, or NATS failed
+ * (rethrown: mcpq's own infrastructure, retried by the work loop). Undefined
+ * when the error is the server's, for the follower to judge.
+ */
+export function interrupted(err: unknown, watch: CallWatch, current: Versioned<CallRecord>): Disposition | undefined {
+  const reason = watch.reason;
+  if (reason) return { kind: 'stopped', reason, record: current };
+  if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+  if (isNatsError(err)) throw err;
+  return undefined;
+}
+
+/** Runs a record write; a lost compare-and-set becomes `lost`. */
+export async function unlessLost(write: () => Promise<unknown>, then: Disposition): Promise<Disposition> {
+  try {
+    await write();
+  } catch (err) {
+    if (isMcpqError(err, ErrorCode.record_conflict)) return { kind: 'lost' };
+    throw err;
+  }
+  return then;
+}
+
+/** Reports that the call is being followed again (stream open, poll answered). */
+export function rejoined(deps: FollowDeps, callId: string, mode: Mode): void {
+  deps.ctx.telemetry.emit('call:rejoined', { callId, mode, latencyMs: Date.now() - deps.startedAt });
+}
+
+/** A rejoin worked: forget the failures counted so far. */
+export async function clearFailures(ctx: ServiceContext, current: Versioned<CallRecord>): Promise<Versioned<CallRecord>> {
+  return current.value.rejoinFailures ? ctx.store.update(current, { rejoinFailures: 0, lastError: undefined }) : current;
+}
+
+/** A server request on the call's stream: answer ping, refuse what mcpq cannot do (it declares no client capabilities). */
+export async function answerServerRequest(
+  client: McpHttpClient,
+  session: { sessionId?: string | undefined; protocolVersion: string },
+  req: JsonRpcRequest,
+): Promise<void> {
+  try {
+    if (req.method === 'ping') await client.respond(session, req.id, {});
+    else await client.respond(session, req.id, { error: { code: -32601, message: `mcpq cannot answer ${req.method} for a queued call` } });
+  } catch {
+    // Best effort: the server times its own request out.
+  }
+}
+
+export interface ProgressUpdate {
+  progress: number;
+  total?: number | undefined;
+  message?: string | undefined;
+}
+
+/** What one SSE event on a followed call's stream is, for that call. */
+export type CallStreamEvent =
+  | { kind: 'response'; message: JsonRpcResult | JsonRpcError }
+  | { kind: 'progress'; update: ProgressUpdate }
+  | { kind: 'request'; message: JsonRpcRequest }
+  | { kind: 'other' };
+
+/**
+ * Classifies an event of the call with JSON-RPC id `requestId` and progress
+ * token `token`: a stream may carry other requests' responses and progress,
+ * which are `other`.
+ */
+export function callStreamEvent(data: string, requestId: string | number | undefined, token: string | number | undefined): CallStreamEvent {
+  const m = parseEventData(data);
+  if (!m) return { kind: 'other' };
+  if ((m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, requestId)) return { kind: 'response', message: m.message };
+  if (m.kind === 'notification' && m.message.method === 'notifications/progress') {
+    const update = progressFor(m.message.params, token);
+    return update ? { kind: 'progress', update } : { kind: 'other' };
+  }
+  return m.kind === 'request' ? { kind: 'request', message: m.message } : { kind: 'other' };
+}
+
+/** Reads `notifications/progress` params; undefined when they are not for `token` or not valid. */
+function progressFor(params: Record<string, unknown> | undefined, token: string | number | undefined): ProgressUpdate | undefined {
+  if (!params || token === undefined || params.progressToken !== token || typeof params.progress !== 'number') return undefined;
+  return {
+    progress: params.progress,
+    total: typeof params.total === 'number' ? params.total : undefined,
+    message: typeof params.message === 'string' ? params.message : undefined,
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Hold mode, for servers that give no way to rejoin a call (no SSE event
+ * ids, no tasks): this joiner makes the call itself and holds its stream to
+ * the end. The record says `dispatching` from just before the request is
+ * sent; a later delivery that finds it so knows the holder died with the
+ * call in flight, and ends it `outcome_unknown` unless the tool is
+ * idempotent, in which case it runs it again (and `attempts` says so).
+ */
+import {
+  childTraceparent,
+  decideRerun,
+  ErrorCode,
+  McpqError,
+  outcomeOfResponse,
+  readResponse,
+  readSse,
+  requestReachedServer,
+  toMcpqError,
+  toolCallMessage,
+  type CallRecord,
+  type Versioned,
+} from '@mcpq/shared';
+import { handBack, newAttempt, rerunAfterLoss } from './attempt.js';
+import { answerServerRequest, callStreamEvent, failed, interrupted, rejoined, type Disposition, type FollowDeps } from './common.js';
+import { publishProgress } from './progress.js';
+
+export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>): Promise<Disposition> {
+  const { ctx, watch, request } = deps;
+  const rec = found.value;
+  if (!request) return failed(found, { code: ErrorCode.internal, message: 'hold-mode join carries no request' });
+  if (rec.status === 'dispatching') {
+    // The joiner that held this call stopped with it in flight (hold mode: the server offers no way to rejoin).
+    const verdict = rerunAfterLoss(deps, rec, 'maybe');
+    if (verdict.verdict === 'outcome_unknown') {
+      return failed(found, {
+        code: ErrorCode.outcome_unknown,
+        message:
+          'the joiner holding this call stopped before the call ended (hold mode: the server offers no way to rejoin); the tool may or may not have finished, and it is not idempotent, so it was not run again',
+      });
+    }
+    if (verdict.verdict === 'fail') {
+      return failed(found, {
+        code: ErrorCode.outcome_unknown,
+        message: `gave up after ${rec.attempts} attempts: the joiner holding this call stopped before the call ended (hold mode)`,
+      });
+    }
+  }
+  const begun = await newAttempt(deps, found);
+  if ('kind' in begun) return begun;
+  const { session, ids, attempt } = begun;
+  let { current } = begun;
+  let reached: 'no' | 'maybe' = 'no';
+  try {
+    const traceparent = rec.traceparent ? childTraceparent(rec.traceparent) : undefined;
+    const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
+    reached = 'maybe';
+    rejoined(deps, rec.callId, 'hold');
+    await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
+    const type = res.headers.get('content-type') ?? '';
+    if (!type.includes('text/event-stream') || !res.body) {
+      const m = await readResponse(res, ids.requestId);
+      if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
+    } else {
+      for await (const event of readSse(res.body)) {
+        const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
+        if (e.kind === 'response') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(e.message) };
+        if (e.kind === 'progress') current = await publishProgress(ctx, current, e.update, (seq) => `h${attempt}.${seq}`);
+        else if (e.kind === 'request') void answerServerRequest(deps.client, session, e.message);
+      }
+    }
+    throw new McpqError(ErrorCode.protocol_error, 'the held stream ended without a response');
+  } catch (err) {
+    const interruption = interrupted(err, watch, current);
+    if (interruption) return interruption;
+    const error = toMcpqError(err, ErrorCode.server_unreachable);
+    if (error.code === ErrorCode.session_lost) await deps.sessions.invalidate(session);
+    const sent = reached === 'no' ? requestReachedServer(err) : reached;
+    // Once the held stream is open a break loses the answer, which a new run of an idempotent tool recovers.
+    const verdict = decideRerun({
+      idempotent: current.value.idempotent,
+      sent,
+      transient: sent !== 'no' || error.retryable || error.code === ErrorCode.session_lost,
+      attemptsLeft: attempt < ctx.config.joiner.maxAttempts,
+    });
+    switch (verdict.verdict) {
+      case 'rerun':
+        return handBack(deps, current, error);
+      case 'outcome_unknown':
+        return failed(current, {
+          code: ErrorCode.outcome_unknown,
+          message: `the held call broke off after it reached the server: ${error.message}; not run again (tool not idempotent)`,
+          data: { cause: error.toWire() },
+        });
+      case 'fail':
+        return failed(
+          current,
+          verdict.gaveUp && sent !== 'no'
+            ? { code: error.code, message: `gave up after ${attempt} attempts: ${error.message}`, data: { cause: error.toWire() } }
+            : error.toWire(),
+        );
+    }
+  }
+}
