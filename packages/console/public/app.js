@@ -55,7 +55,7 @@ function progressBar(call) {
     label = String(p.progress);
   }
   if (done && call.status === 'completed') pct = 100;
-  const bar = h('div', { class: `bar${done ? ' done' : ''}`, 'data-progress': p.progress ?? '', 'data-total': p.total ?? '', title: p.message || '' });
+  const bar = h('div', { class: `bar${done ? (call.status === 'completed' ? ' done' : ' ended') : ''}`, 'data-progress': p.progress ?? '', 'data-total': p.total ?? '', title: p.message || '' });
   const fill = h('span');
   fill.style.width = `${pct}%`;
   bar.append(fill, h('em', {}, label));
@@ -101,7 +101,7 @@ function showCalls() {
       ...rows.map((c) =>
         h('tr', { 'data-call-id': c.callId },
           h('td', { class: 'mono' }, h('a', { href: `#/call/${encodeURIComponent(c.callId)}` }, c.callId)),
-          h('td', {}, statusBadge(c.status)),
+          h('td', {}, statusBadge(c.status), c.error ? h('span', { class: 'muted code' }, ` ${c.error.code}`) : ''),
           h('td', {}, c.server),
           h('td', {}, c.tool),
           h('td', {}, c.mode || ''),
