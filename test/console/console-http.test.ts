@@ -32,7 +32,12 @@ function call(base: string, method: string, path: string, headers: Record<string
   });
 }
 
-const TOKENS = { ro: 'ro-token-http-test-0123456789', op: 'op-token-http-test-0123456789', acme: 'acme-token-http-test-012345', zeta: 'zeta-token-http-test-0123456' };
+const TOKENS = {
+  ro: 'ro-token-http-test-0123456789',
+  op: 'op-token-http-test-0123456789',
+  acme: 'acme-token-http-test-012345',
+  zeta: 'zeta-token-http-test-0123456',
+};
 
 describe('console endpoints', () => {
   let h: Harness;
@@ -87,10 +92,16 @@ describe('console endpoints', () => {
     const noToken = await call(local.url, 'POST', `/api/calls/${callId}/cancel`);
     expect(noToken.status).toBe(403);
     expect(noToken.json().error.code).toBe('forbidden');
-    const otherOrigin = await call(local.url, 'POST', `/api/calls/${callId}/cancel`, { 'x-mcpq-csrf': me.csrf, origin: 'http://evil.example' });
+    const otherOrigin = await call(local.url, 'POST', `/api/calls/${callId}/cancel`, {
+      'x-mcpq-csrf': me.csrf,
+      origin: 'http://evil.example',
+    });
     expect(otherOrigin.status).toBe(403);
     expect((await h.client.status(callId))?.status).not.toBe('cancelled');
-    const ok = await call(local.url, 'POST', `/api/calls/${callId}/cancel`, { 'x-mcpq-csrf': me.csrf, origin: local.url.replace(/\/$/, '') });
+    const ok = await call(local.url, 'POST', `/api/calls/${callId}/cancel`, {
+      'x-mcpq-csrf': me.csrf,
+      origin: local.url.replace(/\/$/, ''),
+    });
     expect(ok.status).toBe(200);
     expect(ok.json()).toMatchObject({ callId, accepted: true });
     expect((await h.client.result(callId, { timeoutMs: 30_000 })).status).toBe('cancelled');

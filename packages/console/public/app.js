@@ -55,7 +55,12 @@ function progressBar(call) {
     label = String(p.progress);
   }
   if (done && call.status === 'completed') pct = 100;
-  const bar = h('div', { class: `bar${done ? (call.status === 'completed' ? ' done' : ' ended') : ''}`, 'data-progress': p.progress ?? '', 'data-total': p.total ?? '', title: p.message || '' });
+  const bar = h('div', {
+    class: `bar${done ? (call.status === 'completed' ? ' done' : ' ended') : ''}`,
+    'data-progress': p.progress ?? '',
+    'data-total': p.total ?? '',
+    title: p.message || '',
+  });
   const fill = h('span');
   fill.style.width = `${pct}%`;
   bar.append(fill, h('em', {}, label));
@@ -71,16 +76,32 @@ function errorLink(code) {
 function showCalls() {
   const calls = new Map();
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
-  const status = h('select', { name: 'status', 'aria-label': 'status' }, h('option', { value: '' }, 'any status'), STATUSES.map((s) => h('option', { value: s }, s)));
+  const status = h(
+    'select',
+    { name: 'status', 'aria-label': 'status' },
+    h('option', { value: '' }, 'any status'),
+    STATUSES.map((s) => h('option', { value: s }, s)),
+  );
   const server = h('select', { name: 'server', 'aria-label': 'server' }, h('option', { value: '' }, 'any server'));
   const search = h('input', { type: 'search', name: 'q', placeholder: 'search call id', 'aria-label': 'search call id', size: 30 });
   status.value = params.get('status') || '';
   search.value = params.get('q') || '';
   const count = h('span', { class: 'count' });
   const body = h('tbody');
-  const table = h('table', { id: 'calls' },
-    h('thead', {}, h('tr', {}, ['call id', 'status', 'server', 'tool', 'mode', 'protocol', 'age', 'progress', 'attempts'].map((t) => h('th', {}, t)))),
-    body);
+  const table = h(
+    'table',
+    { id: 'calls' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['call id', 'status', 'server', 'tool', 'mode', 'protocol', 'age', 'progress', 'attempts'].map((t) => h('th', {}, t)),
+      ),
+    ),
+    body,
+  );
   const servers = new Set();
   let queued = false;
   const render = () => {
@@ -94,12 +115,16 @@ function showCalls() {
     if (params.get('server') && !server.value) server.value = params.get('server');
     const q = search.value.trim();
     const rows = [...calls.values()]
-      .filter((c) => (!status.value || c.status === status.value) && (!server.value || c.server === server.value) && (!q || c.callId.includes(q)))
+      .filter(
+        (c) => (!status.value || c.status === status.value) && (!server.value || c.server === server.value) && (!q || c.callId.includes(q)),
+      )
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, 500);
     body.replaceChildren(
       ...rows.map((c) =>
-        h('tr', { 'data-call-id': c.callId },
+        h(
+          'tr',
+          { 'data-call-id': c.callId },
           h('td', { class: 'mono' }, h('a', { href: `#/call/${encodeURIComponent(c.callId)}` }, c.callId)),
           h('td', {}, statusBadge(c.status), c.error ? h('span', { class: 'muted code' }, ` ${c.error.code}`) : ''),
           h('td', {}, c.server),
@@ -112,7 +137,8 @@ function showCalls() {
         ),
       ),
     );
-    if (rows.length === 0) body.append(h('tr', {}, h('td', { colspan: 9, class: 'muted' }, calls.size ? 'no call matches the filters' : 'no calls yet')));
+    if (rows.length === 0)
+      body.append(h('tr', {}, h('td', { colspan: 9, class: 'muted' }, calls.size ? 'no call matches the filters' : 'no calls yet')));
     count.textContent = `${rows.length} of ${calls.size} calls`;
   };
   const later = () => {
@@ -141,7 +167,10 @@ function showCalls() {
   });
   es.onerror = () => live(false);
   const tick = setInterval(later, 5000); // ages move on
-  cleanup.push(() => es.close(), () => clearInterval(tick));
+  cleanup.push(
+    () => es.close(),
+    () => clearInterval(tick),
+  );
 }
 
 // ---- one call ----------------------------------------------------------------------
@@ -158,9 +187,12 @@ async function showCall(callId) {
     h('h1', {}, 'Call ', h('span', { class: 'mono' }, callId)),
     h('div', { class: 'row-actions' }, cancel, message),
     info,
-    h('h2', {}, 'Timeline'), timeline,
-    h('h2', {}, 'Result'), outcome,
-    h('h2', {}, 'Arguments'), args,
+    h('h2', {}, 'Timeline'),
+    timeline,
+    h('h2', {}, 'Result'),
+    outcome,
+    h('h2', {}, 'Arguments'),
+    args,
   );
   let current;
 
@@ -185,13 +217,18 @@ async function showCall(callId) {
       ['deadline', c.deadline || '—'],
     ];
     if (c.cancel) rows.push(['cancel requested', `${c.cancel.at}${c.cancel.reason ? ` (${c.cancel.reason})` : ''}`]);
-    info.replaceChildren(h('dl', { class: 'grid', id: 'call-info', 'data-status': c.status }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+    info.replaceChildren(
+      h(
+        'dl',
+        { class: 'grid', id: 'call-info', 'data-status': c.status },
+        rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+      ),
+    );
     const r = d.result;
     if (!r) outcome.replaceChildren(h('p', { class: 'muted' }, 'no result yet'));
     else {
       const parts = [h('p', {}, statusBadge(r.status), ` after ${r.attempts} attempt(s), finished ${r.finishedAt}`)];
-      if (r.error)
-        parts.push(h('p', { class: 'error', id: 'error' }, errorLink(r.error.code), ': ', r.error.message));
+      if (r.error) parts.push(h('p', { class: 'error', id: 'error' }, errorLink(r.error.code), ': ', r.error.message));
       if (r.result) parts.push(h('pre', { id: 'result' }, JSON.stringify(r.result, null, 2)));
       outcome.replaceChildren(...parts);
     }
@@ -225,10 +262,19 @@ async function showCall(callId) {
     const ev = JSON.parse(e.data);
     let what = '';
     if (ev.type === 'status') what = `${ev.status}${ev.mode ? ` (${ev.mode})` : ''}${ev.detail ? ` — ${ev.detail}` : ''}`;
-    if (ev.type === 'progress') what = `${ev.progress}${ev.total !== undefined ? `/${ev.total}` : ''}${ev.message ? ` — ${ev.message}` : ''}`;
+    if (ev.type === 'progress')
+      what = `${ev.progress}${ev.total !== undefined ? `/${ev.total}` : ''}${ev.message ? ` — ${ev.message}` : ''}`;
     if (ev.type === 'result') what = `${ev.status}${ev.error ? ` — ${ev.error.code}: ${ev.error.message}` : ''}`;
     const at = ev.type === 'result' ? ev.finishedAt : ev.at;
-    timeline.append(h('li', { 'data-kind': ev.type }, h('span', { class: 'mono' }, at), h('span', { class: `kind kind-${ev.type}` }, ev.type), h('span', {}, what)));
+    timeline.append(
+      h(
+        'li',
+        { 'data-kind': ev.type },
+        h('span', { class: 'mono' }, at),
+        h('span', { class: `kind kind-${ev.type}` }, ev.type),
+        h('span', {}, what),
+      ),
+    );
     if (ev.type === 'progress' && current) {
       current.progress = { seq: ev.seq, progress: ev.progress, total: ev.total, message: ev.message };
       const bar = info.querySelector('.bar');
@@ -248,17 +294,34 @@ async function showDeadLetters() {
   const body = h('tbody');
   view.replaceChildren(
     h('h1', {}, 'Dead letters'),
-    h('p', { class: 'note' }, 'Messages mcpq could not turn into a call, or gave up on. Replay publishes the original payload again to its subject and deletes the dead letter.'),
+    h(
+      'p',
+      { class: 'note' },
+      'Messages mcpq could not turn into a call, or gave up on. Replay publishes the original payload again to its subject and deletes the dead letter.',
+    ),
     h('div', { class: 'row-actions' }, message),
-    h('table', { id: 'dead-letters' },
-      h('thead', {}, h('tr', {}, ['seq', 'reason', 'code', 'call id', 'subject', 'at', 'message', 'payload', ''].map((t) => h('th', {}, t)))),
-      body),
+    h(
+      'table',
+      { id: 'dead-letters' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['seq', 'reason', 'code', 'call id', 'subject', 'at', 'message', 'payload', ''].map((t) => h('th', {}, t)),
+        ),
+      ),
+      body,
+    ),
   );
   const load = async () => {
     const { deadLetters } = await api('/api/dead-letters');
     body.replaceChildren(
       ...deadLetters.map((l) =>
-        h('tr', { 'data-seq': l.dlqSeq },
+        h(
+          'tr',
+          { 'data-seq': l.dlqSeq },
           h('td', {}, String(l.dlqSeq)),
           h('td', {}, l.reason),
           h('td', {}, errorLink(l.code)),
@@ -266,8 +329,30 @@ async function showDeadLetters() {
           h('td', { class: 'mono' }, l.subject),
           h('td', { title: l.at }, `${age(l.at)} ago`),
           h('td', {}, l.message),
-          h('td', {}, h('details', {}, h('summary', {}, 'payload'), h('pre', {}, l.payload ?? (l.payloadBase64 ? `(base64) ${l.payloadBase64}` : '')))),
-          h('td', {}, h('button', { class: 'replay', disabled: me.readOnly, title: me.readOnly ? 'this token is read-only' : 'publish it again', onclick: () => replay(l.dlqSeq) }, 'Replay')),
+          h(
+            'td',
+            {},
+            h(
+              'details',
+              {},
+              h('summary', {}, 'payload'),
+              h('pre', {}, l.payload ?? (l.payloadBase64 ? `(base64) ${l.payloadBase64}` : '')),
+            ),
+          ),
+          h(
+            'td',
+            {},
+            h(
+              'button',
+              {
+                class: 'replay',
+                disabled: me.readOnly,
+                title: me.readOnly ? 'this token is read-only' : 'publish it again',
+                onclick: () => replay(l.dlqSeq),
+              },
+              'Replay',
+            ),
+          ),
         ),
       ),
     );
@@ -294,28 +379,62 @@ async function showSystem() {
   const servers = h('div', { id: 'servers' });
   const streams = h('div', { id: 'streams' });
   const joiners = h('div', { id: 'joiners' });
-  view.replaceChildren(h('h1', {}, 'Servers & queues'), h('h2', {}, 'MCP servers'), servers, h('h2', {}, 'Streams and consumers'), streams, h('h2', {}, 'Joiners'), joiners);
-  const table = (head, rows) => h('table', {}, h('thead', {}, h('tr', {}, head.map((t) => h('th', {}, t)))), h('tbody', {}, rows));
+  view.replaceChildren(
+    h('h1', {}, 'Servers & queues'),
+    h('h2', {}, 'MCP servers'),
+    servers,
+    h('h2', {}, 'Streams and consumers'),
+    streams,
+    h('h2', {}, 'Joiners'),
+    joiners,
+  );
+  const table = (head, rows) =>
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          head.map((t) => h('th', {}, t)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    );
   const load = async () => {
     const [s, q] = await Promise.all([api('/api/servers'), api('/api/queues')]);
     servers.replaceChildren(
-      table(['alias', 'url', 'protocol', 'configured mode', 'tools (mode)', 'known from'],
+      table(
+        ['alias', 'url', 'protocol', 'configured mode', 'tools (mode)', 'known from'],
         s.servers.map((v) =>
-          h('tr', { 'data-alias': v.alias },
+          h(
+            'tr',
+            { 'data-alias': v.alias },
             h('td', {}, v.alias),
             h('td', { class: 'mono' }, v.url || ''),
             h('td', {}, v.protocol || '—'),
             h('td', {}, v.configuredMode || '—'),
-            h('td', {}, v.tools.length ? v.tools.map((t) => `${t.name} (${t.mode || '?'}${t.idempotent ? ', idempotent' : ''})`).join(', ') : '—'),
+            h(
+              'td',
+              {},
+              v.tools.length ? v.tools.map((t) => `${t.name} (${t.mode || '?'}${t.idempotent ? ', idempotent' : ''})`).join(', ') : '—',
+            ),
             h('td', { class: 'muted' }, v.source === 'catalog' ? `catalog, ${v.fetchedAt}` : 'config only (no catalog entry yet)'),
-          ))),
+          ),
+        ),
+      ),
     );
     streams.replaceChildren(
-      table(['stream', 'messages', 'oldest', 'consumer', 'pending', 'ack pending', 'redelivered', 'waiting pulls'],
+      table(
+        ['stream', 'messages', 'oldest', 'consumer', 'pending', 'ack pending', 'redelivered', 'waiting pulls'],
         q.streams.flatMap((st) => {
           const cs = st.consumers.length ? st.consumers : [undefined];
           return cs.map((c, i) =>
-            h('tr', { 'data-stream': st.stream },
+            h(
+              'tr',
+              { 'data-stream': st.stream },
               h('td', {}, i === 0 ? st.stream : ''),
               h('td', {}, i === 0 ? String(st.messages) : ''),
               h('td', { title: st.oldest || '' }, i === 0 && st.oldest ? `${age(st.oldest)} ago` : ''),
@@ -324,12 +443,26 @@ async function showSystem() {
               h('td', {}, c ? String(c.ackPending) : ''),
               h('td', {}, c ? String(c.redelivered) : ''),
               h('td', {}, c ? String(c.waiting) : ''),
-            ));
-        })),
+            ),
+          );
+        }),
+      ),
     );
     joiners.replaceChildren(
       q.joiners.length
-        ? table(['joiner', 'held', 'parked', 'answered'], q.joiners.map((j) => h('tr', { 'data-joiner': j.id }, h('td', { class: 'mono' }, j.id), h('td', {}, String(j.held)), h('td', {}, String(j.parked)), h('td', {}, j.at))))
+        ? table(
+            ['joiner', 'held', 'parked', 'answered'],
+            q.joiners.map((j) =>
+              h(
+                'tr',
+                { 'data-joiner': j.id },
+                h('td', { class: 'mono' }, j.id),
+                h('td', {}, String(j.held)),
+                h('td', {}, String(j.parked)),
+                h('td', {}, j.at),
+              ),
+            ),
+          )
         : h('p', { class: 'muted' }, 'no joiner answered within 1 s'),
     );
   };
@@ -347,7 +480,13 @@ function live(on) {
 async function route() {
   for (const f of cleanup.splice(0)) f();
   const hash = location.hash.replace(/^#/, '') || '/';
-  const section = hash.startsWith('/call/') ? 'calls' : hash.startsWith('/dead-letters') ? 'dead-letters' : hash.startsWith('/system') ? 'system' : 'calls';
+  const section = hash.startsWith('/call/')
+    ? 'calls'
+    : hash.startsWith('/dead-letters')
+      ? 'dead-letters'
+      : hash.startsWith('/system')
+        ? 'system'
+        : 'calls';
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === section);
   try {
     if (hash.startsWith('/call/')) await showCall(decodeURIComponent(hash.slice('/call/'.length)));
@@ -364,7 +503,19 @@ async function start() {
   const who = document.getElementById('who');
   who.append(`${me.admin ? 'operator' : `tenant ${me.tenant}`}${me.readOnly ? ' · read-only' : ''}`);
   if (me.loginRequired) {
-    who.append(h('button', { class: 'link', onclick: async () => { await api('/logout', { method: 'POST' }).catch(() => undefined); location.reload(); } }, 'log out'));
+    who.append(
+      h(
+        'button',
+        {
+          class: 'link',
+          onclick: async () => {
+            await api('/logout', { method: 'POST' }).catch(() => undefined);
+            location.reload();
+          },
+        },
+        'log out',
+      ),
+    );
   }
   document.body.dataset.readOnly = String(me.readOnly);
   window.addEventListener('hashchange', route);

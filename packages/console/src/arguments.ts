@@ -18,7 +18,8 @@ export interface ArgumentsView {
 }
 
 /** Keys whose values never leave the console: the log redaction's keys, and their usual spellings. */
-const SECRET_KEY = /^(headers|authorization|password|passwd|token|secret|cookie|api[-_]?key|access[-_]?token|refresh[-_]?token|client[-_]?secret|credentials?)$/i;
+const SECRET_KEY =
+  /^(headers|authorization|password|passwd|token|secret|cookie|api[-_]?key|access[-_]?token|refresh[-_]?token|client[-_]?secret|credentials?)$/i;
 /** Stream positions looked at per stream, at most: a lookup stays quick however deep the queue is. */
 const SCAN_LIMIT = 500;
 
@@ -27,7 +28,12 @@ export async function findArguments(jsm: JetStreamManager, n: Names, callId: str
     const m = JoinMessageSchema.safeParse(json);
     return m.success && m.data.callId === callId ? (m.data.request?.arguments ?? (m.data.request ? {} : undefined)) : undefined;
   });
-  if (join) return { available: true, source: 'the join message (hold-mode and idempotent calls keep their request until they end)', arguments: redact(join) };
+  if (join)
+    return {
+      available: true,
+      source: 'the join message (hold-mode and idempotent calls keep their request until they end)',
+      arguments: redact(join),
+    };
   const queued = await scan(jsm, n.streams.submit, n.submit(server), (json) => {
     const m = CallRequestSchema.safeParse(json);
     return m.success && m.data.callId === callId ? (m.data.arguments ?? {}) : undefined;
@@ -84,7 +90,5 @@ function redactValue(value: unknown, depth: number): unknown {
   if (depth > 32) return '[too deep]';
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : redactValue(v, depth + 1)]),
-  );
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : redactValue(v, depth + 1)]));
 }

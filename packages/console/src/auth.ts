@@ -53,7 +53,9 @@ export class ConsoleAuth {
   /** The request's identity, or undefined when it must log in (or names a non-loopback host without tokens). */
   identify(req: IncomingMessage): Identity | undefined {
     if (!this.tokens.required) {
-      return hostIsLoopback(req.headers.host) ? { principal: this.tokens.authenticate(undefined)!, via: 'local', csrf: this.localCsrf } : undefined;
+      return hostIsLoopback(req.headers.host)
+        ? { principal: this.tokens.authenticate(undefined)!, via: 'local', csrf: this.localCsrf }
+        : undefined;
     }
     if (req.headers.authorization !== undefined) {
       const principal = this.tokens.authenticate(req.headers.authorization);

@@ -116,7 +116,9 @@ export class CallsFeed {
    */
   private async loadTotals(): Promise<void> {
     const jsm = await jetstreamManager(this.options.nc, { checkAPI: false });
-    const running = this.snapshot().filter((c) => c.progress.seq > 0 && c.progress.total === undefined && !c.finishedAt).slice(0, 200);
+    const running = this.snapshot()
+      .filter((c) => c.progress.seq > 0 && c.progress.total === undefined && !c.finishedAt)
+      .slice(0, 200);
     for (const call of running) {
       try {
         const m = await jsm.direct.getMessage(this.options.names.streams.events, {

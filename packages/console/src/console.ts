@@ -150,18 +150,26 @@ class ConsoleApp {
 
     const identity = this.d.auth.identify(req);
     if (!identity) {
-      if (path === '/' && method === 'GET' && this.d.auth.required) return sendText(res, 200, 'text/html; charset=utf-8', this.loginPage(''));
+      if (path === '/' && method === 'GET' && this.d.auth.required)
+        return sendText(res, 200, 'text/html; charset=utf-8', this.loginPage(''));
       return sendError(
         res,
         401,
         ErrorCode.unauthorized,
-        this.d.auth.required ? 'log in at / or send Authorization: Bearer <token>' : 'without gateway.tokens the console answers loopback hosts only',
+        this.d.auth.required
+          ? 'log in at / or send Authorization: Bearer <token>'
+          : 'without gateway.tokens the console answers loopback hosts only',
       );
     }
     if (method === 'GET') return this.get(path, url.searchParams, identity, req, res);
     if (method === 'POST') {
       if (!this.d.auth.mayWrite(req, identity))
-        return sendError(res, 403, ErrorCode.forbidden, 'a browser request must carry the X-Mcpq-Csrf token of its session, from the same origin');
+        return sendError(
+          res,
+          403,
+          ErrorCode.forbidden,
+          'a browser request must carry the X-Mcpq-Csrf token of its session, from the same origin',
+        );
       return this.post(path, identity, res);
     }
     return sendError(res, 404, ErrorCode.not_found, `no ${method} ${path}`);
@@ -172,7 +180,14 @@ class ConsoleApp {
     if (path === '/') return sendText(res, 200, 'text/html; charset=utf-8', this.pages.index);
     if (path === '/docs/errors') return sendText(res, 200, 'text/html; charset=utf-8', errorsPage(readDoc(ERRORS_DOC)));
     if (path === '/api/me')
-      return sendJson(res, 200, { tenant: p.tenant, readOnly: p.readOnly, admin: p.admin, csrf: who.csrf, loginRequired: this.d.auth.required, prefix: this.d.names.prefix });
+      return sendJson(res, 200, {
+        tenant: p.tenant,
+        readOnly: p.readOnly,
+        admin: p.admin,
+        csrf: who.csrf,
+        loginRequired: this.d.auth.required,
+        prefix: this.d.names.prefix,
+      });
     if (path === '/api/calls') return sendJson(res, 200, { calls: await this.listCalls(who, query) });
     if (path === '/api/calls/stream') return this.callsStream(who, req, res);
     if (path === '/api/dead-letters') return sendJson(res, 200, { deadLetters: await this.deadLetters(who) });
@@ -198,7 +213,8 @@ class ConsoleApp {
     const cancel = /^\/api\/calls\/([^/]+)\/cancel$/.exec(path);
     const replay = /^\/api\/dead-letters\/([^/]+)\/replay$/.exec(path);
     if (!cancel && !replay) return sendError(res, 404, ErrorCode.not_found, `no POST ${path}`);
-    if (who.principal.readOnly) return sendError(res, 403, ErrorCode.forbidden, 'this token is read-only: it cannot cancel calls or replay dead letters');
+    if (who.principal.readOnly)
+      return sendError(res, 403, ErrorCode.forbidden, 'this token is read-only: it cannot cancel calls or replay dead letters');
     if (cancel) {
       const callId = this.accessibleCallId(cancel[1]!, who, res);
       if (!callId) return;
@@ -207,7 +223,8 @@ class ConsoleApp {
       return sendJson(res, 200, reply);
     }
     const seq = Number(replay![1]);
-    if (!Number.isInteger(seq) || seq < 1) return sendError(res, 400, ErrorCode.invalid_request, 'a dead letter is named by its sequence number');
+    if (!Number.isInteger(seq) || seq < 1)
+      return sendError(res, 400, ErrorCode.invalid_request, 'a dead letter is named by its sequence number');
     if (!who.principal.admin) {
       // A tenant replays only its own calls' letters: look the letter up among those it may see.
       const letter = (await readDeadLetters(this.d.client, undefined, DEAD_LETTERS_SHOWN)).find((l) => l.dlqSeq === seq);
@@ -255,7 +272,10 @@ class ConsoleApp {
   private async callsStream(who: Identity, req: IncomingMessage, res: ServerResponse): Promise<void> {
     await this.d.feed.ready;
     const stream = openEventStream(req, res);
-    stream.send('snapshot', this.d.feed.snapshot().filter((c) => mayAccessCall(who.principal, c.callId)));
+    stream.send(
+      'snapshot',
+      this.d.feed.snapshot().filter((c) => mayAccessCall(who.principal, c.callId)),
+    );
     const unsubscribe = this.d.feed.subscribe((change) => {
       const callId = change.type === 'call' ? change.call.callId : change.callId;
       if (mayAccessCall(who.principal, callId)) stream.send(change.type, change.type === 'call' ? change.call : { callId });
@@ -267,7 +287,8 @@ class ConsoleApp {
   private async callDetail(callId: string, res: ServerResponse): Promise<void> {
     const kv = await new Kvm(this.d.nc).open(this.d.names.bucket);
     const found = await new CallStore(kv).get(callId);
-    if (!found) return sendError(res, 404, ErrorCode.not_found, `no call ${callId} (a queued call has no record until a submitter takes it)`);
+    if (!found)
+      return sendError(res, 404, ErrorCode.not_found, `no call ${callId} (a queued call has no record until a submitter takes it)`);
     const rec = found.value;
     const args = await findArguments(this.d.jsm, this.d.names, callId, rec.server);
     return sendJson(res, 200, {

@@ -11,10 +11,16 @@ import { startConsole } from './console.js';
 export async function runUi(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' } } });
   const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error('--port must be a port number (0-65535)');
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+    throw new Error('--port must be a port number (0-65535)');
   const config = loadConfig();
   const logger = createLogger('console', { level: config.log.level });
-  const running = await startConsole({ config, logger, ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}) });
+  const running = await startConsole({
+    config,
+    logger,
+    ...(port !== undefined ? { port } : {}),
+    ...(values.host ? { host: values.host } : {}),
+  });
   process.stdout.write(`mcpq console: ${running.url}\n`);
   handleSignals({ logger, graceMs: 5_000, stop: () => running.close() });
   return new Promise<number>(() => undefined);

@@ -21,7 +21,8 @@ export const ui: Command = {
   Serves the console at http://<host>:<port>/ until Ctrl-C (docs/console.md). Reads NATS_URL and
   MCPQ_CONFIG like the services; with gateway.tokens a browser logs in with one of the tokens.`,
   async run(argv) {
-    if (!existsSync(CONSOLE_ENTRY)) throw new UsageError(`mcpq ui runs from a built checkout of mcpq: ${CONSOLE_ENTRY} not found (run pnpm build)`);
+    if (!existsSync(CONSOLE_ENTRY))
+      throw new UsageError(`mcpq ui runs from a built checkout of mcpq: ${CONSOLE_ENTRY} not found (run pnpm build)`);
     const mod = (await import(pathToFileURL(CONSOLE_ENTRY).href)) as { runUi(argv: string[]): Promise<number> };
     return mod.runUi(argv);
   },
