@@ -138,6 +138,7 @@ describe.skipIf(!hasChromium)('web console in a browser', () => {
     const row = await p.waitForSelector('#dead-letters tr[data-seq]', WAIT);
     const seq = Number(await row.getAttribute('data-seq'));
     expect(await row.textContent()).toContain(first.code);
+    expect(await row.textContent()).toContain('this is not json'); // the original payload
     await p.screenshot({ path: `${shots}dead-letters.png` });
     await p.click(`tr[data-seq="${seq}"] button.replay`);
     await p.waitForSelector(`#action-message:has-text("replayed dead letter ${seq}")`, WAIT);

@@ -282,6 +282,8 @@ async function showCall(callId) {
     }
     if (ev.type === 'status' || ev.type === 'result') void refresh();
   });
+  es.onopen = () => live(true);
+  es.onerror = () => live(false);
   es.addEventListener('end', () => es.close());
   es.addEventListener('failure', (e) => timeline.append(h('li', { class: 'error' }, JSON.parse(e.data).message)));
   cleanup.push(() => es.close());

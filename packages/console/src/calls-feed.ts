@@ -7,7 +7,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { Kvm, KvWatchInclude, type KvWatchEntry } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { parseRecord, ProgressEventSchema, type Logger, type Names } from '@mcpq/shared';
+import { ErrorCode, McpqError, parseRecord, ProgressEventSchema, type Logger, type Names } from '@mcpq/shared';
 import { progressOf, toCallView, type CallView, type ProgressView } from './call-view.js';
 
 export type FeedChange = { type: 'call'; call: CallView } | { type: 'removed'; callId: string };
@@ -56,6 +56,19 @@ export class CallsFeed {
       }
     })().catch((err: unknown) => this.options.logger.error({ err: String(err) }, 'console: calls watch ended'));
     void this.ready.then(() => this.loadTotals());
+  }
+
+  /** Waits for the initial load, at most `ms` (a bucket NATS cannot read must not hang the page). */
+  async whenReady(ms = 30_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new McpqError(ErrorCode.nats_error, `the calls bucket was not read within ${ms} ms`)), ms);
+    });
+    try {
+      await Promise.race([this.ready, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   stop(): void {

@@ -252,7 +252,7 @@ class ConsoleApp {
   }
 
   private async listCalls(who: Identity, query: URLSearchParams) {
-    await this.d.feed.ready;
+    await this.d.feed.whenReady();
     const status = CallStatusSchema.safeParse(query.get('status') ?? undefined);
     const server = query.get('server');
     const q = query.get('q');
@@ -270,7 +270,7 @@ class ConsoleApp {
   }
 
   private async callsStream(who: Identity, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    await this.d.feed.ready;
+    await this.d.feed.whenReady();
     const stream = openEventStream(req, res);
     stream.send(
       'snapshot',
