@@ -123,7 +123,8 @@ describe('least privilege', () => {
       expect(timeline).toContain('"type":"result"');
       const queues = await get('/api/queues');
       expect(queues.joiners).toHaveLength(1);
-      expect(queues.streams.map((q: { consumers: unknown[] }) => q.consumers.length)).toEqual([1, 1, 0, 0]);
+      // submit, join, events, dlq, advisories, the calls bucket: the three durable consumers are there
+      expect(queues.streams.map((q: { consumers: unknown[] }) => q.consumers.length)).toEqual([1, 1, 0, 0, 1, 0]);
       expect((await get('/api/servers')).servers.map((v: { alias: string }) => v.alias)).toEqual(['demo']);
       const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
       expect(await cancel.json()).toMatchObject({ accepted: true });

@@ -7,7 +7,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { JoinerReportSchema, ServerCatalog, type Config, type JoinerReport, type Names } from '@mcpq/shared';
+import { JoinerReportSchema, ServerCatalog, streamNames, type Config, type JoinerReport, type Names } from '@mcpq/shared';
 
 export interface ServerView {
   alias: string;
@@ -61,7 +61,7 @@ export async function serverViews(nc: NatsConnection, n: Names, config: Config):
 
 export async function streamViews(jsm: JetStreamManager, n: Names): Promise<StreamView[]> {
   const out: StreamView[] = [];
-  for (const stream of [n.streams.submit, n.streams.join, n.streams.events, n.streams.dlq]) {
+  for (const stream of streamNames(n)) {
     try {
       const info = await jsm.streams.info(stream);
       const consumers: StreamView['consumers'] = [];
