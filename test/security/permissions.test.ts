@@ -14,6 +14,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { McpqClient } from '@mcpq/client';
+import { startConsole } from '@mcpq/console';
 import { ENTRY, REPO_ROOT, startNatsServer } from '@mcpq/testkit';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
@@ -22,6 +23,7 @@ const passwords = {
   MCPQ_SUBMITTER_PASSWORD: 'submitter-pw-2',
   MCPQ_JOINER_PASSWORD: 'joiner-pw-3',
   MCPQ_CALLER_PASSWORD: 'caller-pw-4',
+  MCPQ_CONSOLE_PASSWORD: 'console-pw-5',
 };
 
 let h: Harness;
@@ -92,6 +94,53 @@ describe('least privilege', () => {
     expect((await jsm.streams.info('MCPQ_JOIN')).state.messages).toBe(0);
     expect(await jsm.streams.getMessage('MCPQ_EVENTS', { last_by_subj: 'mcpq.call.forged.result' }).catch(() => null)).toBeNull();
     expect(await h.record('forged')).toBeUndefined();
+  });
+
+  it('the console runs under mcpq-console: lists, opens and cancels calls, shows queues and joiners, replays a dead letter', async () => {
+    const nc = await connect({ servers: h.nats.url, user: 'mcpq-console', pass: passwords.MCPQ_CONSOLE_PASSWORD });
+    const violations: string[] = [];
+    void (async () => {
+      for await (const st of nc.status()) if (st.type === 'error') violations.push(String(st.error));
+    })();
+    const ui = await startConsole({ config: h.config, nc, port: 0 });
+    try {
+      const me = (await (await fetch(new URL('/api/me', ui.url))).json()) as { csrf: string };
+      const get = async (path: string) => {
+        const res = await fetch(new URL(path, ui.url));
+        expect(res.status, path).toBe(200);
+        return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      };
+      const done = await caller.submit('demo', 'slow', { durationMs: 300, steps: 2 });
+      await caller.result(done.callId, { timeoutMs: 30_000 });
+      const running = await caller.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
+      await waitFor('running', async () => (await caller.status(running.callId))?.status === 'running');
+      await waitFor('both calls listed', async () => {
+        const ids = ((await get('/api/calls')).calls as Array<{ callId: string }>).map((c) => c.callId);
+        return ids.includes(done.callId) && ids.includes(running.callId);
+      });
+      expect((await get(`/api/calls/${done.callId}`)).result.status).toBe('completed');
+      const timeline = await (await fetch(new URL(`/api/calls/${done.callId}/events`, ui.url))).text();
+      expect(timeline).toContain('"type":"result"');
+      const queues = await get('/api/queues');
+      expect(queues.joiners).toHaveLength(1);
+      // submit, join, events, dlq, advisories, the calls bucket: the three durable consumers are there
+      expect(queues.streams.map((q: { consumers: unknown[] }) => q.consumers.length)).toEqual([1, 1, 0, 0, 1, 0]);
+      expect((await get('/api/servers')).servers.map((v: { alias: string }) => v.alias)).toEqual(['demo']);
+      const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      expect(await cancel.json()).toMatchObject({ accepted: true });
+      // A dead letter (a submission that is not JSON), listed and replayed.
+      await jetstream(callerConn).publish('mcpq.submit.demo', 'not json');
+      const letters = await waitFor('a dead letter', async () => {
+        const l = (await get('/api/dead-letters')).deadLetters as Array<{ dlqSeq: number }>;
+        return l.length > 0 ? l : undefined;
+      });
+      const replay = await fetch(new URL(`/api/dead-letters/${letters[0]!.dlqSeq}/replay`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      expect(await replay.json()).toMatchObject({ outcome: 'replayed', subject: 'mcpq.submit.demo' });
+      expect(violations).toEqual([]);
+    } finally {
+      await ui.close();
+      await nc.close();
+    }
   });
 
   it('the services needed no permission beyond theirs', () => {

@@ -50,6 +50,10 @@ export const ErrorCode = {
   record_conflict: 'record_conflict',
   /** NATS is unreachable or refused an operation. */
   nats_error: 'nats_error',
+  /** An HTTP face (console, gateway) got no valid bearer token or session. */
+  unauthorized: 'unauthorized',
+  /** An HTTP face refused an action to this principal (read-only token, missing CSRF proof). */
+  forbidden: 'forbidden',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -40,3 +40,4 @@ export * from './mcp/protocol-2026.js';
 export * from './mcp/modern-client.js';
 export * from './mcp/era.js';
 export * from './runtime/local-ports.js';
+export * from './wire/joiner-report.js';

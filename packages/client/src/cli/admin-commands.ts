@@ -221,7 +221,8 @@ async function dlqList(argv: string[]): Promise<number> {
   }
 }
 
-async function readDeadLetters(
+/** Dead letters, oldest first (at most `limit`), each with its sequence in the DLQ stream. */
+export async function readDeadLetters(
   client: McpqClient,
   reason: string | undefined,
   limit: number,
@@ -252,33 +253,49 @@ async function dlqReplay(argv: string[]): Promise<number> {
     throw new UsageError('expected the dead letter\'s sequence number (see "mcpq dlq ls")');
   const client = await McpqClient.connect();
   try {
-    const jsm = await jetstreamManager(client.nc);
-    const stored = await jsm.streams.getMessage(client.names.streams.dlq, { seq });
-    if (!stored) {
+    const out = await replayDeadLetter(client, seq, { keep: values.keep });
+    if (out.outcome === 'not_found') {
       process.stderr.write(`no dead letter with sequence ${seq}\n`);
       return ExitCode.notFound;
     }
-    const letter = DeadLetterSchema.parse(stored.json());
-    const payload =
-      letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
-    const h = natsHeaders();
-    for (const [k, vs] of Object.entries(letter.headers ?? {})) for (const v of vs) h.append(k, v);
-    const ack = await jetstream(client.nc).publish(letter.subject, payload, { headers: h });
-    if (ack.duplicate) {
-      process.stderr.write(`not replayed: ${letter.subject} still holds this Nats-Msg-Id within its duplicate window; try again later\n`);
+    if (out.outcome === 'duplicate') {
+      process.stderr.write(`not replayed: ${out.subject} still holds this Nats-Msg-Id within its duplicate window; try again later\n`);
       return ExitCode.error;
     }
-    if (!values.keep) await jsm.streams.deleteMessage(client.names.streams.dlq, seq);
-    const out = { replayed: seq, subject: letter.subject, stream: ack.stream, seq: ack.seq, deleted: !values.keep };
+    const { outcome: _o, ...shown } = out;
     process.stdout.write(
       wantsJson(values.json)
-        ? `${JSON.stringify(out)}\n`
-        : `replayed dead letter ${seq} to ${letter.subject} (${ack.stream} seq ${ack.seq})${values.keep ? '' : '; dead letter deleted'}\n`,
+        ? `${JSON.stringify(shown)}\n`
+        : `replayed dead letter ${seq} to ${out.subject} (${out.stream} seq ${out.seq})${values.keep ? '' : '; dead letter deleted'}\n`,
     );
     return ExitCode.ok;
   } finally {
     await client.close();
   }
+}
+
+export type ReplayOutcome =
+  | { outcome: 'replayed'; replayed: number; subject: string; stream: string; seq: number; deleted: boolean }
+  | { outcome: 'not_found' }
+  | { outcome: 'duplicate'; subject: string };
+
+/**
+ * Publishes a dead letter's original payload and headers again to its original subject, then
+ * deletes the dead letter unless `keep`. A replay JetStream drops as a duplicate is reported, not retried.
+ */
+export async function replayDeadLetter(client: McpqClient, seq: number, options: { keep?: boolean } = {}): Promise<ReplayOutcome> {
+  const jsm = await jetstreamManager(client.nc);
+  const stored = await jsm.streams.getMessage(client.names.streams.dlq, { seq });
+  if (!stored) return { outcome: 'not_found' };
+  const letter = DeadLetterSchema.parse(stored.json());
+  const payload =
+    letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
+  const h = natsHeaders();
+  for (const [k, vs] of Object.entries(letter.headers ?? {})) for (const v of vs) h.append(k, v);
+  const ack = await jetstream(client.nc).publish(letter.subject, payload, { headers: h });
+  if (ack.duplicate) return { outcome: 'duplicate', subject: letter.subject };
+  if (!options.keep) await jsm.streams.deleteMessage(client.names.streams.dlq, seq);
+  return { outcome: 'replayed', replayed: seq, subject: letter.subject, stream: ack.stream, seq: ack.seq, deleted: !options.keep };
 }
 
 function age(iso: string): string {

@@ -22,6 +22,7 @@ const entry = {
   submitter: join(repoRoot, 'services/submitter/dist/main.js'),
   joiner: join(repoRoot, 'services/joiner/dist/main.js'),
   example: join(repoRoot, 'examples/mcp-server/dist/main.js'),
+  console: join(repoRoot, 'packages/console/dist/main.js'),
 };
 
 /** File (in the dev directory) where `mcpq dev` leaves its NATS URL for other mcpq commands run in the same directory. */
@@ -98,6 +99,10 @@ export const dev: Command = {
       const joinerProcs = Array.from({ length: joiners }, (_, i) => start(`joiner-${i + 1}`, process.execPath, [entry.joiner], dir, env));
       children.push(...joinerProcs);
       await Promise.all([submitter, ...joinerProcs].map((c) => waitForLog(c, /running/, 20_000)));
+      const uiPort = process.env.MCPQ_UI_PORT ? [] : ['--port', (await portIsFree(4280)) ? '4280' : '0'];
+      const web = start('console', process.execPath, [entry.console, ...uiPort], dir, env);
+      children.push(web);
+      const consoleUrl = await waitForListening(web, 20_000);
 
       process.stdout.write(
         [
@@ -106,6 +111,7 @@ export const dev: Command = {
           `  MCP server    demo -> ${mcpUrl} (tools: echo, slow, slow_idempotent, fail), pid ${example.proc.pid}`,
           `  submitter     pid ${submitter.proc.pid}, log .mcpq/logs/submitter.log`,
           ...joinerProcs.map((j) => `  ${j.name.padEnd(13)} pid ${j.proc.pid}, log .mcpq/logs/${j.name}.log`),
+          `  console       ${consoleUrl} (open it in a browser), pid ${web.proc.pid}`,
           '',
           'Try, in another terminal in this directory:',
           `  pnpm mcpq call demo slow --args '{"durationMs":5000,"steps":5,"label":"hello"}' --wait`,
