@@ -1,4 +1,4 @@
-/** Small measuring tools: percentiles, and a process's RSS and CPU time from /proc. */
+/** Small measuring tools: percentiles, a process's RSS and CPU time from /proc, a bounded wait. */
 import { readFileSync } from 'node:fs';
 
 export function percentile(sorted: number[], p: number): number {
@@ -71,4 +71,13 @@ export async function runConcurrently(
     }),
   );
   return { latencies, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Polls `check` every 250 ms until it holds; throws after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
