@@ -81,3 +81,17 @@ export async function waitUntil(what: string, check: () => Promise<boolean> | bo
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/**
+ * The largest value `read` gives over `ms`, read every 200 ms. A read that fails (a service too
+ * busy to answer its /metrics in time) is skipped, not fatal: the figure is a sample's maximum.
+ */
+export async function sampleMax(read: () => Promise<number>, ms: number): Promise<number> {
+  let max = 0;
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    max = Math.max(max, await read().catch(() => 0));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return max;
+}

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Environment } from '../environment.js';
-import { cpuShare, rssBytes, waitUntil } from '../measure.js';
+import { cpuShare, rssBytes, sampleMax, waitUntil } from '../measure.js';
 
 export interface InflightOptions {
   calls: number;
@@ -54,16 +54,10 @@ async function viaMcpq(options: InflightOptions): Promise<HolderCost> {
       );
     }
     await waitUntil(`${options.calls} held streams`, async () => (await env.joinersMetric('mcpq_calls_held')) >= options.calls, 120_000);
-    let heldMax = 0;
-    const sampling = (async () => {
-      const until = Date.now() + options.sampleMs;
-      while (Date.now() < until) {
-        heldMax = Math.max(heldMax, await env.joinersMetric('mcpq_calls_held'));
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
-    const cpu = await cpuShare(pids, options.sampleMs);
-    await sampling;
+    const [cpu, heldMax] = await Promise.all([
+      cpuShare(pids, options.sampleMs),
+      sampleMax(() => env.joinersMetric('mcpq_calls_held'), options.sampleMs),
+    ]);
     const rssLoaded = pids.map(rssBytes).reduce((a, b) => a + b, 0);
     const heapLoaded = await env.joinersHeap();
     return {

@@ -11,11 +11,14 @@
  */
 import { JoinerConfigSchema } from '@mcpq/shared';
 import { Environment } from '../environment.js';
-import { cpuShare, percentile, rssBytes, waitUntil } from '../measure.js';
+import { cpuShare, percentile, rssBytes, sampleMax, waitUntil } from '../measure.js';
 
 export interface ParkedOptions {
   calls: number;
-  /** How long each task runs on the server. */
+  /**
+   * How long each task runs on the server, at least: longer when the warm-up says dispatching
+   * every call would not leave a waiting window (twice the estimate, plus 10 s).
+   */
   taskMs: number;
   /** The poll interval the server suggests for its tasks. */
   pollMs: number;
@@ -54,18 +57,37 @@ export interface ParkedCost {
   noticeMaxMs: number;
 }
 
+/** The calls could not all be dispatched well before the first task ends: a longer task is needed. */
+export class DispatchTooSlow extends Error {
+  /** Seconds dispatching every call would take at the rate seen. */
+  readonly estimatedSeconds: number;
+  constructor(options: ParkedOptions, dispatched: number, seconds: number) {
+    super(
+      `bench: ${dispatched} of ${options.calls} tasks dispatched in ${seconds.toFixed(1)} s, ` +
+        `too slow to read a waiting window before the ${options.taskMs / 1000} s tasks end`,
+    );
+    this.estimatedSeconds = (seconds * options.calls) / Math.max(1, dispatched);
+  }
+}
+
 interface Seen {
   receivedAt: number;
   status: string;
   endedAt?: number;
 }
 
-export async function parked(options: ParkedOptions): Promise<ParkedCost> {
+const WARM_CALLS = 100;
+
+export async function parked(requested: ParkedOptions): Promise<ParkedCost> {
   const joinerDefaults = JoinerConfigSchema.parse({});
-  const env = await Environment.start({ joiners: 1, nodeArgs: ['--expose-gc'], taskPollMs: options.pollMs });
+  const env = await Environment.start({ joiners: 1, nodeArgs: ['--expose-gc'], taskPollMs: requested.pollMs });
   try {
     const joiner = env.joiners[0]!;
-    await env.warm();
+    const warmStarted = Date.now();
+    await env.warm(WARM_CALLS);
+    const estimatedDispatchMs = ((Date.now() - warmStarted) * requested.calls) / WARM_CALLS;
+    const taskMs = Math.max(requested.taskMs, Math.ceil((2 * estimatedDispatchMs + 10_000) / 1000) * 1000);
+    const options = { ...requested, taskMs };
     await new Promise((r) => setTimeout(r, 1_000));
     const heapIdle = await env.joinersHeap();
     const rssIdle = rssBytes(joiner.pid!);
@@ -93,30 +115,21 @@ export async function parked(options: ParkedOptions): Promise<ParkedCost> {
       );
       for (const { callId } of batch) ids.add(callId);
     }
-    await waitUntil(
-      `${options.calls} tasks dispatched`,
-      async () => (await env.submitter.metric('mcpq_calls_dispatched_total')) - dispatchedBefore >= options.calls,
-      options.taskMs,
-    );
+    // Every call must be dispatched, and parked once, a while before the first task can end
+    // (it started no earlier than its submission): that while is the window CPU is read over.
+    const windowEnd = firstSubmitAt + options.taskMs - 1_000;
+    let dispatched = 0;
+    while ((dispatched = (await env.submitter.metric('mcpq_calls_dispatched_total')) - dispatchedBefore) < options.calls) {
+      if (Date.now() > windowEnd - 3_000) throw new DispatchTooSlow(options, dispatched, (Date.now() - firstSubmitAt) / 1000);
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const dispatchSeconds = (Date.now() - firstSubmitAt) / 1000;
-    // Let the last dispatched calls reach the joiner and be parked once, then read until 1 s
-    // before the first task can end (it started no earlier than its submission).
     await new Promise((r) => setTimeout(r, 1_000));
-    const windowMs = firstSubmitAt + options.taskMs - 1_000 - Date.now();
-    if (windowMs < 1_000)
-      throw new Error(
-        `bench: dispatching ${options.calls} tasks took ${dispatchSeconds} s, too close to the task's ${options.taskMs} ms to read a waiting window; use a longer task`,
-      );
-    let heldMax = 0;
-    const sampling = (async () => {
-      const until = Date.now() + windowMs;
-      while (Date.now() < until) {
-        heldMax = Math.max(heldMax, await joiner.metric('mcpq_calls_held'));
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
-    const [cpu, serverCpu] = await cpuShare([joiner.pid!, env.mcpPid], windowMs);
-    await sampling;
+    const windowMs = windowEnd - Date.now();
+    const [[cpu, serverCpu], heldMax] = await Promise.all([
+      cpuShare([joiner.pid!, env.mcpPid], windowMs),
+      sampleMax(() => joiner.metric('mcpq_calls_held'), windowMs),
+    ]);
     const rssParked = rssBytes(joiner.pid!);
     const heapParked = await env.joinersHeap();
 
