@@ -7,7 +7,7 @@
  * stdout instead of the summary). Nothing here judges: the numbers are
  * reported, CI does not assert them.
  *
- *   --quick              small sizes (about a minute and a half on 2 cores)
+ *   --quick              small sizes (about two minutes on a quiet 2-core machine)
  *   --calls N            short calls per concurrency level (scenario 1)
  *   --inflight M         long calls held at once (scenario 2)
  *   --failover K         calls held when a joiner is killed (scenario 3)

@@ -38,6 +38,7 @@ export interface ThroughputAt {
   /** p50 latency a path adds to the direct client's, in ms. */
   addedP50Ms: { mcpq: number; bullmq?: number };
   mcpqFailures: number;
+  directFailures: number;
   bullmq?: LatencySummary;
   /** BullMQ / direct. */
   bullmqRatio?: Ratio;
@@ -67,8 +68,11 @@ export interface NatsCost {
 export async function throughput(env: Environment, options: ThroughputOptions): Promise<{ results: ThroughputAt[]; natsCost: NatsCost }> {
   const direct = new Client({ name: 'mcpq-bench-direct', version: '0.1.0' });
   await direct.connect(new StreamableHTTPClientTransport(new URL(env.mcpUrl)));
+  let directFailures = 0;
   const viaDirect = async (i: number) => {
-    await direct.callTool({ name: 'echo', arguments: { text: `d${i}` } });
+    // A call can fail on a kept-alive socket the server closed as it was reused (its keep-alive
+    // timeout, reached while the other paths ran): counted, like the other paths' failures, not fatal.
+    await direct.callTool({ name: 'echo', arguments: { text: `d${i}` } }).catch(() => directFailures++);
   };
   let failures = 0;
   const viaMcpq = async (i: number) => {
@@ -93,6 +97,7 @@ export async function throughput(env: Environment, options: ThroughputOptions): 
     const q = { latencies: [] as number[], seconds: 0 };
     const b = { latencies: [] as number[], seconds: 0 };
     failures = 0;
+    directFailures = 0;
     const perRound = Math.max(1, Math.floor(options.calls / options.rounds));
     for (let round = 0; round < options.rounds; round++) {
       const a = await runConcurrently(perRound, concurrency, viaDirect);
@@ -123,6 +128,7 @@ export async function throughput(env: Environment, options: ThroughputOptions): 
       ratio: ratio(qs, ds),
       addedP50Ms: { mcpq: r2(qs.p50Ms - ds.p50Ms) },
       mcpqFailures: failures,
+      directFailures,
     };
     if (bullmq) {
       const bs = summarize(b.latencies, b.seconds);
