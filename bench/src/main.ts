@@ -105,7 +105,8 @@ if (scenarios.has('throughput')) {
       const kindDir = join(profileDir, kind);
       mkdirSync(kindDir, { recursive: true });
       for (const svc of env.services.filter((s) => s.kind === kind)) {
-        for (const f of readdirSync(profileDir).filter((n) => n.includes(`.${svc.pid}.`))) renameSync(join(profileDir, f), join(kindDir, f));
+        for (const f of readdirSync(profileDir).filter((n) => n.includes(`.${svc.pid}.`)))
+          renameSync(join(profileDir, f), join(kindDir, f));
       }
       profile[kind] = hotSpots(kindDir);
     }
@@ -126,7 +127,9 @@ if (scenarios.has('parked')) {
     // a run that still found dispatching too slow is tried once more with a task long enough.
     let taskMs = PARKED_TASK_MS;
     for (let attempt = 1; ; attempt++) {
-      log(`scenario 5: ${calls} task-mode calls of a task of ${taskMs / 1000} s or more parked at once (server suggests polls every ${PARKED_POLL_MS} ms)`);
+      log(
+        `scenario 5: ${calls} task-mode calls of a task of ${taskMs / 1000} s or more parked at once (server suggests polls every ${PARKED_POLL_MS} ms)`,
+      );
       try {
         runs.push(await parked({ calls, taskMs, pollMs: PARKED_POLL_MS }));
         break;

@@ -77,11 +77,46 @@ export function buildTable(r: ReportParts): TableRow[] {
   for (const p of r.parked ?? []) {
     if ('error' in p) continue;
     const n = `${p.calls.toLocaleString('en-US')}, ${p.taskMs / 1000} s task`;
-    rows.push({ row: `joiner RSS per parked task-mode call (${n})`, unit: 'KB', mcpq: kb(p.rssBytesPerCall), direct: null, bullmq: null, target: '<= 20' });
-    rows.push({ row: `joiner live heap per parked task-mode call (${n})`, unit: 'KB', mcpq: kb(p.heapBytesPerCall), direct: null, bullmq: null, target: '' });
-    rows.push({ row: `joiner CPU while the calls wait (${n})`, unit: 'cores', mcpq: p.cpuCores, direct: null, bullmq: null, target: p.calls === 1_000 ? '<= 0.15' : '' });
-    rows.push({ row: `result seen after the task ends, p50 (${n})`, unit: 'ms', mcpq: p.noticeP50Ms, direct: null, bullmq: null, target: '' });
-    rows.push({ row: `result seen after the task ends, p99 (${n})`, unit: 'ms', mcpq: p.noticeP99Ms, direct: null, bullmq: null, target: p.calls === 1_000 ? '<= 2000' : '' });
+    rows.push({
+      row: `joiner RSS per parked task-mode call (${n})`,
+      unit: 'KB',
+      mcpq: kb(p.rssBytesPerCall),
+      direct: null,
+      bullmq: null,
+      target: '<= 20',
+    });
+    rows.push({
+      row: `joiner live heap per parked task-mode call (${n})`,
+      unit: 'KB',
+      mcpq: kb(p.heapBytesPerCall),
+      direct: null,
+      bullmq: null,
+      target: '',
+    });
+    rows.push({
+      row: `joiner CPU while the calls wait (${n})`,
+      unit: 'cores',
+      mcpq: p.cpuCores,
+      direct: null,
+      bullmq: null,
+      target: p.calls === 1_000 ? '<= 0.15' : '',
+    });
+    rows.push({
+      row: `result seen after the task ends, p50 (${n})`,
+      unit: 'ms',
+      mcpq: p.noticeP50Ms,
+      direct: null,
+      bullmq: null,
+      target: '',
+    });
+    rows.push({
+      row: `result seen after the task ends, p99 (${n})`,
+      unit: 'ms',
+      mcpq: p.noticeP99Ms,
+      direct: null,
+      bullmq: null,
+      target: p.calls === 1_000 ? '<= 2000' : '',
+    });
   }
   if (r.inflight)
     rows.push({

@@ -35,7 +35,8 @@ describe('pnpm bench --quick --json', () => {
     }
     // Scenario 2: bytes per held call in resume mode and for the direct client.
     for (const side of ['resume', 'direct']) {
-      for (const f of ['bytesPerCall', 'heapBytesPerCall', 'cpuCores', 'rssLoadedBytes']) expect(isNumber(report.inflight[side][f])).toBe(true);
+      for (const f of ['bytesPerCall', 'heapBytesPerCall', 'cpuCores', 'rssLoadedBytes'])
+        expect(isNumber(report.inflight[side][f])).toBe(true);
     }
     // Scenario 5: 1,000 parked task-mode calls: the joiner's cost per call and how soon each result is seen.
     expect(report.parked.map((p: { calls: number }) => p.calls)).toEqual([1000]);
@@ -55,9 +56,11 @@ describe('pnpm bench --quick --json', () => {
     expect(failover.lost).toBe(0);
     expect(failover.completed).toBe(failover.calls);
     // Scenario 4: what one call costs NATS.
-    for (const f of ['msgsInPerCall', 'msgsOutPerCall', 'bytesInPerCall', 'bytesOutPerCall']) expect(isNumber(report.natsCost[f])).toBe(true);
+    for (const f of ['msgsInPerCall', 'msgsOutPerCall', 'bytesInPerCall', 'bytesOutPerCall'])
+      expect(isNumber(report.natsCost[f])).toBe(true);
     // The table: one row per figure, mcpq's a number, BullMQ's a number exactly when it was measured.
-    const row = (start: string) => report.table.find((r: { row: string }) => r.row.startsWith(start)) as Record<string, unknown> | undefined;
+    const row = (start: string) =>
+      report.table.find((r: { row: string }) => r.row.startsWith(start)) as Record<string, unknown> | undefined;
     const c32 = row('throughput / direct SDK client, concurrency 32')!;
     expect(isNumber(c32.mcpq)).toBe(true);
     expect(isNumber(c32.bullmq)).toBe(bullmq);

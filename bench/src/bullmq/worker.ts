@@ -21,11 +21,10 @@ const client = new Client({ name: 'mcpq-bench-bullmq', version: '0.1.0' });
 await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl!)));
 // A Worker's connection must retry forever (maxRetriesPerRequest null), as BullMQ's docs require.
 const connection = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: null });
-const worker = new Worker<CallJob>(
-  queueName!,
-  async (job) => client.callTool({ name: job.data.tool, arguments: job.data.arguments }),
-  { connection, concurrency: Number(concurrencyText) },
-);
+const worker = new Worker<CallJob>(queueName!, async (job) => client.callTool({ name: job.data.tool, arguments: job.data.arguments }), {
+  connection,
+  concurrency: Number(concurrencyText),
+});
 await worker.waitUntilReady();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {

@@ -121,7 +121,10 @@ export async function parked(requested: ParkedOptions): Promise<ParkedCost> {
     let dispatched = 0;
     // A /metrics read that times out (a submitter busy dispatching) keeps the last count.
     const readDispatched = async () =>
-      (dispatched = await env.submitter.metric('mcpq_calls_dispatched_total').then((n) => n - dispatchedBefore, () => dispatched));
+      (dispatched = await env.submitter.metric('mcpq_calls_dispatched_total').then(
+        (n) => n - dispatchedBefore,
+        () => dispatched,
+      ));
     while ((await readDispatched()) < options.calls) {
       if (Date.now() > windowEnd - 3_000) throw new DispatchTooSlow(options, dispatched, (Date.now() - firstSubmitAt) / 1000);
       await new Promise((r) => setTimeout(r, 250));

@@ -60,7 +60,7 @@ export async function soak(options: SoakOptions, log: (line: string) => void): P
       );
     };
     await sample(0, 0);
-    for (let done = 0; done < options.calls; ) {
+    for (let done = 0; done < options.calls;) {
       const n = Math.min(options.every, options.calls - done);
       const run = await runConcurrently(n, options.concurrency, (i) => call(done + i));
       done += n;
