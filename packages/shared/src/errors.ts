@@ -48,6 +48,10 @@ export const ErrorCode = {
   record_conflict: 'record_conflict',
   /** NATS is unreachable or refused an operation. */
   nats_error: 'nats_error',
+  /** An HTTP face (the gateway) got a request without a valid bearer token. */
+  unauthorized: 'unauthorized',
+  /** The bearer token may not do this (a read-only token calling a tool or cancelling). */
+  forbidden: 'forbidden',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

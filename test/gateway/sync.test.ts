@@ -1,0 +1,99 @@
+/**
+ * The gateway's synchronous path, seen by an MCP host (the SDK's Client):
+ * every upstream tool listed as <alias>__<tool> from the server catalog, a
+ * call answered with the upstream result (isError included) and its
+ * progress relayed, and clear JSON-RPC errors for what cannot be called.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ServerCatalog } from '@mcpq/shared';
+import { createHarness, type Harness } from '../helpers/harness.js';
+import { connectHost, firstText } from './gateway-helpers.js';
+
+let h: Harness;
+let host: Client;
+let url: string;
+beforeAll(async () => {
+  h = await createHarness({ servers: { demo: {}, tasks: { tasks: true, taskPollMs: 200 } } });
+  await h.start('submitter');
+  await h.start('joiner');
+  ({ url } = await h.startGateway());
+  host = await connectHost(url);
+});
+afterAll(async () => {
+  await host?.close();
+  await h.close();
+});
+
+async function rpcError(p: Promise<unknown>): Promise<McpError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(McpError);
+  return err as McpError;
+}
+
+describe('gateway: tools and synchronous calls', () => {
+  it('tools/list names every tool of every server <alias>__<tool>, with its schema and annotations, callable as a task', async () => {
+    const { tools } = await host.listTools();
+    const names = tools.map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['demo__echo', 'demo__slow', 'demo__fail', 'tasks__echo', 'tasks__slow_task']));
+    const echo = tools.find((t) => t.name === 'demo__echo')!;
+    expect(echo.description).toBe('Returns its text at once.');
+    expect(echo.inputSchema.properties).toHaveProperty('text');
+    expect(echo.annotations).toMatchObject({ readOnlyHint: true, idempotentHint: true });
+    expect(tools.every((t) => t.execution?.taskSupport === 'optional')).toBe(true);
+  });
+
+  it('the listing is written to the server catalog, so the next one (any replica) needs no live call', async () => {
+    const catalog = await ServerCatalog.open(h.nc, h.names);
+    const entry = await catalog.get('demo');
+    expect(entry?.tools.map((t) => t.name)).toContain('slow');
+    expect(entry?.protocol).toBe('2025-11-25');
+  });
+
+  it('a synchronous call answers with the upstream result and relays its progress', async () => {
+    const progress: number[] = [];
+    const result = await host.callTool({ name: 'demo__slow', arguments: { durationMs: 600, steps: 3, label: 'sync' } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    expect(firstText(result)).toBe('slow done: sync');
+    expect(result.structuredContent).toMatchObject({ label: 'sync', steps: 3 });
+    expect(progress).toEqual([1, 2, 3]);
+    // The call ran once upstream, under a tenant-tagged mcpq call id.
+    const runs = h.mcp.demo!.stats().executions.slow ?? {};
+    expect(Object.values(runs)).toEqual([1]);
+    expect(Object.keys(runs)[0]).toMatch(/^t[0-9a-f]{12}-/);
+  });
+
+  it('a tool error comes back as the result the server sent (isError: true), not as a JSON-RPC error', async () => {
+    const result = await host.callTool({ name: 'demo__fail', arguments: { message: 'nope' } });
+    expect(result.isError).toBe(true);
+    expect(firstText(result)).toBe('nope');
+  });
+
+  it('a tool name that names no server or no tool is a JSON-RPC error (-32602, data.code unknown_tool)', async () => {
+    for (const name of ['demo__nope', 'nowhere__echo', 'echo']) {
+      const err = await rpcError(host.callTool({ name, arguments: {} }));
+      expect(err.code).toBe(-32602);
+      expect(err.data).toMatchObject({ code: 'unknown_tool' });
+      expect(err.message).toContain(name);
+    }
+  });
+
+  it('bad arguments are a JSON-RPC error (-32602, data.code invalid_arguments) naming the problem', async () => {
+    const err = await rpcError(host.callTool({ name: 'demo__echo', arguments: { text: 42 } }));
+    expect(err.code).toBe(-32602);
+    expect(err.data).toMatchObject({ code: 'invalid_arguments' });
+    expect(err.message).toContain('text');
+  });
+
+  it('an unknown task id is a JSON-RPC error (-32602), not a hang', async () => {
+    for (const taskId of ['no-such-task', 'not a call id!']) {
+      const err = await rpcError(host.experimental.tasks.getTask(taskId));
+      expect(err.code).toBe(-32602);
+    }
+  });
+});
