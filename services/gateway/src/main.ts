@@ -15,6 +15,7 @@ try {
   const ctx = await bootService({ service: 'gateway' });
   const { gateway, close } = await startGateway(ctx, new BearerTokens(ctx.config.gateway.tokens));
   const stopHttp = await startObservability(ctx, 'gateway', { inFlight: () => gateway.inFlight }, () => gateway.state === 'running');
+  ctx.logger.info({ url: gateway.url }, 'gateway running');
   handleSignals({
     logger: ctx.logger,
     graceMs: DRAIN_MS + 5_000,
