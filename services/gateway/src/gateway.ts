@@ -9,7 +9,8 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { BearerTokens, describeError, ErrorCode, isLoopbackHost, type Logger, type Principal } from '@mcpq/shared';
-import { createGatewayServer, type GatewayParts } from './mcp-server.js';
+import { createLegacyServer } from './legacy-server.js';
+import type { GatewayParts } from './tool-calls.js';
 
 export const MCP_PATH = '/mcp';
 
@@ -126,7 +127,7 @@ export class Gateway {
         resolve();
       });
     });
-    const server = createGatewayServer(this.parts, principal, hostGone.signal);
+    const server = createLegacyServer(this.parts, principal, hostGone.signal);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     try {
       await server.connect(transport);

@@ -10,7 +10,7 @@ import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/exp
 import type { CallToolResult, Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, McpqError, type Principal } from '@mcpq/shared';
 import { TASK_POLL_INTERVAL_MS, type CallTask, type CallTasks } from './call-tasks.js';
-import { mcpqJsonRpcError, resultError, toJsonRpcError } from './jsonrpc-errors.js';
+import { mcpqRpcError, resultError, toRpcError } from './jsonrpc-errors.js';
 
 export class McpqTaskStore implements TaskStore {
   constructor(
@@ -25,7 +25,7 @@ export class McpqTaskStore implements TaskStore {
   }
 
   async getTask(taskId: string): Promise<Task | null> {
-    const task = await this.tasks.get(this.principal, taskId).catch((err: unknown) => Promise.reject(toJsonRpcError(err)));
+    const task = await this.tasks.get(this.principal, taskId).catch((err: unknown) => Promise.reject(toRpcError(err)));
     return task ? this.toTask(task) : null;
   }
 
@@ -35,23 +35,23 @@ export class McpqTaskStore implements TaskStore {
 
   /** The tool result as the server sent it; a call that ended without one is its JSON-RPC error. */
   async getTaskResult(taskId: string): Promise<Result> {
-    const result = await this.tasks.result(this.principal, taskId).catch((err: unknown) => Promise.reject(toJsonRpcError(err)));
+    const result = await this.tasks.result(this.principal, taskId).catch((err: unknown) => Promise.reject(toRpcError(err)));
     if (result.status === 'completed' && result.result) return result.result as CallToolResult;
     throw resultError(result);
   }
 
   /** Only cancellation is asked of a store by the SDK's handlers; it becomes an mcpq cancel. */
   async updateTaskStatus(taskId: string, status: Task['status'], statusMessage?: string): Promise<void> {
-    if (status !== 'cancelled') throw mcpqJsonRpcError(ErrorCode.invalid_request, `tasks cannot be moved to ${status} through the gateway`);
+    if (status !== 'cancelled') throw mcpqRpcError(ErrorCode.invalid_request, `tasks cannot be moved to ${status} through the gateway`);
     try {
       await this.tasks.cancel(this.principal, taskId, statusMessage ?? 'cancelled through the mcpq gateway');
     } catch (err) {
-      throw toJsonRpcError(err);
+      throw toRpcError(err);
     }
   }
 
   async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
-    const page = await this.tasks.list(this.principal, cursor).catch((err: unknown) => Promise.reject(toJsonRpcError(err)));
+    const page = await this.tasks.list(this.principal, cursor).catch((err: unknown) => Promise.reject(toRpcError(err)));
     return { tasks: page.tasks.map((t) => this.toTask(t)), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   }
 
