@@ -1,15 +1,20 @@
 /**
  * The gateway's HTTP face: `POST /mcp`, Streamable HTTP without sessions
- * (every request gets its own SDK server and transport), so any replica
- * serves any request and a host that comes back after a gateway restart
- * carries on with no session to lose. Bearer tokens when configured (401
- * otherwise); without tokens, loopback only.
+ * (every request gets its own SDK server), so any replica serves any
+ * request and a host that comes back after a gateway restart carries on
+ * with no session to lose. A 2026-07-28 request goes to the SDK 2.x handler
+ * (modern-server.ts), anything else to the SDK 1.x server
+ * (legacy-server.ts); the SDK's `isLegacyRequest` tells them apart. Bearer
+ * tokens when configured (401 otherwise); without tokens, loopback only.
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { BearerTokens, describeError, ErrorCode, isLoopbackHost, type Logger, type Principal } from '@mcpq/shared';
 import { createLegacyServer } from './legacy-server.js';
+import { authInfoFor, createModernHandler } from './modern-server.js';
 import type { GatewayParts } from './tool-calls.js';
 
 export const MCP_PATH = '/mcp';
@@ -31,6 +36,7 @@ export interface GatewayOptions {
 export class Gateway {
   state: GatewayState = 'starting';
   private readonly http: HttpServer;
+  private readonly modern: McpHttpHandler;
   private open = 0;
   private boundPort = 0;
 
@@ -39,6 +45,7 @@ export class Gateway {
     private readonly options: GatewayOptions,
   ) {
     this.http = createServer((req, res) => void this.handle(req, res));
+    this.modern = createModernHandler(parts, options.maxArgumentsBytes + ENVELOPE_BYTES);
   }
 
   /** Requests being answered now (a synchronous call counts until its result). */
@@ -83,6 +90,7 @@ export class Gateway {
     while (this.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     this.http.closeAllConnections();
     await closed;
+    await this.modern.close();
     this.state = 'stopped';
   }
 
@@ -109,7 +117,7 @@ export class Gateway {
     }
     this.open++;
     try {
-      await this.serve(req, res, message, principal);
+      await this.serve(req, res, body, message, principal);
     } catch (err) {
       this.options.logger.error({ err: describeError(err) }, 'gateway request failed');
       if (!res.headersSent) sendError(res, 500, -32603, 'internal error of the gateway', ErrorCode.internal);
@@ -119,7 +127,7 @@ export class Gateway {
   }
 
   /** One JSON-RPC message, answered by an SDK server of its own. Resolves when the response is finished or the host left. */
-  private async serve(req: IncomingMessage, res: ServerResponse, message: unknown, principal: Principal): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, body: string, message: unknown, principal: Principal): Promise<void> {
     const hostGone = new AbortController();
     const done = new Promise<void>((resolve) => {
       res.once('close', () => {
@@ -127,6 +135,12 @@ export class Gateway {
         resolve();
       });
     });
+    const request = webRequest(req, body, hostGone.signal);
+    if (!(await isLegacyRequest(request, message))) {
+      const response = await this.modern.fetch(request, { parsedBody: message, authInfo: authInfoFor(principal) });
+      await writeResponse(response, res);
+      return;
+    }
     const server = createLegacyServer(this.parts, principal, hostGone.signal);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     try {
@@ -137,6 +151,30 @@ export class Gateway {
       await server.close().catch(() => undefined);
     }
   }
+}
+
+/** The node request as a web Request (the SDK 2.x handler's input); `signal` aborts when the host leaves. */
+function webRequest(req: IncomingMessage, body: string, signal: AbortSignal): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (Array.isArray(value)) value.forEach((v) => headers.append(name, v));
+    else if (value !== undefined) headers.set(name, value);
+  }
+  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? MCP_PATH}`, { method: 'POST', headers, body, signal });
+}
+
+/** Streams a web Response (JSON or SSE) to the host; stops reading when the host leaves. */
+async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  if (!response.body) return void res.end();
+  const body = Readable.fromWeb(response.body as never);
+  res.once('close', () => body.destroy());
+  try {
+    for await (const chunk of body) res.write(chunk);
+  } catch {
+    // the host left mid-stream: nothing to send it any more
+  }
+  res.end();
 }
 
 function sendError(res: ServerResponse, status: number, code: number, message: string, mcpqCode?: string): void {
