@@ -8,17 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ServerCatalog } from '@mcpq/shared';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import type { ServiceProcess } from '@mcpq/testkit';
+import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { connectHost, firstText } from './gateway-helpers.js';
 
 let h: Harness;
 let host: Client;
 let url: string;
+let gateway: ServiceProcess;
 beforeAll(async () => {
   h = await createHarness({ servers: { demo: {}, tasks: { tasks: true, taskPollMs: 200 } } });
   await h.start('submitter');
   await h.start('joiner');
-  ({ url } = await h.startGateway());
+  ({ url, svc: gateway } = await h.startGateway());
   host = await connectHost(url);
 });
 afterAll(async () => {
@@ -96,4 +98,40 @@ describe('gateway: tools and synchronous calls', () => {
       expect(err.code).toBe(-32602);
     }
   });
+
+  it('a host that disconnects mid-call cancels nothing: the call runs to its end', async () => {
+    const callId = await disconnectMidCall(url);
+    expect((await h.client.result(callId, { timeoutMs: 30_000 })).status).toBe('completed');
+    expect(h.mcp.demo!.stats().cancelled).not.toContain(callId);
+  });
+
+  it('with gateway.cancelOnDisconnect, a host that disconnects mid-call cancels it upstream', async () => {
+    const config = { ...h.config, gateway: { ...h.config.gateway, cancelOnDisconnect: true } };
+    const other = await h.startGateway({ MCPQ_CONFIG: '', MCPQ_CONFIG_JSON: JSON.stringify(config) });
+    const callId = await disconnectMidCall(other.url);
+    expect((await h.client.result(callId, { timeoutMs: 30_000 })).status).toBe('cancelled');
+    await waitFor('the server stopped the tool', () => h.mcp.demo!.stats().cancelled.includes(callId), 15_000);
+  });
+
+  it('SIGTERM: the gateway stops and exits 0', async () => {
+    expect(await gateway.stop()).toEqual({ code: 0, signal: null });
+  });
 });
+
+/** Starts a long synchronous call with a raw POST, waits until it runs upstream, then drops the connection; returns its call id. */
+async function disconnectMidCall(gatewayUrl: string): Promise<string> {
+  const before = new Set(Object.keys(h.mcp.demo!.stats().executions.slow ?? {}));
+  const host = new AbortController();
+  const answer = fetch(gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'demo__slow', arguments: { durationMs: 3_000, steps: 3 } } }),
+    signal: host.signal,
+  }).then((res) => res.text());
+  const callId = await waitFor('the call runs upstream', () =>
+    Object.keys(h.mcp.demo!.stats().executions.slow ?? {}).find((k) => !before.has(k)),
+  );
+  host.abort();
+  await answer.catch(() => undefined);
+  return callId;
+}
