@@ -79,6 +79,17 @@ describe('gateway: tasks (2025-11-25)', () => {
     expect(listed.tasks.find((t) => t.taskId === taskId)?.status).toBe('completed');
   });
 
+  it('bad arguments for a task are a JSON-RPC error at once (-32602, invalid_arguments), and no call is queued', async () => {
+    const client = await host(url);
+    const queued = h.mcp.demo!.stats().started;
+    const err = await createTask(client, 'demo__echo', { text: 42 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).code).toBe(-32602);
+    expect((err as McpError).data).toMatchObject({ code: 'invalid_arguments' });
+    expect((err as McpError).message).toContain('text');
+    expect(h.mcp.demo!.stats().started).toBe(queued);
+  });
+
   it('tasks/cancel through the gateway cancels the call and reaches the upstream server', async () => {
     const client = await host(url);
     const taskId = await createTask(client, 'demo__slow', { durationMs: 30_000, steps: 30 });

@@ -1,6 +1,7 @@
 /** Assembles a gateway from a booted service context: the mcpq client, the task view of calls, the tool directory, the HTTP face. */
 import { McpqClient } from '@mcpq/client';
 import { ServerCatalog, type BearerTokens, type ServiceContext } from '@mcpq/shared';
+import { ArgumentCheck } from './argument-check.js';
 import { CallTasks } from './call-tasks.js';
 import { Gateway } from './gateway.js';
 import { ToolDirectory } from './tool-directory.js';
@@ -14,6 +15,7 @@ export async function startGateway(ctx: ServiceContext, tokens: BearerTokens): P
       client,
       tasks: new CallTasks(client, ctx.jsm, ctx.names, ctx.events),
       directory,
+      arguments: new ArgumentCheck(),
       taskTtlMs: config.streams.eventsMaxAgeMs,
       cancelOnDisconnect: config.gateway.cancelOnDisconnect,
     },

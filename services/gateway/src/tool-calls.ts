@@ -5,6 +5,7 @@
  */
 import { ErrorCode, type CatalogTool, type Principal, type ProgressEvent } from '@mcpq/shared';
 import type { McpqClient } from '@mcpq/client';
+import type { ArgumentCheck } from './argument-check.js';
 import type { CallTasks } from './call-tasks.js';
 import { mcpqRpcError, resultError } from './jsonrpc-errors.js';
 import { TOOL_NAME_SEPARATOR, type ToolDirectory } from './tool-directory.js';
@@ -13,6 +14,7 @@ export interface GatewayParts {
   client: McpqClient;
   tasks: CallTasks;
   directory: ToolDirectory;
+  arguments: ArgumentCheck;
   /** Task time to live reported to hosts (how long results stay replayable). */
   taskTtlMs: number;
   /** Cancel a synchronous call when its host stops waiting (`gateway.cancelOnDisconnect`). */
@@ -33,7 +35,7 @@ export function gatewayTool(alias: string, tool: CatalogTool): Record<string, un
   };
 }
 
-/** Resolves a gateway tool name and queues the call for `principal`; throws `unknown_tool` or `forbidden` as JSON-RPC errors. */
+/** Resolves a gateway tool name, checks the arguments and queues the call for `principal`; throws `unknown_tool`, `invalid_arguments` or `forbidden` as JSON-RPC errors. */
 export async function submitToolCall(
   parts: GatewayParts,
   principal: Principal,
@@ -48,6 +50,8 @@ export async function submitToolCall(
     );
   }
   if (principal.readOnly) throw mcpqRpcError(ErrorCode.forbidden, 'this token is read-only: it cannot call tools');
+  const problem = parts.arguments.problem(resolved.tool.inputSchema, args ?? {});
+  if (problem) throw mcpqRpcError(ErrorCode.invalid_arguments, `invalid arguments for ${name}: ${problem}`);
   return parts.tasks.submit(principal, { server: resolved.alias, tool: resolved.tool.name, arguments: args });
 }
 
