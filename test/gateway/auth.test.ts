@@ -66,7 +66,11 @@ describe('gateway: bearer tokens and tenants', () => {
     for (const authorization of [undefined, 'Bearer wrong-token', `Basic ${TOKENS.TOKEN_A}`]) {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(authorization ? { authorization } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...(authorization ? { authorization } : {}),
+        },
         body: JSON.stringify(initialize),
       });
       expect(res.status).toBe(401);

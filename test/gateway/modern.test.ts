@@ -92,7 +92,11 @@ describe('gateway: MCP 2026-07-28', () => {
   });
 
   it('a tools/call that declares the extension gets a flat task; tasks/get carries the result inline; the tool ran once', async () => {
-    const created = await rpc('tools/call', { name: 'demo__slow', arguments: { durationMs: 800, steps: 2, label: 'task' } }, { tasks: true, name: 'demo__slow' });
+    const created = await rpc(
+      'tools/call',
+      { name: 'demo__slow', arguments: { durationMs: 800, steps: 2, label: 'task' } },
+      { tasks: true, name: 'demo__slow' },
+    );
     expect(created.result).toMatchObject({ resultType: 'task', status: 'working', pollIntervalMs: expect.any(Number) });
     const taskId = created.result!.taskId as string;
     expect(typeof created.result!.ttlMs).toBe('number');
@@ -106,7 +110,11 @@ describe('gateway: MCP 2026-07-28', () => {
   });
 
   it('tasks/cancel is acknowledged, the task ends cancelled with the error inline, and the upstream server saw it', async () => {
-    const created = await rpc('tools/call', { name: 'demo__slow', arguments: { durationMs: 30_000, steps: 30 } }, { tasks: true, name: 'demo__slow' });
+    const created = await rpc(
+      'tools/call',
+      { name: 'demo__slow', arguments: { durationMs: 30_000, steps: 30 } },
+      { tasks: true, name: 'demo__slow' },
+    );
     const taskId = created.result!.taskId as string;
     await waitFor('the call is followed by a joiner', async () => (await h.record(taskId))?.status === 'running');
     const ack = await rpc('tasks/cancel', { taskId }, { tasks: true, name: taskId });

@@ -125,7 +125,12 @@ async function disconnectMidCall(gatewayUrl: string): Promise<string> {
   const answer = fetch(gatewayUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'demo__slow', arguments: { durationMs: 3_000, steps: 3 } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'demo__slow', arguments: { durationMs: 3_000, steps: 3 } },
+    }),
     signal: host.signal,
   }).then((res) => res.text());
   const callId = await waitFor('the call runs upstream', () =>

@@ -160,7 +160,8 @@ function webRequest(req: IncomingMessage, body: string, signal: AbortSignal): Re
     if (Array.isArray(value)) value.forEach((v) => headers.append(name, v));
     else if (value !== undefined) headers.set(name, value);
   }
-  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? MCP_PATH}`, { method: 'POST', headers, body, signal });
+  // A fixed origin: the Host header is the client's to choose, and the handler needs only the path.
+  return new Request(`http://gateway.invalid${MCP_PATH}`, { method: 'POST', headers, body, signal });
 }
 
 /** Streams a web Response (JSON or SSE) to the host; stops reading when the host leaves. */

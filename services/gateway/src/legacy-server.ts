@@ -29,15 +29,28 @@ export function createLegacyServer(parts: GatewayParts, principal: Principal, ho
   }));
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const { callId, acceptedAt } = await submitToolCall(parts, principal, request.params.name, request.params.arguments);
+    const { callId, acceptedAt } = await submitToolCall(
+      parts,
+      principal,
+      request.params.name,
+      request.params.arguments,
+      request.params.task !== undefined,
+    );
     if (request.params.task) {
       return {
-        task: taskStore.toTask({ taskId: callId, status: 'working', statusMessage: 'queued', createdAt: acceptedAt, lastUpdatedAt: acceptedAt }),
+        task: taskStore.toTask({
+          taskId: callId,
+          status: 'working',
+          statusMessage: 'queued',
+          createdAt: acceptedAt,
+          lastUpdatedAt: acceptedAt,
+        }),
       };
     }
     const progressToken = extra._meta?.progressToken;
     const result = await waitForResult(parts, principal, callId, AbortSignal.any([extra.signal, hostGone]), async (event) => {
-      if (progressToken !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: progressParams(progressToken, event) as never });
+      if (progressToken !== undefined)
+        await extra.sendNotification({ method: 'notifications/progress', params: progressParams(progressToken, event) as never });
     });
     return result as CallToolResult;
   });

@@ -52,13 +52,24 @@ function createModernServer(parts: GatewayParts, principal: Principal): Server {
   }));
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
-    const { callId, acceptedAt } = await submitToolCall(parts, principal, request.params.name, request.params.arguments);
-    if (declaresTasks(ctx)) {
-      return { resultType: 'task', ...flatTask(parts, { taskId: callId, status: 'working', statusMessage: 'queued', createdAt: acceptedAt, lastUpdatedAt: acceptedAt }) } as never;
+    const asTask = declaresTasks(ctx);
+    const { callId, acceptedAt } = await submitToolCall(parts, principal, request.params.name, request.params.arguments, asTask);
+    if (asTask) {
+      return {
+        resultType: 'task',
+        ...flatTask(parts, {
+          taskId: callId,
+          status: 'working',
+          statusMessage: 'queued',
+          createdAt: acceptedAt,
+          lastUpdatedAt: acceptedAt,
+        }),
+      } as never;
     }
     const progressToken = ctx.mcpReq._meta?.progressToken;
     return (await waitForResult(parts, principal, callId, ctx.mcpReq.signal, async (event) => {
-      if (progressToken !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: progressParams(progressToken, event) });
+      if (progressToken !== undefined)
+        await ctx.mcpReq.notify({ method: 'notifications/progress', params: progressParams(progressToken, event) });
     })) as never;
   });
 

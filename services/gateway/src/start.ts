@@ -18,6 +18,7 @@ export async function startGateway(ctx: ServiceContext, tokens: BearerTokens): P
       arguments: new ArgumentCheck(),
       taskTtlMs: config.streams.eventsMaxAgeMs,
       cancelOnDisconnect: config.gateway.cancelOnDisconnect,
+      logger: ctx.logger,
     },
     {
       port: config.gateway.port,

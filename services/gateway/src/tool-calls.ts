@@ -3,7 +3,7 @@
  * turn a call into an mcpq call, and — on the synchronous path — follow it
  * to its result, relaying progress.
  */
-import { ErrorCode, type CatalogTool, type Principal, type ProgressEvent } from '@mcpq/shared';
+import { ErrorCode, type CatalogTool, type Logger, type Principal, type ProgressEvent } from '@mcpq/shared';
 import type { McpqClient } from '@mcpq/client';
 import type { ArgumentCheck } from './argument-check.js';
 import type { CallTasks } from './call-tasks.js';
@@ -19,6 +19,7 @@ export interface GatewayParts {
   taskTtlMs: number;
   /** Cancel a synchronous call when its host stops waiting (`gateway.cancelOnDisconnect`). */
   cancelOnDisconnect: boolean;
+  logger: Logger;
 }
 
 /** A tool result as the upstream server sent it (content, structuredContent, isError, ...). */
@@ -41,6 +42,7 @@ export async function submitToolCall(
   principal: Principal,
   name: string,
   args: Record<string, unknown> | undefined,
+  asTask: boolean,
 ): Promise<{ callId: string; acceptedAt: string }> {
   const resolved = await parts.directory.resolve(name);
   if (!resolved) {
@@ -52,7 +54,13 @@ export async function submitToolCall(
   if (principal.readOnly) throw mcpqRpcError(ErrorCode.forbidden, 'this token is read-only: it cannot call tools');
   const problem = parts.arguments.problem(resolved.tool.inputSchema, args ?? {});
   if (problem) throw mcpqRpcError(ErrorCode.invalid_arguments, `invalid arguments for ${name}: ${problem}`);
-  return parts.tasks.submit(principal, { server: resolved.alias, tool: resolved.tool.name, arguments: args });
+  const accepted = await parts.tasks.submit(principal, { server: resolved.alias, tool: resolved.tool.name, arguments: args });
+  // The call id in the log is how an operator finds a call whose host went away (mcpq result <callId>).
+  parts.logger.info(
+    { callId: accepted.callId, tenant: principal.tenant, server: resolved.alias, tool: resolved.tool.name, task: asTask },
+    'call queued for an MCP host',
+  );
+  return accepted;
 }
 
 /**
@@ -78,10 +86,13 @@ export async function waitForResult(
       throw resultError(event);
     }
   }
-  if (parts.cancelOnDisconnect) await parts.tasks.cancel(principal, callId, 'the MCP host disconnected from the gateway').catch(() => undefined);
+  if (parts.cancelOnDisconnect)
+    await parts.tasks.cancel(principal, callId, 'the MCP host disconnected from the gateway').catch(() => undefined);
   throw mcpqRpcError(
     ErrorCode.cancelled,
-    parts.cancelOnDisconnect ? `the host stopped waiting: call ${callId} was cancelled` : `the host stopped waiting: call ${callId} goes on`,
+    parts.cancelOnDisconnect
+      ? `the host stopped waiting: call ${callId} was cancelled`
+      : `the host stopped waiting: call ${callId} goes on`,
     { callId },
   );
 }
