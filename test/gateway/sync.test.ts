@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ServerCatalog } from '@mcpq/shared';
-import type { ServiceProcess } from '@mcpq/testkit';
+import { ENTRY, freePort, ServiceProcess } from '@mcpq/testkit';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { connectHost, firstText } from './gateway-helpers.js';
 
@@ -111,6 +111,24 @@ describe('gateway: tools and synchronous calls', () => {
     const callId = await disconnectMidCall(other.url);
     expect((await h.client.result(callId, { timeoutMs: 30_000 })).status).toBe('cancelled');
     await waitFor('the server stopped the tool', () => h.mcp.demo!.stats().cancelled.includes(callId), 15_000);
+  });
+
+  it('mcpq gateway --port runs the gateway in the foreground; SIGTERM stops it with exit code 0', async () => {
+    const port = await freePort();
+    const httpPort = await freePort();
+    const cli = new ServiceProcess('gateway', 'mcpq-gateway-cli', { ...h.env, MCPQ_HTTP_PORT: String(httpPort) }, httpPort, {
+      script: ENTRY.cli,
+      args: ['gateway', '--port', String(port)],
+    });
+    try {
+      await cli.ready();
+      const other = await connectHost(`http://127.0.0.1:${port}/mcp`);
+      expect((await other.callTool({ name: 'demo__echo', arguments: { text: 'cli' } })).content).toEqual([{ type: 'text', text: 'cli' }]);
+      await other.close();
+      expect(await cli.stop()).toEqual({ code: 0, signal: null });
+    } finally {
+      cli.kill();
+    }
   });
 
   it('SIGTERM: the gateway stops and exits 0', async () => {

@@ -14,6 +14,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import {
   CALL_ID_PATTERN,
+  describeError,
   ErrorCode,
   mayAccessCall,
   McpqError,
@@ -70,7 +71,9 @@ export class CallTasks {
   async submit(principal: Principal, call: SubmitCall): Promise<{ callId: string; acceptedAt: string }> {
     const callId = newTenantCallId(principal.tenant);
     const acceptedAt = new Date().toISOString();
-    await this.events.status(callId, 'queued', { detail: 'accepted by the gateway', key: 'gateway' });
+    await this.events.status(callId, 'queued', { detail: 'accepted by the gateway', key: 'gateway' }).catch((err: unknown) => {
+      throw new McpqError(ErrorCode.nats_error, `could not record the call's acceptance: ${describeError(err)}`, { cause: err });
+    });
     await this.client.submit(call.server, call.tool, call.arguments, { callId });
     return { callId, acceptedAt };
   }
