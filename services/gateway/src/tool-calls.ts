@@ -65,8 +65,8 @@ export async function submitToolCall(
 
 /**
  * The synchronous path: relays the call's progress and answers with its
- * result. A host that stops waiting (`signal`: disconnect or
- * notifications/cancelled) leaves the call running unless
+ * result. A host that stops waiting (`signal`: it closed the response
+ * stream) leaves the call running unless
  * `cancelOnDisconnect`; its result can be fetched later by call id.
  */
 export async function waitForResult(
