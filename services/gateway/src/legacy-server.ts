@@ -7,7 +7,7 @@
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Principal } from '@mcpq/shared';
+import type { Principal, ProgressEvent } from '@mcpq/shared';
 import { GATEWAY_INFO, GATEWAY_INSTRUCTIONS } from './info.js';
 import { McpqTaskStore } from './task-store.js';
 import { gatewayTool, progressParams, submitToolCall, waitForResult, type GatewayParts } from './tool-calls.js';
@@ -48,10 +48,12 @@ export function createLegacyServer(parts: GatewayParts, principal: Principal, ho
       };
     }
     const progressToken = extra._meta?.progressToken;
-    const result = await waitForResult(parts, principal, callId, AbortSignal.any([extra.signal, hostGone]), async (event) => {
-      if (progressToken !== undefined)
-        await extra.sendNotification({ method: 'notifications/progress', params: progressParams(progressToken, event) as never });
-    });
+    const onProgress =
+      progressToken === undefined
+        ? undefined
+        : (event: ProgressEvent) =>
+            extra.sendNotification({ method: 'notifications/progress', params: progressParams(progressToken, event) as never });
+    const result = await waitForResult(parts, principal, callId, AbortSignal.any([extra.signal, hostGone]), onProgress);
     return result as CallToolResult;
   });
 

@@ -11,7 +11,7 @@
  */
 import { createMcpHandler, Server, type AuthInfo, type McpHttpHandler, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { ErrorCode, type Principal } from '@mcpq/shared';
+import { ErrorCode, type Principal, type ProgressEvent } from '@mcpq/shared';
 import { notFound, TASK_POLL_INTERVAL_MS, type CallTask } from './call-tasks.js';
 import { GATEWAY_INFO, GATEWAY_INSTRUCTIONS } from './info.js';
 import { mcpqRpcError, resultError, toRpcError } from './jsonrpc-errors.js';
@@ -67,10 +67,11 @@ function createModernServer(parts: GatewayParts, principal: Principal): Server {
       } as never;
     }
     const progressToken = ctx.mcpReq._meta?.progressToken;
-    return (await waitForResult(parts, principal, callId, ctx.mcpReq.signal, async (event) => {
-      if (progressToken !== undefined)
-        await ctx.mcpReq.notify({ method: 'notifications/progress', params: progressParams(progressToken, event) });
-    })) as never;
+    const onProgress =
+      progressToken === undefined
+        ? undefined
+        : (event: ProgressEvent) => ctx.mcpReq.notify({ method: 'notifications/progress', params: progressParams(progressToken, event) });
+    return (await waitForResult(parts, principal, callId, ctx.mcpReq.signal, onProgress)) as never;
   });
 
   server.setRequestHandler('tasks/get', { params: TaskIdParams }, async (params) => {

@@ -3,7 +3,7 @@
  * turn a call into an mcpq call, and — on the synchronous path — follow it
  * to its result, relaying progress.
  */
-import { ErrorCode, type CatalogTool, type Logger, type Principal, type ProgressEvent } from '@mcpq/shared';
+import { ErrorCode, type CatalogTool, type Logger, type Principal, type ProgressEvent, type ResultEvent } from '@mcpq/shared';
 import type { McpqClient } from '@mcpq/client';
 import type { ArgumentCheck } from './argument-check.js';
 import type { CallTasks } from './call-tasks.js';
@@ -64,27 +64,29 @@ export async function submitToolCall(
 }
 
 /**
- * The synchronous path: relays the call's progress and answers with its
- * result. A host that stops waiting (`signal`: it closed the response
- * stream) leaves the call running unless
- * `cancelOnDisconnect`; its result can be fetched later by call id.
+ * The synchronous path: answers with the call's result, relaying its
+ * progress when the host asked for it (`onProgress`: the call's events are
+ * then followed; otherwise only its result is awaited, which is cheaper). A
+ * host that stops waiting (`signal`: it closed the response stream) leaves
+ * the call running unless `cancelOnDisconnect`; its result can be fetched
+ * later by call id.
  */
 export async function waitForResult(
   parts: GatewayParts,
   principal: Principal,
   callId: string,
   signal: AbortSignal,
-  onProgress: (event: ProgressEvent) => Promise<void>,
+  onProgress?: (event: ProgressEvent) => Promise<void>,
 ): Promise<ToolResult> {
-  for await (const event of parts.client.watch(callId, { signal })) {
-    if (event.type === 'progress') {
-      const { type: _type, ...progress } = event;
-      await onProgress(progress).catch(() => undefined); // a host that left misses progress; the result is what matters
-    }
-    if (event.type === 'result') {
-      if (event.status === 'completed' && event.result) return event.result as ToolResult;
-      throw resultError(event);
-    }
+  const result = onProgress
+    ? await followToResult(parts.client, callId, signal, onProgress)
+    : await parts.client.result(callId, { signal }).catch((err: unknown) => {
+        if (signal.aborted) return undefined;
+        throw err;
+      });
+  if (result) {
+    if (result.status === 'completed' && result.result) return result.result as ToolResult;
+    throw resultError(result);
   }
   if (parts.cancelOnDisconnect)
     await parts.tasks.cancel(principal, callId, 'the MCP host disconnected from the gateway').catch(() => undefined);
@@ -95,6 +97,26 @@ export async function waitForResult(
       : `the host stopped waiting: call ${callId} goes on`,
     { callId },
   );
+}
+
+/** Every event of the call until its result (returned), relaying progress; undefined when `signal` stopped the wait first. */
+async function followToResult(
+  client: McpqClient,
+  callId: string,
+  signal: AbortSignal,
+  onProgress: (event: ProgressEvent) => Promise<void>,
+): Promise<ResultEvent | undefined> {
+  for await (const event of client.watch(callId, { signal })) {
+    if (event.type === 'progress') {
+      const { type: _type, ...progress } = event;
+      await onProgress(progress).catch(() => undefined); // a host that left misses progress; the result is what matters
+    }
+    if (event.type === 'result') {
+      const { type: _type, ...result } = event;
+      return result;
+    }
+  }
+  return undefined;
 }
 
 /** The `notifications/progress` params for an mcpq progress event. */

@@ -23,6 +23,9 @@ export const TOOL_NAME_SEPARATOR = '__';
 /** A catalog entry older than this is fetched again from its server when tools are listed. */
 export const CATALOG_TTL_MS = 5 * 60_000;
 
+/** How long this process reuses a catalog entry it read, before reading the KV bucket again (another replica may have refreshed it). */
+const MEMO_MS = 10_000;
+
 /** Least time between two fetches of one server's tool list caused by an unknown tool name. */
 const MISS_REFRESH_MS = 5_000;
 
@@ -36,6 +39,7 @@ export class ToolDirectory {
   /** One fetch per alias at a time, whatever the number of concurrent listings. */
   private readonly fetching = new Map<string, Promise<ServerCatalogEntry | undefined>>();
   private readonly lastMissRefresh = new Map<string, number>();
+  private readonly memo = new Map<string, { at: number; entry: ServerCatalogEntry }>();
 
   constructor(
     private readonly config: Config,
@@ -60,7 +64,9 @@ export class ToolDirectory {
       const last = this.lastMissRefresh.get(parsed.alias) ?? 0;
       if (Date.now() - last >= MISS_REFRESH_MS) {
         this.lastMissRefresh.set(parsed.alias, Date.now());
-        tool = (await this.fetch(parsed.alias))?.tools.find((t) => t.name === parsed.tool);
+        const fetched = await this.fetch(parsed.alias);
+        if (fetched) this.remember(fetched);
+        tool = fetched?.tools.find((t) => t.name === parsed.tool);
       }
     }
     return tool ? { alias: parsed.alias, tool } : undefined;
@@ -83,15 +89,22 @@ export class ToolDirectory {
 
   /** The catalog entry of `alias`, fetched from the server when missing or stale (a stale entry is still used when the fetch fails). */
   private async entry(alias: string): Promise<ServerCatalogEntry | undefined> {
+    const memo = this.memo.get(alias);
+    if (memo && Date.now() - memo.at < MEMO_MS && isFresh(memo.entry)) return memo.entry;
     let stored: ServerCatalogEntry | undefined;
     try {
       stored = await this.catalog.get(alias);
     } catch (err) {
       this.logger.warn({ server: alias, err: describeError(err) }, 'cannot read the server catalog; asking the server');
     }
-    const age = stored ? Date.now() - Date.parse(stored.fetchedAt) : Infinity;
-    if (stored && age >= 0 && age < CATALOG_TTL_MS) return stored;
-    return (await this.fetch(alias)) ?? stored;
+    if (stored && isFresh(stored)) return this.remember(stored);
+    const fetched = await this.fetch(alias);
+    return fetched ? this.remember(fetched) : stored;
+  }
+
+  private remember(entry: ServerCatalogEntry): ServerCatalogEntry {
+    this.memo.set(entry.alias, { at: Date.now(), entry });
+    return entry;
   }
 
   private fetch(alias: string): Promise<ServerCatalogEntry | undefined> {
@@ -139,4 +152,9 @@ export class ToolDirectory {
     }
     return s;
   }
+}
+
+function isFresh(entry: ServerCatalogEntry): boolean {
+  const age = Date.now() - Date.parse(entry.fetchedAt);
+  return age >= 0 && age < CATALOG_TTL_MS;
 }
