@@ -58,6 +58,15 @@ export function resultError(result: ResultEvent): RpcError {
   return mcpqRpcError(error.code, error.message, { callId: result.callId, ...(error.data !== undefined ? { data: error.data } : {}) });
 }
 
+/** Runs a request handler so that whatever it throws reaches the host as a JSON-RPC error with an mcpq code. */
+export async function answering<T>(handler: () => Promise<T>): Promise<T> {
+  try {
+    return await handler();
+  } catch (err) {
+    throw toRpcError(err);
+  }
+}
+
 /** Any error thrown while handling a request, as a JSON-RPC error (RpcErrors pass through). */
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;

@@ -9,6 +9,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal, ProgressEvent } from '@mcpq/shared';
 import { GATEWAY_INFO, GATEWAY_INSTRUCTIONS } from './info.js';
+import { answering } from './jsonrpc-errors.js';
 import { McpqTaskStore } from './task-store.js';
 import { gatewayTool, progressParams, submitToolCall, waitForResult, type GatewayParts } from './tool-calls.js';
 
@@ -28,34 +29,36 @@ export function createLegacyServer(parts: GatewayParts, principal: Principal, ho
     tools: (await parts.directory.list()).map(({ alias, tool }) => gatewayTool(alias, tool) as Tool),
   }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const { callId, acceptedAt } = await submitToolCall(
-      parts,
-      principal,
-      request.params.name,
-      request.params.arguments,
-      request.params.task !== undefined,
-    );
-    if (request.params.task) {
-      return {
-        task: taskStore.toTask({
-          taskId: callId,
-          status: 'working',
-          statusMessage: 'queued',
-          createdAt: acceptedAt,
-          lastUpdatedAt: acceptedAt,
-        }),
-      };
-    }
-    const progressToken = extra._meta?.progressToken;
-    const onProgress =
-      progressToken === undefined
-        ? undefined
-        : (event: ProgressEvent) =>
-            extra.sendNotification({ method: 'notifications/progress', params: progressParams(progressToken, event) as never });
-    const result = await waitForResult(parts, principal, callId, AbortSignal.any([extra.signal, hostGone]), onProgress);
-    return result as CallToolResult;
-  });
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    answering(async () => {
+      const { callId, acceptedAt } = await submitToolCall(
+        parts,
+        principal,
+        request.params.name,
+        request.params.arguments,
+        request.params.task !== undefined,
+      );
+      if (request.params.task) {
+        return {
+          task: taskStore.toTask({
+            taskId: callId,
+            status: 'working',
+            statusMessage: 'queued',
+            createdAt: acceptedAt,
+            lastUpdatedAt: acceptedAt,
+          }),
+        };
+      }
+      const progressToken = extra._meta?.progressToken;
+      const onProgress =
+        progressToken === undefined
+          ? undefined
+          : (event: ProgressEvent) =>
+              extra.sendNotification({ method: 'notifications/progress', params: progressParams(progressToken, event) as never });
+      const result = await waitForResult(parts, principal, callId, AbortSignal.any([extra.signal, hostGone]), onProgress);
+      return result as CallToolResult;
+    }),
+  );
 
   return server;
 }

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { ErrorCode, type Principal, type ProgressEvent } from '@mcpq/shared';
 import { notFound, TASK_POLL_INTERVAL_MS, type CallTask } from './call-tasks.js';
 import { GATEWAY_INFO, GATEWAY_INSTRUCTIONS } from './info.js';
-import { mcpqRpcError, resultError, toRpcError } from './jsonrpc-errors.js';
+import { answering, mcpqRpcError, resultError } from './jsonrpc-errors.js';
 import { gatewayTool, progressParams, submitToolCall, waitForResult, type GatewayParts } from './tool-calls.js';
 
 /** The MCP tasks extension of protocol 2026-07-28. */
@@ -51,31 +51,33 @@ function createModernServer(parts: GatewayParts, principal: Principal): Server {
     tools: (await parts.directory.list()).map(({ alias, tool }) => gatewayTool(alias, tool)) as never,
   }));
 
-  server.setRequestHandler('tools/call', async (request, ctx) => {
-    const asTask = declaresTasks(ctx);
-    const { callId, acceptedAt } = await submitToolCall(parts, principal, request.params.name, request.params.arguments, asTask);
-    if (asTask) {
-      return {
-        resultType: 'task',
-        ...flatTask(parts, {
-          taskId: callId,
-          status: 'working',
-          statusMessage: 'queued',
-          createdAt: acceptedAt,
-          lastUpdatedAt: acceptedAt,
-        }),
-      } as never;
-    }
-    const progressToken = ctx.mcpReq._meta?.progressToken;
-    const onProgress =
-      progressToken === undefined
-        ? undefined
-        : (event: ProgressEvent) => ctx.mcpReq.notify({ method: 'notifications/progress', params: progressParams(progressToken, event) });
-    return (await waitForResult(parts, principal, callId, ctx.mcpReq.signal, onProgress)) as never;
-  });
+  server.setRequestHandler('tools/call', (request, ctx) =>
+    answering(async () => {
+      const asTask = declaresTasks(ctx);
+      const { callId, acceptedAt } = await submitToolCall(parts, principal, request.params.name, request.params.arguments, asTask);
+      if (asTask) {
+        return {
+          resultType: 'task',
+          ...flatTask(parts, {
+            taskId: callId,
+            status: 'working',
+            statusMessage: 'queued',
+            createdAt: acceptedAt,
+            lastUpdatedAt: acceptedAt,
+          }),
+        } as never;
+      }
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      const onProgress =
+        progressToken === undefined
+          ? undefined
+          : (event: ProgressEvent) => ctx.mcpReq.notify({ method: 'notifications/progress', params: progressParams(progressToken, event) });
+      return (await waitForResult(parts, principal, callId, ctx.mcpReq.signal, onProgress)) as never;
+    }),
+  );
 
-  server.setRequestHandler('tasks/get', { params: TaskIdParams }, async (params) => {
-    try {
+  server.setRequestHandler('tasks/get', { params: TaskIdParams }, (params) =>
+    answering(async () => {
       const task = await parts.tasks.get(principal, params.taskId);
       if (!task) throw notFound(params.taskId);
       const out: Record<string, unknown> = flatTask(parts, task);
@@ -88,19 +90,15 @@ function createModernServer(parts: GatewayParts, principal: Principal): Server {
         out.error = { code: error.code, message: error.message, data: error.data };
       }
       return out;
-    } catch (err) {
-      throw toRpcError(err);
-    }
-  });
+    }),
+  );
 
-  server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, async (params) => {
-    try {
+  server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, (params) =>
+    answering(async () => {
       await parts.tasks.cancel(principal, params.taskId, 'cancelled through the mcpq gateway');
       return {};
-    } catch (err) {
-      throw toRpcError(err);
-    }
-  });
+    }),
+  );
 
   return server;
 }

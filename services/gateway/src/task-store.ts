@@ -10,7 +10,7 @@ import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/exp
 import type { CallToolResult, Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, McpqError, type Principal } from '@mcpq/shared';
 import { TASK_POLL_INTERVAL_MS, type CallTask, type CallTasks } from './call-tasks.js';
-import { mcpqRpcError, resultError, toRpcError } from './jsonrpc-errors.js';
+import { answering, mcpqRpcError, resultError } from './jsonrpc-errors.js';
 
 export class McpqTaskStore implements TaskStore {
   constructor(
@@ -24,9 +24,11 @@ export class McpqTaskStore implements TaskStore {
     return Promise.reject(new McpqError(ErrorCode.internal, 'gateway tasks are created by submitting an mcpq call'));
   }
 
-  async getTask(taskId: string): Promise<Task | null> {
-    const task = await this.tasks.get(this.principal, taskId).catch((err: unknown) => Promise.reject(toRpcError(err)));
-    return task ? this.toTask(task) : null;
+  getTask(taskId: string): Promise<Task | null> {
+    return answering(async () => {
+      const task = await this.tasks.get(this.principal, taskId);
+      return task ? this.toTask(task) : null;
+    });
   }
 
   storeTaskResult(): Promise<void> {
@@ -34,25 +36,27 @@ export class McpqTaskStore implements TaskStore {
   }
 
   /** The tool result as the server sent it; a call that ended without one is its JSON-RPC error. */
-  async getTaskResult(taskId: string): Promise<Result> {
-    const result = await this.tasks.result(this.principal, taskId).catch((err: unknown) => Promise.reject(toRpcError(err)));
-    if (result.status === 'completed' && result.result) return result.result as CallToolResult;
-    throw resultError(result);
+  getTaskResult(taskId: string): Promise<Result> {
+    return answering(async () => {
+      const result = await this.tasks.result(this.principal, taskId);
+      if (result.status === 'completed' && result.result) return result.result as CallToolResult;
+      throw resultError(result);
+    });
   }
 
   /** Only cancellation is asked of a store by the SDK's handlers; it becomes an mcpq cancel. */
-  async updateTaskStatus(taskId: string, status: Task['status'], statusMessage?: string): Promise<void> {
-    if (status !== 'cancelled') throw mcpqRpcError(ErrorCode.invalid_request, `tasks cannot be moved to ${status} through the gateway`);
-    try {
+  updateTaskStatus(taskId: string, status: Task['status'], statusMessage?: string): Promise<void> {
+    return answering(async () => {
+      if (status !== 'cancelled') throw mcpqRpcError(ErrorCode.invalid_request, `tasks cannot be moved to ${status} through the gateway`);
       await this.tasks.cancel(this.principal, taskId, statusMessage ?? 'cancelled through the mcpq gateway');
-    } catch (err) {
-      throw toRpcError(err);
-    }
+    });
   }
 
-  async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
-    const page = await this.tasks.list(this.principal, cursor).catch((err: unknown) => Promise.reject(toRpcError(err)));
-    return { tasks: page.tasks.map((t) => this.toTask(t)), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
+    return answering(async () => {
+      const page = await this.tasks.list(this.principal, cursor);
+      return { tasks: page.tasks.map((t) => this.toTask(t)), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    });
   }
 
   toTask(task: CallTask): Task {
