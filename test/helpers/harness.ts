@@ -127,6 +127,13 @@ export class Harness {
     return svc;
   }
 
+  /** Starts a gateway process on a free port; `url` is its MCP endpoint. */
+  async startGateway(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ svc: ServiceProcess; url: string }> {
+    const port = await freePort();
+    const svc = await this.start('gateway', { MCPQ_GATEWAY_PORT: String(port), ...extraEnv });
+    return { svc, url: `http://127.0.0.1:${port}/mcp` };
+  }
+
   /** Restarts an example MCP server on the same port: it forgets every session, task and event. */
   async restartMcp(alias: string, downMs = 0): Promise<void> {
     const old = this.mcp[alias]!;
