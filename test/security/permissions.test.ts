@@ -146,6 +146,9 @@ describe('least privilege', () => {
     } finally {
       await ui.close();
       await nc.close();
+    }
+  });
+
   it('the gateway, as mcpq-gateway, lists tools, serves a synchronous call and a task to an MCP host', async () => {
     const host = new Client({ name: 'perm-host', version: '1' });
     await host.connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)));
