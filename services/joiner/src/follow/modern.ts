@@ -180,9 +180,8 @@ async function parkTask(deps: FollowDeps, current: Versioned<CallRecord>, task: 
   const { ctx } = deps;
   const patch = {
     status: 'dispatched' as const,
+    // taskStatus is left for the first poll to note, so a task that starts in input_required is reported.
     taskId: task.taskId,
-    taskStatus: task.status,
-    taskStatusMessage: task.statusMessage,
     pollIntervalMs: task.pollIntervalMs !== undefined ? Math.round(task.pollIntervalMs) : undefined,
     taskTtlMs: typeof task.ttlMs === 'number' && task.ttlMs >= 0 ? Math.round(task.ttlMs) : undefined,
   };
