@@ -6,7 +6,10 @@
  * era is the call's `protocol`. Real nats-server, real submitter and joiner
  * processes.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTRY } from '@mcpq/testkit';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -181,5 +184,25 @@ describe('calls that must not run twice, or cannot run', () => {
     expect(r.error?.message).toMatch(/no stream resumption/);
     const unknown = await h.client.submit('modern', 'no_such_tool', {});
     await expectOneResult(unknown.callId, 'failed', 'unknown_tool');
+  });
+});
+
+describe('mcpq servers', () => {
+  it('shows the protocol era of each server and the mode its tools get in it', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [ENTRY.cli, 'servers', '--json'], {
+      env: { ...process.env, MCPQ_CONFIG: h.configPath, MCPQ_CONFIG_JSON: '' },
+      timeout: 30_000,
+    });
+    const rows = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { alias: string; protocolVersion: string; tasks: boolean; tools: Array<{ name: string; mode: string }> });
+    const byAlias = Object.fromEntries(rows.map((r) => [r.alias, r]));
+    for (const alias of ['modern', 'dual']) {
+      expect(byAlias[alias]).toMatchObject({ protocolVersion: '2026-07-28', tasks: true });
+      expect(byAlias[alias]!.tools.find((t) => t.name === 'task_slow')?.mode).toBe('task');
+    }
+    expect(byAlias.modernHold!.tools.find((t) => t.name === 'slow')?.mode).toBe('hold');
+    expect(byAlias.modernResume!.tools.find((t) => t.name === 'slow')?.mode).toMatch(/^unsupported: .*no stream resumption/);
   });
 });
