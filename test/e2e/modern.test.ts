@@ -196,7 +196,9 @@ describe('mcpq servers', () => {
     const rows = stdout
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { alias: string; protocolVersion: string; tasks: boolean; tools: Array<{ name: string; mode: string }> });
+      .map(
+        (l) => JSON.parse(l) as { alias: string; protocolVersion: string; tasks: boolean; tools: Array<{ name: string; mode: string }> },
+      );
     const byAlias = Object.fromEntries(rows.map((r) => [r.alias, r]));
     for (const alias of ['modern', 'dual']) {
       expect(byAlias[alias]).toMatchObject({ protocolVersion: '2026-07-28', tasks: true });

@@ -249,7 +249,8 @@ async function assemble(
   const specs = options.servers ?? { demo: {} };
   for (const [alias, spec] of Object.entries(specs)) {
     const url = spec.era
-      ? (mcp2026[alias] = await startServer2026({ era: spec.era, ...(spec.pollIntervalMs ? { pollIntervalMs: spec.pollIntervalMs } : {}) })).url
+      ? (mcp2026[alias] = await startServer2026({ era: spec.era, ...(spec.pollIntervalMs ? { pollIntervalMs: spec.pollIntervalMs } : {}) }))
+          .url
       : (mcp[alias] = await startExampleServer(spec)).url;
     if (spec.proxied) proxies[alias] = await FaultProxy.start(url);
   }

@@ -14,13 +14,17 @@ function clients() {
   const out = new PassThrough();
   let logged = '';
   out.on('data', (c: Buffer) => (logged += c.toString()));
-  const servers = new ServerClients({ s: ServerConfigSchema.parse({ url: 'http://127.0.0.1:9/mcp' }) }, createLogger('test', { destination: out }));
+  const servers = new ServerClients(
+    { s: ServerConfigSchema.parse({ url: 'http://127.0.0.1:9/mcp' }) },
+    createLogger('test', { destination: out }),
+  );
   return { servers, logged: () => logged };
 }
 
 const modern: Era = { protocol: '2026-07-28' };
 const legacy: Era = { protocol: '2025-11-25', reason: 'test' };
-const unsupported = () => modernError({ code: -32022, message: 'Unsupported protocol version', data: { supported: ['2025-11-25'] } }, 400, 'tools/list')!;
+const unsupported = () =>
+  modernError({ code: -32022, message: 'Unsupported protocol version', data: { supported: ['2025-11-25'] } }, 400, 'tools/list')!;
 
 describe('afterEraChange', () => {
   it('a 2026-07-28 server answering -32022 before the call was sent: era forgotten, the failure made retryable', async () => {

@@ -149,7 +149,11 @@ async function answered(deps: FollowDeps, current: Versioned<CallRecord>, end: M
     case 'complete':
       return { kind: 'outcome', record: current, outcome: { status: 'completed', result: end.result } };
     case 'error':
-      return { kind: 'outcome', record: current, outcome: outcomeOfResponse({ jsonrpc: '2.0', id: rec.requestId ?? null, error: end.error }) };
+      return {
+        kind: 'outcome',
+        record: current,
+        outcome: outcomeOfResponse({ jsonrpc: '2.0', id: rec.requestId ?? null, error: end.error }),
+      };
     case 'input_required':
       await ctx.events.status(rec.callId, 'running', {
         mode: rec.mode,
@@ -158,7 +162,8 @@ async function answered(deps: FollowDeps, current: Versioned<CallRecord>, end: M
         protocol: MODERN_PROTOCOL_VERSION,
         inputRequests: end.inputRequests,
         key: 'input',
-        detail: 'input_required: the MCP server asks for input before it goes on; mcpq cannot answer through the queue yet, so the call ends',
+        detail:
+          'input_required: the MCP server asks for input before it goes on; mcpq cannot answer through the queue yet, so the call ends',
       });
       return failed(current, {
         code: ErrorCode.input_required,
