@@ -41,3 +41,4 @@ export * from './mcp/modern-client.js';
 export * from './mcp/era.js';
 export * from './runtime/local-ports.js';
 export * from './wire/joiner-report.js';
+export * from './nats/accounts.js';
