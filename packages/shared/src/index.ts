@@ -42,3 +42,4 @@ export * from './mcp/era.js';
 export * from './runtime/local-ports.js';
 export * from './wire/joiner-report.js';
 export * from './nats/accounts.js';
+export * from './wire/reply.js';
