@@ -24,6 +24,8 @@ import {
   CancelReplySchema,
   connectNats,
   ErrorCode,
+  isTerminalRecord,
+  resultDedupeId,
   loadConfig,
   McpqError,
   isNatsError,
@@ -51,6 +53,11 @@ import {
 export interface McpqClientOptions {
   /** Subject prefix of the deployment (default `mcpq`). */
   prefix?: string;
+  /**
+   * JetStream API prefix (default `$JS.API`). A caller in a tenant account of
+   * `mcpq accounts` reaches the services' streams under `$JS.<prefix>.API`.
+   */
+  jsApiPrefix?: string;
   /** close() also closes the NATS connection (default false: the connection is yours). */
   ownsConnection?: boolean;
 }
@@ -110,13 +117,15 @@ export class McpqClient {
   private kv?: Promise<KV> | undefined;
   private jsm?: Promise<JetStreamManager> | undefined;
   private readonly ownsConnection: boolean;
+  private readonly apiPrefix: string | undefined;
 
   constructor(
     readonly nc: NatsConnection,
     options: McpqClientOptions = {},
   ) {
     this.names = names(options.prefix ?? 'mcpq');
-    this.js = jetstream(nc);
+    this.apiPrefix = options.jsApiPrefix;
+    this.js = jetstream(nc, this.apiPrefix ? { apiPrefix: this.apiPrefix } : {});
     this.ownsConnection = options.ownsConnection ?? false;
   }
 
@@ -127,7 +136,8 @@ export class McpqClient {
       ? { ...config.nats, servers: Array.isArray(options.servers) ? options.servers : options.servers.split(',') }
       : config.nats;
     const nc = await connectNats(nats, { name: 'mcpq-client' });
-    return new McpqClient(nc, { prefix: options.prefix ?? config.prefix, ownsConnection: true });
+    const jsApiPrefix = options.jsApiPrefix ?? config.nats.jsApiPrefix;
+    return new McpqClient(nc, { prefix: options.prefix ?? config.prefix, ownsConnection: true, ...(jsApiPrefix ? { jsApiPrefix } : {}) });
   }
 
   /**
@@ -180,27 +190,29 @@ export class McpqClient {
     yield* this.replayEvents(callId, this.names.callEvents(callId), options);
   }
 
-  /** Waits for the call's result (returns at once if it is already there). */
+  /**
+   * Waits for the call's result (returns at once if it is already there).
+   * The result is the one kept in the call record, which mcpq writes with
+   * compare-and-set before it publishes it: a message on the result subject
+   * only says "look now", so junk there can neither hide nor replace it.
+   */
   async result(callId: string, options: WaitOptions = {}): Promise<ResultEvent> {
     if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
     const subject = this.names.call(callId, 'result');
-    // Listen first, then look in the stream: a result published in between is seen by one or the other.
-    // (Cheaper than a consumer per call: one subscription and one direct get.)
-    const sub = this.nc.subscribe(subject, { max: 1 });
+    // Listen first, then read the record: a result published in between is seen by one or the other.
+    const sub = this.nc.subscribe(subject);
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => sub.unsubscribe();
+    const readBy = () => Date.now() + (options.timeoutMs ?? 30_000);
     try {
-      const stored = await this.storedResult(subject, Date.now() + (options.timeoutMs ?? 30_000));
-      if (stored) return stored;
+      const kept = await this.keptResult(callId, readBy());
+      if (kept) return kept;
       let timedOut = false;
       if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), sub.unsubscribe()), options.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      for await (const m of sub) {
-        const event = parseEvent('result', m.data);
-        if (event?.type === 'result') {
-          const { type: _type, ...result } = event;
-          return result;
-        }
+      for await (const _wakeUp of sub) {
+        const now = await this.keptResult(callId, readBy());
+        if (now) return now;
       }
       if (timedOut)
         throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
@@ -212,14 +224,27 @@ export class McpqClient {
     }
   }
 
-  /** The stored result of a call, if there is one (direct get of the subject's last message). */
-  private async storedResult(subject: string, deadline: number): Promise<ResultEvent | undefined> {
+  /**
+   * The result kept in the call's record once the call has ended. A call
+   * without a record (its record expired before its events, or it is still
+   * queued) has its result read from the stream, and only a message carrying
+   * the result's dedupe id `<callId>.result` counts.
+   */
+  private async keptResult(callId: string, deadline: number): Promise<ResultEvent | undefined> {
+    const record = await this.readEvents(async () => new CallStore(await this.bucket()).get(callId), deadline);
+    if (record) return isTerminalRecord(record.value) ? record.value.result : undefined;
+    return this.storedResult(callId, deadline);
+  }
+
+  /** The stored result of a call without a record (direct get of the subject's last message, with the result's dedupe id). */
+  private async storedResult(callId: string, deadline: number): Promise<ResultEvent | undefined> {
     // No account check up front: right after a NATS restart it would time out; the retries below cover it.
-    const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false }));
+    const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false, ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}) }));
     return this.readEvents(async () => {
-      const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: subject });
-      const event = m ? parseEvent('result', m.data) : undefined;
-      if (event?.type !== 'result') return undefined;
+      const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'result') });
+      if (!m || m.header.get('Nats-Msg-Id') !== resultDedupeId(callId)) return undefined;
+      const event = parseEvent('result', m.data);
+      if (event?.type !== 'result' || event.callId !== callId) return undefined;
       const { type: _type, ...result } = event;
       return result;
     }, deadline);
@@ -291,7 +316,7 @@ export class McpqClient {
   }
 
   private async bucket(): Promise<KV> {
-    this.kv ??= new Kvm(this.nc).open(this.names.bucket).catch((err: unknown) => {
+    this.kv ??= new Kvm(this.js).open(this.names.bucket).catch((err: unknown) => {
       this.kv = undefined;
       throw natsError(err, `cannot open KV bucket ${this.names.bucket} (has a submitter or joiner run yet?)`);
     });
@@ -318,9 +343,16 @@ export class McpqClient {
       for await (const m of messages) {
         const kind = this.names.parseCallSubject(m.subject)?.kind;
         const event = parseEvent(kind, m.data);
-        if (!event) continue;
-        yield event;
-        if (event.type === 'result') return;
+        if (!event || event.callId !== callId) continue;
+        if (event.type !== 'result') {
+          yield event;
+          continue;
+        }
+        // Whatever sits on the result subject, the result is the record's (see result()).
+        const kept = await this.keptResult(callId, Date.now() + 30_000);
+        if (!kept) continue;
+        yield { type: 'result', ...kept };
+        return;
       }
       if (timedOut)
         throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
