@@ -85,9 +85,67 @@ function serviceGrants(prefix: string) {
   const joinerSubscribe: Grant[] = [
     [`${prefix}.cancel.*`, 'cancel requests (queue group)'],
     [`${prefix}.ctl.cancel.*`, 'cancel hints'],
+    [`${prefix}.ctl.joiners`, 'the console asks what each joiner holds'],
   ];
+  const ev = n.streams.events;
+  const dlq = n.streams.dlq;
+  const servers = `KV_${n.serversBucket}`;
+  const console: Grant[] = [
+    [`${prefix}.cancel.*`, 'Cancel'],
+    [`${prefix}.ctl.joiners`, 'ask every joiner what it holds (many replies)'],
+    [`${prefix}.submit.>`, 'Replay: a dead letter goes back to its submit subject'],
+    [`$JS.API.CONSUMER.CREATE.${ev}`, "a call's timeline (watch)"],
+    [`$JS.API.CONSUMER.CREATE.${ev}.>`, ''],
+    [`$JS.API.CONSUMER.CREATE.${dlq}`, 'listing dead letters'],
+    [`$JS.API.CONSUMER.CREATE.${dlq}.>`, ''],
+    [`$JS.API.CONSUMER.CREATE.${kv}`, 'the live calls list (a KV watch)'],
+    [`$JS.API.CONSUMER.CREATE.${kv}.>`, ''],
+    [`$JS.API.CONSUMER.CREATE.${servers}`, "the server catalog's keys"],
+    [`$JS.API.CONSUMER.CREATE.${servers}.>`, ''],
+    [`$JS.API.DIRECT.GET.${ev}`, 'the last progress of calls already running'],
+    [`$JS.API.DIRECT.GET.${ev}.>`, ''],
+    [`$JS.API.DIRECT.GET.${kv}`, "a call's record"],
+    [`$JS.API.DIRECT.GET.${kv}.>`, ''],
+    [`$JS.API.DIRECT.GET.${servers}`, ''],
+    [`$JS.API.DIRECT.GET.${servers}.>`, ''],
+    [`$JS.API.STREAM.MSG.GET.${kv}`, ''],
+    [`$JS.API.STREAM.MSG.GET.${servers}`, ''],
+    [`$JS.API.STREAM.MSG.GET.${submit}`, 'arguments of queued calls'],
+    [`$JS.API.STREAM.MSG.GET.${join}`, 'arguments of hold-mode and idempotent calls'],
+    [`$JS.API.STREAM.MSG.GET.${dlq}`, 'Replay reads the dead letter,'],
+    [`$JS.API.STREAM.MSG.DELETE.${dlq}`, 'then deletes it'],
+  ];
+  const consoleSubscribe: Grant[] = [[`${prefix}.call.>`, 'live progress of every call']];
+  const gateway: Grant[] = [
+    [`${prefix}.submit.>`, "queue the hosts' tools/call as mcpq calls"],
+    [`${prefix}.call.*.status`, 'the acceptance marker (a `queued` status event) written before each submission'],
+    [`${prefix}.cancel.*`, 'tasks/cancel and cancelOnDisconnect (request/reply)'],
+    [`$KV.${n.serversBucket}.>`, 'write the server catalog after fetching a tools/list'],
+    [`$JS.API.CONSUMER.CREATE.${ev}`, 'ordered consumers to follow one call (synchronous tools/call)'],
+    [`$JS.API.CONSUMER.CREATE.${ev}.>`, ''],
+    [`$JS.API.CONSUMER.INFO.${ev}.>`, ''],
+    [`$JS.API.CONSUMER.MSG.NEXT.${ev}.>`, ''],
+    [`$JS.API.CONSUMER.DELETE.${ev}.>`, ''],
+    [`$JS.API.DIRECT.GET.${ev}`, 'stored results (tasks/result) and acceptance markers (tasks/get)'],
+    [`$JS.API.DIRECT.GET.${ev}.>`, ''],
+    [`$JS.API.DIRECT.GET.${kv}`, 'call records (tasks/get)'],
+    [`$JS.API.DIRECT.GET.${kv}.>`, ''],
+    [`$JS.API.STREAM.MSG.GET.${kv}`, ''],
+    [`$JS.API.CONSUMER.CREATE.${kv}`, 'reading every record (tasks/list)'],
+    [`$JS.API.CONSUMER.CREATE.${kv}.>`, ''],
+    [`$JS.API.CONSUMER.DELETE.${kv}.>`, ''],
+    [`$JS.FC.${kv}.>`, ''],
+    [`$JS.API.DIRECT.GET.${servers}`, 'read the server catalog (tools/list)'],
+    [`$JS.API.DIRECT.GET.${servers}.>`, ''],
+    [`$JS.API.STREAM.MSG.GET.${servers}`, ''],
+    [`$JS.API.CONSUMER.CREATE.${servers}`, "list the catalog's keys"],
+    [`$JS.API.CONSUMER.CREATE.${servers}.>`, ''],
+    [`$JS.API.CONSUMER.DELETE.${servers}.>`, ''],
+    [`$JS.FC.${servers}.>`, ''],
+  ];
+  const gatewaySubscribe: Grant[] = [[`${prefix}.call.*.result`, "a call's result as it is published (tasks/result)"]];
   const admin: Grant[] = [[`$KV.${n.bucket}.>`, 'repair a call record by hand']];
-  return { submitter, joiner, joinerSubscribe, admin };
+  return { submitter, joiner, joinerSubscribe, console, consoleSubscribe, gateway, gatewaySubscribe, admin };
 }
 
 /**
@@ -153,10 +211,33 @@ export function natsAccountsConfig(options: AccountsOptions): string {
         ...all((g) => g.joiner),
         ...STARTUP_CHECKS,
         ['_R_.>', "answers to cancel requests: callers' inboxes as the import rewrote them"],
-        ['_INBOX.>', 'answers to cancel requests made inside this account (operators)'],
+        ['_INBOX.>', 'answers to requests made inside this account (the console: cancels, ctl.joiners)'],
       ],
       [['_INBOX.>', 'its own replies'], ...all((g) => g.joinerSubscribe)],
       '# no allow_responses: a reply goes only to an inbox, never to a subject a requester names',
+    ),
+  );
+  out.push(
+    block(
+      'MCPQ_CONSOLE',
+      [
+        ...all((g) => g.console),
+        ['$JS.API.INFO', ''],
+        ['$JS.API.STREAM.INFO.*', 'depth and oldest message of every stream'],
+        ['$JS.API.CONSUMER.LIST.*', 'pending and redeliveries of every consumer'],
+        ['$JS.API.CONSUMER.INFO.*.>', ''],
+        ['$JS.API.CONSUMER.MSG.NEXT.*.>', ''],
+        ['$JS.API.CONSUMER.DELETE.*.>', ''],
+        ['$JS.FC.>', ''],
+      ],
+      [['_INBOX.>', ''], ...all((g) => g.consoleSubscribe)],
+    ),
+  );
+  out.push(
+    block(
+      'MCPQ_GATEWAY',
+      [...all((g) => g.gateway), ['$JS.API.INFO', ''], ['$JS.API.STREAM.INFO.*', 'start-up check of the streams and buckets, and /readyz']],
+      [['_INBOX.>', ''], ...all((g) => g.gatewaySubscribe)],
     ),
   );
   out.push(block('MCPQ_ADMIN', [['$JS.API.>', 'create and update streams, buckets and consumers'], ...all((g) => g.admin)], [['_INBOX.>', '']]));
@@ -189,6 +270,8 @@ export function natsAccountsConfig(options: AccountsOptions): string {
     `      { user: mcpq-admin, password: $MCPQ_ADMIN_PASSWORD, permissions: $MCPQ_ADMIN }`,
     `      { user: mcpq-submitter, password: $MCPQ_SUBMITTER_PASSWORD, permissions: $MCPQ_SUBMITTER }`,
     `      { user: mcpq-joiner, password: $MCPQ_JOINER_PASSWORD, permissions: $MCPQ_JOINER }`,
+    `      { user: mcpq-console, password: $MCPQ_CONSOLE_PASSWORD, permissions: $MCPQ_CONSOLE }`,
+    `      { user: mcpq-gateway, password: $MCPQ_GATEWAY_PASSWORD, permissions: $MCPQ_GATEWAY }`,
     '    ]',
     '    exports: [',
     ...exports,
@@ -231,6 +314,9 @@ const HEADER = `# mcpq: least-privilege NATS accounts and users, ready to includ
 #   mcpq-admin        (services account) creates and updates streams, buckets, consumers (\`mcpq provision\`)
 #   mcpq-submitter    (services account) the submitter service
 #   mcpq-joiner       (services account) the joiner service
+#   mcpq-console      (services account) the web console (mcpq ui): reads records, events, queues and
+#                     dead letters; cancels calls, replays dead letters, asks joiners what they hold
+#   mcpq-gateway      (services account) the MCP gateway: a caller for MCP hosts, plus the server catalog
 #   <prefix>-caller   (a tenant's account) an application: submit, watch, wait for results, read status, cancel
 `;
 
