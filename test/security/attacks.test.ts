@@ -83,7 +83,8 @@ describe('reply subjects aimed at another caller’s call (least privilege)', ()
     }
     // Nothing was purged, deleted or queued behind mcpq's back.
     const jsm = await run.h.jsm();
-    expect((await jsm.streams.info('MCPQ_JOIN')).state.messages).toBe(0);
+    await waitFor('the join queue is empty', async () => (await jsm.streams.info('MCPQ_JOIN')).state.messages === 0);
+    expect(await run.h.deadLetters()).toEqual([]); // a PubAck queued as a join would have been dead-lettered
     expect((await jsm.streams.info('KV_mcpq_calls')).state.messages).toBeGreaterThanOrEqual(n + 1);
   });
 
