@@ -61,13 +61,15 @@ describe('a reply goes only to an inbox', () => {
 describe('junk on an event subject neither hides nor replaces a result', () => {
   it('a forged result published before the real one: result(), watch() and `mcpq result` give the real one', async () => {
     const callId = await runningCall('forged-result');
+    const live = h.watch(callId, 30_000); // a watcher following the call while the junk arrives
     const forged = { callId, status: 'failed', error: { code: 'forged', message: 'not from mcpq' }, attempts: 1, startedAt: '', finishedAt: '' };
     await h.js.publish(h.names.call(callId, 'result'), JSON.stringify(forged), { msgID: `${callId}.result` });
     h.nc.publish(h.names.call(callId, 'result'), 'not even JSON');
     await expectRightResult(callId, 'forged-result');
-    const events = await h.watch(callId, 30_000);
-    expect(events.at(-1)).toMatchObject({ type: 'result', status: 'completed' });
-    expect(events.filter((e) => e.type === 'result')).toHaveLength(1);
+    for (const events of [await live, await h.watch(callId, 30_000)]) {
+      expect(events.at(-1)).toMatchObject({ type: 'result', status: 'completed', result: { content: [{ text: 'slow done: forged-result' }] } });
+      expect(events.filter((e) => e.type === 'result')).toHaveLength(1);
+    }
     const cli = spawnSync(process.execPath, [ENTRY.cli, 'result', callId, '--json'], { env: { ...process.env, ...h.env }, encoding: 'utf8' });
     expect(cli.status).toBe(0);
     expect(JSON.parse(cli.stdout.trim().split('\n').at(-1)!)).toMatchObject({ callId, status: 'completed' });

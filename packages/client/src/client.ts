@@ -12,6 +12,7 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   type Consumer,
+  type StoredMsg,
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
@@ -38,6 +39,7 @@ import {
   publicStatus,
   ResultEventSchema,
   StatusEventSchema,
+  TerminalStatusSchema,
   type CallRecord,
   type CallRequest,
   type CallStatus,
@@ -205,13 +207,13 @@ export class McpqClient {
     const onAbort = () => sub.unsubscribe();
     const readBy = () => Date.now() + (options.timeoutMs ?? 30_000);
     try {
-      const kept = await this.keptResult(callId, readBy());
+      const kept = await this.keptResult(callId, readBy(), false);
       if (kept) return kept;
       let timedOut = false;
       if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), sub.unsubscribe()), options.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       for await (const _wakeUp of sub) {
-        const now = await this.keptResult(callId, readBy());
+        const now = await this.keptResult(callId, readBy(), true);
         if (now) return now;
       }
       if (timedOut)
@@ -225,41 +227,52 @@ export class McpqClient {
   }
 
   /**
-   * The result kept in the call's record once the call has ended. A call
+   * The result kept in the call's record once the call has ended and its
+   * result has been published (`published`: a message on the result subject
+   * was just seen; otherwise the stream is asked). Waiting for the publish
+   * keeps "result() returned" meaning "the result is in the stream". A call
    * without a record (its record expired before its events, or it is still
    * queued) has its result read from the stream, and only a message carrying
    * the result's dedupe id `<callId>.result` counts.
    */
-  private async keptResult(callId: string, deadline: number): Promise<ResultEvent | undefined> {
-    const record = await this.readEvents(async () => new CallStore(await this.bucket()).get(callId), deadline);
-    if (record) return isTerminalRecord(record.value) ? record.value.result : undefined;
-    return this.storedResult(callId, deadline);
+  private async keptResult(callId: string, deadline: number, published: boolean): Promise<ResultEvent | undefined> {
+    const record = await this.readEvents(async () => new CallStore(await this.bucket()).get(callId), deadline, `KV_${this.names.bucket}`);
+    if (!record) return this.storedResult(callId, deadline);
+    if (!isTerminalRecord(record.value)) return undefined;
+    return published || (await this.lastOnResultSubject(callId, deadline)) ? record.value.result : undefined;
   }
 
-  /** The stored result of a call without a record (direct get of the subject's last message, with the result's dedupe id). */
+  /** The stored result of a call without a record: the result subject's last message, if it carries the result's dedupe id. */
   private async storedResult(callId: string, deadline: number): Promise<ResultEvent | undefined> {
+    const m = await this.lastOnResultSubject(callId, deadline);
+    if (!m || m.header.get('Nats-Msg-Id') !== resultDedupeId(callId)) return undefined;
+    const event = parseEvent('result', m.data);
+    if (event?.type !== 'result' || event.callId !== callId) return undefined;
+    const { type: _type, ...result } = event;
+    return result;
+  }
+
+  /** The last message stored on the call's result subject (direct get), whoever published it. */
+  private async lastOnResultSubject(callId: string, deadline: number): Promise<StoredMsg | null> {
     // No account check up front: right after a NATS restart it would time out; the retries below cover it.
     const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false, ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}) }));
-    return this.readEvents(async () => {
-      const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'result') });
-      if (!m || m.header.get('Nats-Msg-Id') !== resultDedupeId(callId)) return undefined;
-      const event = parseEvent('result', m.data);
-      if (event?.type !== 'result' || event.callId !== callId) return undefined;
-      const { type: _type, ...result } = event;
-      return result;
-    }, deadline);
+    return this.readEvents(
+      () => jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'result') }),
+      deadline,
+    );
   }
 
   /**
-   * Reads the events stream with `read`. A JetStream that is not ready yet
-   * (just restarted, leader election) answers with timeouts: retried until
-   * `deadline`; a missing stream is reported at once.
+   * Reads the events stream (or, with `stream`, another of mcpq's streams)
+   * with `read`. A JetStream that is not ready yet (just restarted, leader
+   * election) answers with timeouts: retried until `deadline`; a missing
+   * stream is reported at once.
    */
-  private async readEvents<T>(read: () => Promise<T>, deadline: number): Promise<T> {
+  private async readEvents<T>(read: () => Promise<T>, deadline: number, stream = this.names.streams.events): Promise<T> {
     try {
       return await retryWhileNatsFails(read, { until: deadline, stepMs: 250, retryable: (err) => !streamNotFound(err) });
     } catch (err) {
-      throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
+      throw natsError(err, `cannot read ${stream} (has a submitter or joiner run yet?)`);
     }
   }
 
@@ -344,12 +357,12 @@ export class McpqClient {
         const kind = this.names.parseCallSubject(m.subject)?.kind;
         const event = parseEvent(kind, m.data);
         if (!event || event.callId !== callId) continue;
-        if (event.type !== 'result') {
-          yield event;
-          continue;
-        }
-        // Whatever sits on the result subject, the result is the record's (see result()).
-        const kept = await this.keptResult(callId, Date.now() + 30_000);
+        if (event.type !== 'result') yield event;
+        // Whatever sits on the result subject, the result is the record's (see result()). The
+        // terminal status is a cue too: if junk took the result subject first, JetStream refuses
+        // the real result, and the status before it is the last event the stream will hold.
+        if (event.type === 'progress' || (event.type === 'status' && !isTerminalStatus(event.status))) continue;
+        const kept = await this.keptResult(callId, Date.now() + 30_000, event.type === 'result');
         if (!kept) continue;
         yield { type: 'result', ...kept };
         return;
@@ -362,6 +375,11 @@ export class McpqClient {
       messages.stop();
     }
   }
+}
+
+/** completed, failed, cancelled or timeout. */
+function isTerminalStatus(status: CallStatus): boolean {
+  return TerminalStatusSchema.safeParse(status).success;
 }
 
 function parseEvent(kind: string | undefined, data: Uint8Array): CallEvent | undefined {
