@@ -19,6 +19,7 @@ const SERVICE_PASSWORDS = {
   MCPQ_ADMIN_PASSWORD: 'admin-pw-1',
   MCPQ_SUBMITTER_PASSWORD: 'submitter-pw-2',
   MCPQ_JOINER_PASSWORD: 'joiner-pw-3',
+  MCPQ_CONSOLE_PASSWORD: 'console-pw-5',
 };
 
 /** The password of a tenant's caller user, `<prefix>-caller` (the config reads `$<PREFIX>_CALLER_PASSWORD`). */
@@ -39,6 +40,11 @@ export class AccountsRun {
     readonly h: Harness,
     private readonly passwords: Record<string, string>,
   ) {}
+
+  /** The password of a user of the services account (`mcpq-admin`, `mcpq-console`, ...). */
+  password(user: `mcpq-${string}`): string {
+    return this.passwords[`MCPQ_${user.slice('mcpq-'.length).toUpperCase()}_PASSWORD`]!;
+  }
 
   /** A service's environment: the test's config with the prefix and the role's NATS user. */
   serviceEnv(prefix: string, user: 'mcpq-admin' | 'mcpq-submitter' | 'mcpq-joiner' | 'mcpq-gateway'): NodeJS.ProcessEnv {

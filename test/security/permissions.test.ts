@@ -3,12 +3,15 @@
  * docs/nats-permissions.conf: an admin provisions, the services run with
  * their own users, and a caller (in its own account) can submit, watch, wait
  * and cancel, but cannot hand a job to the joiners, write a call record or
- * publish a result. The file is what `mcpq accounts` prints.
+ * publish a result; the web console runs as `mcpq-console` in the services
+ * account. The file is what `mcpq accounts` prints.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { startConsole } from '@mcpq/console';
 import { ENTRY, REPO_ROOT } from '@mcpq/testkit';
 import { tenantApiPrefix } from '@mcpq/shared';
 import { startAccountsRun, type AccountsRun, type Caller } from '../helpers/accounts.js';
@@ -72,6 +75,55 @@ describe('least privilege', () => {
     await waitFor('the join queue is empty', async () => (await jsm.streams.info('MCPQ_JOIN')).state.messages === 0);
     expect(await jsm.streams.getMessage('MCPQ_EVENTS', { last_by_subj: 'mcpq.call.forged.result' }).catch(() => null)).toBeNull();
     expect(await run.h.record('forged')).toBeUndefined();
+  });
+
+  it('the console runs under mcpq-console: lists, opens and cancels calls, shows queues and joiners, replays a dead letter', async () => {
+    const h = run.h;
+    const client = caller.client;
+    const nc = await connect({ servers: h.nats.url, user: 'mcpq-console', pass: run.password('mcpq-console') });
+    const violations: string[] = [];
+    void (async () => {
+      for await (const st of nc.status()) if (st.type === 'error') violations.push(String(st.error));
+    })();
+    const ui = await startConsole({ config: h.config, nc, port: 0 });
+    try {
+      const me = (await (await fetch(new URL('/api/me', ui.url))).json()) as { csrf: string };
+      const get = async (path: string) => {
+        const res = await fetch(new URL(path, ui.url));
+        expect(res.status, path).toBe(200);
+        return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      };
+      const done = await client.submit('demo', 'slow', { durationMs: 300, steps: 2 });
+      await client.result(done.callId, { timeoutMs: 30_000 });
+      const running = await client.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
+      await waitFor('running', async () => (await client.status(running.callId))?.status === 'running');
+      await waitFor('both calls listed', async () => {
+        const ids = ((await get('/api/calls')).calls as Array<{ callId: string }>).map((c) => c.callId);
+        return ids.includes(done.callId) && ids.includes(running.callId);
+      });
+      expect((await get(`/api/calls/${done.callId}`)).result.status).toBe('completed');
+      const timeline = await (await fetch(new URL(`/api/calls/${done.callId}/events`, ui.url))).text();
+      expect(timeline).toContain('"type":"result"');
+      const queues = await get('/api/queues');
+      expect(queues.joiners).toHaveLength(1);
+      // submit, join, events, dlq, advisories, the calls bucket: the three durable consumers are there
+      expect(queues.streams.map((q: { consumers: unknown[] }) => q.consumers.length)).toEqual([1, 1, 0, 0, 1, 0]);
+      expect((await get('/api/servers')).servers.map((v: { alias: string }) => v.alias)).toEqual(['demo']);
+      const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      expect(await cancel.json()).toMatchObject({ accepted: true });
+      // A dead letter (a submission that is not JSON, from a caller), listed and replayed.
+      await jetstream(caller.nc, { apiPrefix: tenantApiPrefix('mcpq') }).publish('mcpq.submit.demo', 'not json');
+      const letters = await waitFor('a dead letter', async () => {
+        const l = (await get('/api/dead-letters')).deadLetters as Array<{ dlqSeq: number }>;
+        return l.length > 0 ? l : undefined;
+      });
+      const replay = await fetch(new URL(`/api/dead-letters/${letters[0]!.dlqSeq}/replay`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      expect(await replay.json()).toMatchObject({ outcome: 'replayed', subject: 'mcpq.submit.demo' });
+      expect(violations).toEqual([]);
+    } finally {
+      await ui.close();
+      await nc.close();
+    }
   });
 
   it('the services needed no permission beyond theirs', () => {
