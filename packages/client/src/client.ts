@@ -51,6 +51,7 @@ import {
   type ResultEvent,
   type StatusEvent,
 } from '@mcpq/shared';
+import { WakeUps } from './wake-ups.js';
 
 export interface McpqClientOptions {
   /** Subject prefix of the deployment (default `mcpq`). */
@@ -112,6 +113,13 @@ export interface CallInfo {
   deadline?: string | undefined;
   error?: { code: string; message: string } | undefined;
 }
+
+/**
+ * How often result() looks at the record without a message on the result
+ * subject: one published while the connection was reconnecting reached no
+ * subscriber, and a wait must not depend on it.
+ */
+const RESULT_RECHECK_MS = 5_000;
 
 export class McpqClient {
   readonly names: Names;
@@ -202,18 +210,19 @@ export class McpqClient {
     if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
     const subject = this.names.call(callId, 'result');
     // Listen first, then read the record: a result published in between is seen by one or the other.
-    const sub = this.nc.subscribe(subject);
+    const wake = new WakeUps();
+    const sub = this.nc.subscribe(subject, { callback: () => wake.kick() });
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => sub.unsubscribe();
+    let timedOut = false;
+    const onAbort = () => wake.stop();
     const readBy = () => Date.now() + (options.timeoutMs ?? 30_000);
     try {
       const kept = await this.keptResult(callId, readBy(), false);
       if (kept) return kept;
-      let timedOut = false;
-      if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), sub.unsubscribe()), options.timeoutMs);
+      if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), wake.stop()), options.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      for await (const _wakeUp of sub) {
-        const now = await this.keptResult(callId, readBy(), true);
+      for (let why = await wake.next(RESULT_RECHECK_MS); why !== 'stopped'; why = await wake.next(RESULT_RECHECK_MS)) {
+        const now = await this.keptResult(callId, readBy(), why === 'message');
         if (now) return now;
       }
       if (timedOut)
