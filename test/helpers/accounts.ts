@@ -20,6 +20,7 @@ const SERVICE_PASSWORDS = {
   MCPQ_SUBMITTER_PASSWORD: 'submitter-pw-2',
   MCPQ_JOINER_PASSWORD: 'joiner-pw-3',
   MCPQ_CONSOLE_PASSWORD: 'console-pw-5',
+  MCPQ_GATEWAY_PASSWORD: 'gateway-pw-6',
 };
 
 /** The password of a tenant's caller user, `<prefix>-caller` (the config reads `$<PREFIX>_CALLER_PASSWORD`). */

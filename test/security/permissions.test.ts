@@ -3,14 +3,17 @@
  * docs/nats-permissions.conf: an admin provisions, the services run with
  * their own users, and a caller (in its own account) can submit, watch, wait
  * and cancel, but cannot hand a job to the joiners, write a call record or
- * publish a result; the web console runs as `mcpq-console` in the services
- * account. The file is what `mcpq accounts` prints.
+ * publish a result; the web console and the MCP gateway run as
+ * `mcpq-console` and `mcpq-gateway` in the services account. The file is what `mcpq accounts` prints.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startConsole } from '@mcpq/console';
 import { ENTRY, REPO_ROOT } from '@mcpq/testkit';
 import { tenantApiPrefix } from '@mcpq/shared';
@@ -20,10 +23,12 @@ import { waitFor } from '../helpers/harness.js';
 const conf = readFileSync(`${REPO_ROOT}docs/nats-permissions.conf`, 'utf8');
 let run: AccountsRun;
 let caller: Caller;
+let gatewayUrl: string;
 
 beforeAll(async () => {
   run = await startAccountsRun(conf, ['mcpq']);
   await run.startServices('mcpq');
+  ({ url: gatewayUrl } = await run.h.startGateway(run.serviceEnv('mcpq', 'mcpq-gateway')));
   caller = await run.caller('mcpq');
 });
 afterAll(async () => {
@@ -123,6 +128,25 @@ describe('least privilege', () => {
     } finally {
       await ui.close();
       await nc.close();
+    }
+  });
+
+  it('the gateway, as mcpq-gateway, lists tools, serves a synchronous call and a task to an MCP host', async () => {
+    const host = new Client({ name: 'perm-host', version: '1' });
+    await host.connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)));
+    try {
+      expect((await host.listTools()).tools.map((t) => t.name)).toContain('demo__echo');
+      const sync = await host.callTool({ name: 'demo__echo', arguments: { text: 'through the gateway' } });
+      expect(sync.content).toEqual([{ type: 'text', text: 'through the gateway' }]);
+      const created = await host.request(
+        { method: 'tools/call', params: { name: 'demo__echo', arguments: { text: 'task' }, task: { ttl: 60_000 } } },
+        CreateTaskResultSchema,
+      );
+      const result = await host.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
+      expect(result.content).toEqual([{ type: 'text', text: 'task' }]);
+      expect((await host.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toContain(created.task.taskId);
+    } finally {
+      await host.close();
     }
   });
 
