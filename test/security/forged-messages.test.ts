@@ -62,15 +62,29 @@ describe('junk on an event subject neither hides nor replaces a result', () => {
   it('a forged result published before the real one: result(), watch() and `mcpq result` give the real one', async () => {
     const callId = await runningCall('forged-result');
     const live = h.watch(callId, 30_000); // a watcher following the call while the junk arrives
-    const forged = { callId, status: 'failed', error: { code: 'forged', message: 'not from mcpq' }, attempts: 1, startedAt: '', finishedAt: '' };
+    const forged = {
+      callId,
+      status: 'failed',
+      error: { code: 'forged', message: 'not from mcpq' },
+      attempts: 1,
+      startedAt: '',
+      finishedAt: '',
+    };
     await h.js.publish(h.names.call(callId, 'result'), JSON.stringify(forged), { msgID: `${callId}.result` });
     h.nc.publish(h.names.call(callId, 'result'), 'not even JSON');
     await expectRightResult(callId, 'forged-result');
     for (const events of [await live, await h.watch(callId, 30_000)]) {
-      expect(events.at(-1)).toMatchObject({ type: 'result', status: 'completed', result: { content: [{ text: 'slow done: forged-result' }] } });
+      expect(events.at(-1)).toMatchObject({
+        type: 'result',
+        status: 'completed',
+        result: { content: [{ text: 'slow done: forged-result' }] },
+      });
       expect(events.filter((e) => e.type === 'result')).toHaveLength(1);
     }
-    const cli = spawnSync(process.execPath, [ENTRY.cli, 'result', callId, '--json'], { env: { ...process.env, ...h.env }, encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, [ENTRY.cli, 'result', callId, '--json'], {
+      env: { ...process.env, ...h.env },
+      encoding: 'utf8',
+    });
     expect(cli.status).toBe(0);
     expect(JSON.parse(cli.stdout.trim().split('\n').at(-1)!)).toMatchObject({ callId, status: 'completed' });
   });
@@ -78,7 +92,10 @@ describe('junk on an event subject neither hides nor replaces a result', () => {
   it('junk published after the result does not replace it', async () => {
     const { callId } = await h.client.submit('demo', 'echo', { text: 'kept' });
     expect((await h.client.result(callId, { timeoutMs: 30_000 })).status).toBe('completed');
-    await h.js.publish(h.names.call(callId, 'result'), JSON.stringify({ callId, status: 'cancelled', attempts: 9, startedAt: '', finishedAt: '' }));
+    await h.js.publish(
+      h.names.call(callId, 'result'),
+      JSON.stringify({ callId, status: 'cancelled', attempts: 9, startedAt: '', finishedAt: '' }),
+    );
     const result = await h.client.result(callId, { timeoutMs: 10_000 });
     expect(result).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: 'kept' }] } });
   });
@@ -93,7 +110,10 @@ describe('exactly one result, whatever the time since the first', () => {
     const late = await h.js.publish(h.names.join('demo'), JSON.stringify({ callId, server: 'demo', mode: 'resume' }));
     const jsm = await h.jsm();
     // The join stream is a work queue: an acknowledged join is gone from it.
-    await waitFor('the late join was acknowledged', async () => !(await jsm.streams.getMessage(h.names.streams.join, { seq: late.seq }).catch(() => null)));
+    await waitFor(
+      'the late join was acknowledged',
+      async () => !(await jsm.streams.getMessage(h.names.streams.join, { seq: late.seq }).catch(() => null)),
+    );
     expect((await h.storedEvents(callId)).results).toHaveLength(1);
     expect(await h.deadLetters()).toEqual([]);
   });

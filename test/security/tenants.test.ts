@@ -42,16 +42,20 @@ describe('tenant accounts', () => {
     const bjs = jetstream(b.nc, { apiPrefix: tenantApiPrefix('tb'), timeout: 2_000 });
     const bjsA = jetstream(b.nc, { apiPrefix: tenantApiPrefix('ta'), timeout: 2_000 });
     await expect(bjs.jetstreamManager().then((m) => m.streams.info('TA_EVENTS'))).rejects.toThrow(refused);
-    await expect(bjsA.jetstreamManager().then((m) => m.direct.getMessage('KV_ta_calls', { last_by_subj: '$KV.ta_calls.shared-1' }))).rejects.toThrow(
-      refused,
-    );
+    await expect(
+      bjsA.jetstreamManager().then((m) => m.direct.getMessage('KV_ta_calls', { last_by_subj: '$KV.ta_calls.shared-1' })),
+    ).rejects.toThrow(refused);
     await expect(b.nc.request('$JS.API.DIRECT.GET.KV_ta_calls.$KV.ta_calls.shared-1', '', { timeout: 2_000 })).rejects.toThrow(refused);
     const seen: string[] = [];
     const spy = b.nc.subscribe('ta.call.>', { callback: (err, m) => void (err ? undefined : seen.push(m.subject)) });
     // Cancel A's running call; pre-cancel an id A will use; squat an id A will use.
     await expect(b.nc.request('ta.cancel.shared-1', '{}', { timeout: 2_000 })).rejects.toThrow(refused);
     await expect(b.nc.request('ta.cancel.shared-2', '{}', { timeout: 2_000 })).rejects.toThrow(refused);
-    await expect(bjsA.publish('ta.submit.demo', JSON.stringify({ callId: 'shared-3', tool: 'echo', arguments: { text: 'squat' } }), { msgID: 'shared-3' })).rejects.toThrow(refused);
+    await expect(
+      bjsA.publish('ta.submit.demo', JSON.stringify({ callId: 'shared-3', tool: 'echo', arguments: { text: 'squat' } }), {
+        msgID: 'shared-3',
+      }),
+    ).rejects.toThrow(refused);
     // B's own namespace is B's: the same ids there are B's own calls and touch nothing of A's.
     expect(await b.client.cancel('shared-1')).toMatchObject({ accepted: true, status: 'cancelled' });
     expect(await b.client.cancel('shared-2')).toMatchObject({ accepted: true, status: 'cancelled' });

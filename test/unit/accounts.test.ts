@@ -36,15 +36,21 @@ describe('tenant accounts config', () => {
     const caller = blockOf(twoTenants, 'TA_CALLER = {');
     const publish = [...blockOf(caller, '  publish: {').matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
     for (const subject of publish) {
-      expect(subject).toMatch(/^(ta\.submit\.>|ta\.cancel\.\*|\$JS\.ta\.API\.(STREAM\.INFO|CONSUMER\.(CREATE|INFO|DELETE|MSG\.NEXT)|DIRECT\.GET|STREAM\.MSG\.GET)\.)/);
+      expect(subject).toMatch(
+        /^(ta\.submit\.>|ta\.cancel\.\*|\$JS\.ta\.API\.(STREAM\.INFO|CONSUMER\.(CREATE|INFO|DELETE|MSG\.NEXT)|DIRECT\.GET|STREAM\.MSG\.GET)\.)/,
+      );
       expect(subject).not.toMatch(/PURGE|\.DELETE\.(?!TA_EVENTS)|\$KV|ctl|join|\.call\./);
     }
-    expect(publish.filter((s) => s.startsWith('$JS.'))).toHaveLength(tenantServiceImports('ta').filter(([s]) => s.startsWith('$JS.')).length);
+    expect(publish.filter((s) => s.startsWith('$JS.'))).toHaveLength(
+      tenantServiceImports('ta').filter(([s]) => s.startsWith('$JS.')).length,
+    );
   });
 
   it('JetStream API imports are mapped under the tenant’s API prefix (an account without JetStream answers $JS.API itself)', () => {
     expect(tenantApiPrefix('ta')).toBe('$JS.ta.API');
-    expect(twoTenants).toContain('{ service: { account: MCPQ, subject: "$JS.API.DIRECT.GET.KV_ta_calls.>" }, to: "$JS.ta.API.DIRECT.GET.KV_ta_calls.>" }');
+    expect(twoTenants).toContain(
+      '{ service: { account: MCPQ, subject: "$JS.API.DIRECT.GET.KV_ta_calls.>" }, to: "$JS.ta.API.DIRECT.GET.KV_ta_calls.>" }',
+    );
     expect(twoTenants).toContain('{ service: "$JS.API.CONSUMER.MSG.NEXT.TA_EVENTS.>", accounts: [TENANT_A], response_type: stream }');
   });
 
@@ -55,7 +61,14 @@ describe('tenant accounts config', () => {
   });
 
   it('refuses two tenants on one prefix, a tenant named like the services account, and bad names', () => {
-    expect(() => natsAccountsConfig({ tenants: [{ account: 'A', prefix: 'p' }, { account: 'B', prefix: 'p' }] })).toThrow(/prefix "p"/);
+    expect(() =>
+      natsAccountsConfig({
+        tenants: [
+          { account: 'A', prefix: 'p' },
+          { account: 'B', prefix: 'p' },
+        ],
+      }),
+    ).toThrow(/prefix "p"/);
     expect(() => natsAccountsConfig({ tenants: [{ account: 'MCPQ', prefix: 'p' }] })).toThrow(/services account/);
     expect(() => natsAccountsConfig({ tenants: [{ account: 'A B', prefix: 'p' }] })).toThrow(/invalid account name/);
     expect(() => natsAccountsConfig({ tenants: [{ account: 'A', prefix: 'p.q' }] })).toThrow(/invalid prefix/);

@@ -11,7 +11,7 @@ describe('isReplyInbox', () => {
     expect(isReplyInbox('_R_.Xg8rN9.HCnyAX')).toBe(true);
   });
 
-  it("accepts the configured inbox prefix, and only when it is configured", () => {
+  it('accepts the configured inbox prefix, and only when it is configured', () => {
     expect(isReplyInbox('_INBOX_alice.x1', '_INBOX_alice')).toBe(true);
     expect(isReplyInbox('_INBOX_alice.x1')).toBe(false);
   });

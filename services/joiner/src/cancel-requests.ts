@@ -64,7 +64,8 @@ export class CancelRequests {
     const callId = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
     const log = this.ctx.logger.child({ callId });
     const inbox = isReplyInbox(msg.reply, this.ctx.config.nats.inboxPrefix);
-    if (msg.reply && !inbox) log.warn({ reply: msg.reply }, 'cancel request with a reply subject that is not an inbox: carried out, not answered');
+    if (msg.reply && !inbox)
+      log.warn({ reply: msg.reply }, 'cancel request with a reply subject that is not an inbox: carried out, not answered');
     const reply = (r: Omit<CancelReply, 'callId'>) => {
       if (inbox) msg.respond(JSON.stringify({ callId, ...r }));
     };

@@ -201,9 +201,7 @@ export function natsAccountsConfig(options: AccountsOptions): string {
   const all = (pick: (g: ReturnType<typeof serviceGrants>) => Grant[]) => grants.flatMap(pick);
   const out: string[] = [HEADER];
 
-  out.push(
-    block('MCPQ_SUBMITTER', [...all((g) => g.submitter), ...STARTUP_CHECKS], [['_INBOX.>', 'its own replies']]),
-  );
+  out.push(block('MCPQ_SUBMITTER', [...all((g) => g.submitter), ...STARTUP_CHECKS], [['_INBOX.>', 'its own replies']]));
   out.push(
     block(
       'MCPQ_JOINER',
@@ -240,7 +238,9 @@ export function natsAccountsConfig(options: AccountsOptions): string {
       [['_INBOX.>', ''], ...all((g) => g.gatewaySubscribe)],
     ),
   );
-  out.push(block('MCPQ_ADMIN', [['$JS.API.>', 'create and update streams, buckets and consumers'], ...all((g) => g.admin)], [['_INBOX.>', '']]));
+  out.push(
+    block('MCPQ_ADMIN', [['$JS.API.>', 'create and update streams, buckets and consumers'], ...all((g) => g.admin)], [['_INBOX.>', '']]),
+  );
   for (const t of options.tenants) {
     const imports = tenantServiceImports(t.prefix);
     out.push(
