@@ -1,90 +1,70 @@
 /**
- * mcpq under exactly the least-privilege users of docs/nats-permissions.conf:
- * an admin provisions, the services run with their own users, and a caller
- * can submit, watch, wait and cancel, but cannot hand a job to the joiners,
- * write a call record or publish a result.
+ * mcpq under exactly the least-privilege accounts and users of
+ * docs/nats-permissions.conf: an admin provisions, the services run with
+ * their own users, and a caller (in its own account) can submit, watch, wait
+ * and cancel, but cannot hand a job to the joiners, write a call record or
+ * publish a result; the web console and the MCP gateway run as
+ * `mcpq-console` and `mcpq-gateway` in the services account. The file is what `mcpq accounts` prints.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { McpqClient } from '@mcpq/client';
 import { startConsole } from '@mcpq/console';
-import { ENTRY, REPO_ROOT, startNatsServer } from '@mcpq/testkit';
-import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { ENTRY, REPO_ROOT } from '@mcpq/testkit';
+import { tenantApiPrefix } from '@mcpq/shared';
+import { startAccountsRun, type AccountsRun, type Caller } from '../helpers/accounts.js';
+import { waitFor } from '../helpers/harness.js';
 
-const passwords = {
-  MCPQ_ADMIN_PASSWORD: 'admin-pw-1',
-  MCPQ_SUBMITTER_PASSWORD: 'submitter-pw-2',
-  MCPQ_JOINER_PASSWORD: 'joiner-pw-3',
-  MCPQ_CALLER_PASSWORD: 'caller-pw-4',
-  MCPQ_CONSOLE_PASSWORD: 'console-pw-5',
-  MCPQ_GATEWAY_PASSWORD: 'gateway-pw-5',
-};
-
-let h: Harness;
-let callerConn: NatsConnection;
-let caller: McpqClient;
+const conf = readFileSync(`${REPO_ROOT}docs/nats-permissions.conf`, 'utf8');
+let run: AccountsRun;
+let caller: Caller;
 let gatewayUrl: string;
 
-/** A service's config: the test's config with the role's NATS user. */
-function asUser(user: string, passwordVar: keyof typeof passwords): NodeJS.ProcessEnv {
-  const config = { ...h.config, nats: { servers: h.nats.url, user, password: { env: passwordVar } } };
-  return { MCPQ_CONFIG: '', MCPQ_CONFIG_JSON: JSON.stringify(config), ...passwords };
-}
-
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcpq-perm-'));
-  copyFileSync(`${REPO_ROOT}docs/nats-permissions.conf`, join(dir, 'nats-permissions.conf'));
-  writeFileSync(join(dir, 'server.conf'), 'include ./nats-permissions.conf\n');
-  Object.assign(process.env, passwords); // nats-server reads the passwords from its environment
-  const nats = await startNatsServer({ args: ['-c', join(dir, 'server.conf')] });
-  h = await createHarness({ nats, clientNatsOptions: { user: 'mcpq-admin', pass: passwords.MCPQ_ADMIN_PASSWORD }, prefix: 'mcpq' });
-  // The admin provisions, with the CLI.
-  const prov = spawnSync(process.execPath, [ENTRY.cli, 'provision', '--json'], {
-    env: { ...process.env, ...asUser('mcpq-admin', 'MCPQ_ADMIN_PASSWORD') },
-    encoding: 'utf8',
-  });
-  expect(prov.stderr).toBe('');
-  expect(prov.status).toBe(0);
-  await h.start('submitter', asUser('mcpq-submitter', 'MCPQ_SUBMITTER_PASSWORD'));
-  await h.start('joiner', asUser('mcpq-joiner', 'MCPQ_JOINER_PASSWORD'));
-  ({ url: gatewayUrl } = await h.startGateway(asUser('mcpq-gateway', 'MCPQ_GATEWAY_PASSWORD')));
-  callerConn = await connect({ servers: h.nats.url, user: 'mcpq-caller', pass: passwords.MCPQ_CALLER_PASSWORD });
-  caller = new McpqClient(callerConn, { prefix: 'mcpq' });
+  run = await startAccountsRun(conf, ['mcpq']);
+  await run.startServices('mcpq');
+  ({ url: gatewayUrl } = await run.h.startGateway(run.serviceEnv('mcpq', 'mcpq-gateway')));
+  caller = await run.caller('mcpq');
 });
 afterAll(async () => {
-  await callerConn?.close();
-  await h?.close();
+  await run?.close();
 });
 
 describe('least privilege', () => {
+  it('docs/nats-permissions.conf is what `mcpq accounts` prints for the default prefix', () => {
+    const printed = spawnSync(process.execPath, [ENTRY.cli, 'accounts'], { env: { ...process.env, MCPQ_CONFIG: '', MCPQ_PREFIX: '' }, encoding: 'utf8' });
+    expect(printed.status).toBe(0);
+    expect(printed.stdout).toBe(conf);
+  });
+
   it('a caller can submit, watch and wait for results, read status, and cancel', async () => {
-    const { callId } = await caller.submit('demo', 'slow', { durationMs: 600, steps: 3, label: 'perm' });
+    const { client } = caller;
+    const { callId } = await client.submit('demo', 'slow', { durationMs: 600, steps: 3, label: 'perm' });
     const events = [];
-    for await (const e of caller.watch(callId, { timeoutMs: 30_000 })) events.push(e);
+    for await (const e of client.watch(callId, { timeoutMs: 30_000 })) events.push(e);
     expect(events.filter((e) => e.type === 'progress')).toHaveLength(3);
     expect(events.at(-1)).toMatchObject({ type: 'result', status: 'completed' });
-    expect((await caller.result(callId, { timeoutMs: 10_000 })).status).toBe('completed');
-    expect((await caller.status(callId))?.status).toBe('completed');
-    expect((await caller.list({ status: 'completed' })).map((c) => c.callId)).toContain(callId);
+    expect((await client.result(callId, { timeoutMs: 10_000 })).status).toBe('completed');
+    expect((await client.status(callId))?.status).toBe('completed');
 
-    const long = await caller.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
-    await waitFor('running', async () => (await caller.status(long.callId))?.status === 'running');
-    expect(await caller.cancel(long.callId)).toMatchObject({ accepted: true, status: 'cancelled' });
-    expect((await caller.result(long.callId, { timeoutMs: 10_000 })).status).toBe('cancelled');
+    const long = await client.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
+    await waitFor('running', async () => (await client.status(long.callId))?.status === 'running');
+    expect(await client.cancel(long.callId)).toMatchObject({ accepted: true, status: 'cancelled' });
+    expect((await client.result(long.callId, { timeoutMs: 10_000 })).status).toBe('cancelled');
+  });
+
+  it('listing call records is an operator’s job: the admin can, a caller cannot', async () => {
+    expect((await run.h.client.list({ status: 'completed' })).length).toBeGreaterThan(0);
+    await expect(caller.client.list()).rejects.toThrow();
   });
 
   it('a caller cannot hand a job to the joiners, write a call record, or publish a result', async () => {
-    const js = jetstream(callerConn, { timeout: 2_000 });
+    const js = jetstream(caller.nc, { apiPrefix: tenantApiPrefix('mcpq'), timeout: 2_000 });
     const refused = /Permissions Violation/i;
     await expect(js.publish('mcpq.join.demo', JSON.stringify({ callId: 'forged', server: 'demo', mode: 'hold' }))).rejects.toThrow(refused);
     await expect(
@@ -93,17 +73,19 @@ describe('least privilege', () => {
         JSON.stringify({ callId: 'forged', status: 'completed', attempts: 1, startedAt: '', finishedAt: '' }),
       ),
     ).rejects.toThrow(refused);
-    const kv = await new Kvm(callerConn).open('mcpq_calls');
-    await expect(kv.put('forged', '{}')).rejects.toThrow(refused);
+    await expect(js.publish('$KV.mcpq_calls.forged', '{}')).rejects.toThrow(refused);
     // Nothing of it was stored.
-    const jsm = await h.jsm();
-    expect((await jsm.streams.info('MCPQ_JOIN')).state.messages).toBe(0);
+    const jsm = await run.h.jsm();
+    // (the cancelled call's own join is acknowledged once its joiner has read the record: wait for that)
+    await waitFor('the join queue is empty', async () => (await jsm.streams.info('MCPQ_JOIN')).state.messages === 0);
     expect(await jsm.streams.getMessage('MCPQ_EVENTS', { last_by_subj: 'mcpq.call.forged.result' }).catch(() => null)).toBeNull();
-    expect(await h.record('forged')).toBeUndefined();
+    expect(await run.h.record('forged')).toBeUndefined();
   });
 
   it('the console runs under mcpq-console: lists, opens and cancels calls, shows queues and joiners, replays a dead letter', async () => {
-    const nc = await connect({ servers: h.nats.url, user: 'mcpq-console', pass: passwords.MCPQ_CONSOLE_PASSWORD });
+    const h = run.h;
+    const client = caller.client;
+    const nc = await connect({ servers: h.nats.url, user: 'mcpq-console', pass: run.password('mcpq-console') });
     const violations: string[] = [];
     void (async () => {
       for await (const st of nc.status()) if (st.type === 'error') violations.push(String(st.error));
@@ -116,10 +98,10 @@ describe('least privilege', () => {
         expect(res.status, path).toBe(200);
         return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
       };
-      const done = await caller.submit('demo', 'slow', { durationMs: 300, steps: 2 });
-      await caller.result(done.callId, { timeoutMs: 30_000 });
-      const running = await caller.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
-      await waitFor('running', async () => (await caller.status(running.callId))?.status === 'running');
+      const done = await client.submit('demo', 'slow', { durationMs: 300, steps: 2 });
+      await client.result(done.callId, { timeoutMs: 30_000 });
+      const running = await client.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
+      await waitFor('running', async () => (await client.status(running.callId))?.status === 'running');
       await waitFor('both calls listed', async () => {
         const ids = ((await get('/api/calls')).calls as Array<{ callId: string }>).map((c) => c.callId);
         return ids.includes(done.callId) && ids.includes(running.callId);
@@ -134,8 +116,8 @@ describe('least privilege', () => {
       expect((await get('/api/servers')).servers.map((v: { alias: string }) => v.alias)).toEqual(['demo']);
       const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
       expect(await cancel.json()).toMatchObject({ accepted: true });
-      // A dead letter (a submission that is not JSON), listed and replayed.
-      await jetstream(callerConn).publish('mcpq.submit.demo', 'not json');
+      // A dead letter (a submission that is not JSON, from a caller), listed and replayed.
+      await jetstream(caller.nc, { apiPrefix: tenantApiPrefix('mcpq') }).publish('mcpq.submit.demo', 'not json');
       const letters = await waitFor('a dead letter', async () => {
         const l = (await get('/api/dead-letters')).deadLetters as Array<{ dlqSeq: number }>;
         return l.length > 0 ? l : undefined;
@@ -169,7 +151,7 @@ describe('least privilege', () => {
   });
 
   it('the services needed no permission beyond theirs', () => {
-    for (const s of h.services) {
+    for (const s of run.h.services) {
       expect(s.raw.filter((l) => /Permissions Violation|permission/i.test(l))).toEqual([]);
       expect(s.running).toBe(true);
     }

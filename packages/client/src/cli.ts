@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, isMcpqError } from '@mcpq/shared';
+import { accounts } from './cli/accounts.js';
 import { UsageError } from './cli/args.js';
 import { dlq, ls, provision, servers } from './cli/admin-commands.js';
 import { call, cancel, result, status, watch, type Command } from './cli/commands.js';
@@ -14,7 +15,7 @@ import { gateway } from './cli/gateway.js';
 import { ExitCode } from './cli/exit-codes.js';
 import { ui } from './cli/ui.js';
 
-const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, provision, dev, gateway, ui };
+const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, provision, accounts, dev, gateway, ui };
 
 function help(): string {
   const lines = Object.entries(commands)

@@ -12,6 +12,7 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   type Consumer,
+  type StoredMsg,
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
@@ -24,6 +25,8 @@ import {
   CancelReplySchema,
   connectNats,
   ErrorCode,
+  isTerminalRecord,
+  resultDedupeId,
   loadConfig,
   McpqError,
   isNatsError,
@@ -36,6 +39,7 @@ import {
   publicStatus,
   ResultEventSchema,
   StatusEventSchema,
+  TerminalStatusSchema,
   type CallRecord,
   type CallRequest,
   type CallStatus,
@@ -47,10 +51,16 @@ import {
   type ResultEvent,
   type StatusEvent,
 } from '@mcpq/shared';
+import { WakeUps } from './wake-ups.js';
 
 export interface McpqClientOptions {
   /** Subject prefix of the deployment (default `mcpq`). */
   prefix?: string;
+  /**
+   * JetStream API prefix (default `$JS.API`). A caller in a tenant account of
+   * `mcpq accounts` reaches the services' streams under `$JS.<prefix>.API`.
+   */
+  jsApiPrefix?: string;
   /** close() also closes the NATS connection (default false: the connection is yours). */
   ownsConnection?: boolean;
 }
@@ -104,19 +114,28 @@ export interface CallInfo {
   error?: { code: string; message: string } | undefined;
 }
 
+/**
+ * How often result() looks at the record without a message on the result
+ * subject: one published while the connection was reconnecting reached no
+ * subscriber, and a wait must not depend on it.
+ */
+const RESULT_RECHECK_MS = 5_000;
+
 export class McpqClient {
   readonly names: Names;
   private readonly js: JetStreamClient;
   private kv?: Promise<KV> | undefined;
   private jsm?: Promise<JetStreamManager> | undefined;
   private readonly ownsConnection: boolean;
+  private readonly apiPrefix: string | undefined;
 
   constructor(
     readonly nc: NatsConnection,
     options: McpqClientOptions = {},
   ) {
     this.names = names(options.prefix ?? 'mcpq');
-    this.js = jetstream(nc);
+    this.apiPrefix = options.jsApiPrefix;
+    this.js = jetstream(nc, this.apiPrefix ? { apiPrefix: this.apiPrefix } : {});
     this.ownsConnection = options.ownsConnection ?? false;
   }
 
@@ -127,7 +146,8 @@ export class McpqClient {
       ? { ...config.nats, servers: Array.isArray(options.servers) ? options.servers : options.servers.split(',') }
       : config.nats;
     const nc = await connectNats(nats, { name: 'mcpq-client' });
-    return new McpqClient(nc, { prefix: options.prefix ?? config.prefix, ownsConnection: true });
+    const jsApiPrefix = options.jsApiPrefix ?? config.nats.jsApiPrefix;
+    return new McpqClient(nc, { prefix: options.prefix ?? config.prefix, ownsConnection: true, ...(jsApiPrefix ? { jsApiPrefix } : {}) });
   }
 
   /**
@@ -180,27 +200,30 @@ export class McpqClient {
     yield* this.replayEvents(callId, this.names.callEvents(callId), options);
   }
 
-  /** Waits for the call's result (returns at once if it is already there). */
+  /**
+   * Waits for the call's result (returns at once if it is already there).
+   * The result is the one kept in the call record, which mcpq writes with
+   * compare-and-set before it publishes it: a message on the result subject
+   * only says "look now", so junk there can neither hide nor replace it.
+   */
   async result(callId: string, options: WaitOptions = {}): Promise<ResultEvent> {
     if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
     const subject = this.names.call(callId, 'result');
-    // Listen first, then look in the stream: a result published in between is seen by one or the other.
-    // (Cheaper than a consumer per call: one subscription and one direct get.)
-    const sub = this.nc.subscribe(subject, { max: 1 });
+    // Listen first, then read the record: a result published in between is seen by one or the other.
+    const wake = new WakeUps();
+    const sub = this.nc.subscribe(subject, { callback: () => wake.kick() });
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => sub.unsubscribe();
+    let timedOut = false;
+    const onAbort = () => wake.stop();
+    const readBy = () => Date.now() + (options.timeoutMs ?? 30_000);
     try {
-      const stored = await this.storedResult(subject, Date.now() + (options.timeoutMs ?? 30_000));
-      if (stored) return stored;
-      let timedOut = false;
-      if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), sub.unsubscribe()), options.timeoutMs);
+      const kept = await this.keptResult(callId, readBy(), false);
+      if (kept) return kept;
+      if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), wake.stop()), options.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      for await (const m of sub) {
-        const event = parseEvent('result', m.data);
-        if (event?.type === 'result') {
-          const { type: _type, ...result } = event;
-          return result;
-        }
+      for (let why = await wake.next(RESULT_RECHECK_MS); why !== 'stopped'; why = await wake.next(RESULT_RECHECK_MS)) {
+        const now = await this.keptResult(callId, readBy(), why === 'message');
+        if (now) return now;
       }
       if (timedOut)
         throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
@@ -212,29 +235,53 @@ export class McpqClient {
     }
   }
 
-  /** The stored result of a call, if there is one (direct get of the subject's last message). */
-  private async storedResult(subject: string, deadline: number): Promise<ResultEvent | undefined> {
+  /**
+   * The result kept in the call's record once the call has ended and its
+   * result has been published (`published`: a message on the result subject
+   * was just seen; otherwise the stream is asked). Waiting for the publish
+   * keeps "result() returned" meaning "the result is in the stream". A call
+   * without a record (its record expired before its events, or it is still
+   * queued) has its result read from the stream, and only a message carrying
+   * the result's dedupe id `<callId>.result` counts.
+   */
+  private async keptResult(callId: string, deadline: number, published: boolean): Promise<ResultEvent | undefined> {
+    const record = await this.readEvents(async () => new CallStore(await this.bucket()).get(callId), deadline, `KV_${this.names.bucket}`);
+    if (!record) return this.storedResult(callId, deadline);
+    if (!isTerminalRecord(record.value)) return undefined;
+    return published || (await this.lastOnResultSubject(callId, deadline)) ? record.value.result : undefined;
+  }
+
+  /** The stored result of a call without a record: the result subject's last message, if it carries the result's dedupe id. */
+  private async storedResult(callId: string, deadline: number): Promise<ResultEvent | undefined> {
+    const m = await this.lastOnResultSubject(callId, deadline);
+    if (!m || m.header.get('Nats-Msg-Id') !== resultDedupeId(callId)) return undefined;
+    const event = parseEvent('result', m.data);
+    if (event?.type !== 'result' || event.callId !== callId) return undefined;
+    const { type: _type, ...result } = event;
+    return result;
+  }
+
+  /** The last message stored on the call's result subject (direct get), whoever published it. */
+  private async lastOnResultSubject(callId: string, deadline: number): Promise<StoredMsg | null> {
     // No account check up front: right after a NATS restart it would time out; the retries below cover it.
-    const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false }));
-    return this.readEvents(async () => {
-      const m = await jsm.direct.getMessage(this.names.streams.events, { last_by_subj: subject });
-      const event = m ? parseEvent('result', m.data) : undefined;
-      if (event?.type !== 'result') return undefined;
-      const { type: _type, ...result } = event;
-      return result;
-    }, deadline);
+    const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false, ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}) }));
+    return this.readEvents(
+      () => jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'result') }),
+      deadline,
+    );
   }
 
   /**
-   * Reads the events stream with `read`. A JetStream that is not ready yet
-   * (just restarted, leader election) answers with timeouts: retried until
-   * `deadline`; a missing stream is reported at once.
+   * Reads the events stream (or, with `stream`, another of mcpq's streams)
+   * with `read`. A JetStream that is not ready yet (just restarted, leader
+   * election) answers with timeouts: retried until `deadline`; a missing
+   * stream is reported at once.
    */
-  private async readEvents<T>(read: () => Promise<T>, deadline: number): Promise<T> {
+  private async readEvents<T>(read: () => Promise<T>, deadline: number, stream = this.names.streams.events): Promise<T> {
     try {
       return await retryWhileNatsFails(read, { until: deadline, stepMs: 250, retryable: (err) => !streamNotFound(err) });
     } catch (err) {
-      throw natsError(err, `cannot read ${this.names.streams.events} (has a submitter or joiner run yet?)`);
+      throw natsError(err, `cannot read ${stream} (has a submitter or joiner run yet?)`);
     }
   }
 
@@ -291,7 +338,7 @@ export class McpqClient {
   }
 
   private async bucket(): Promise<KV> {
-    this.kv ??= new Kvm(this.nc).open(this.names.bucket).catch((err: unknown) => {
+    this.kv ??= new Kvm(this.js).open(this.names.bucket).catch((err: unknown) => {
       this.kv = undefined;
       throw natsError(err, `cannot open KV bucket ${this.names.bucket} (has a submitter or joiner run yet?)`);
     });
@@ -318,9 +365,16 @@ export class McpqClient {
       for await (const m of messages) {
         const kind = this.names.parseCallSubject(m.subject)?.kind;
         const event = parseEvent(kind, m.data);
-        if (!event) continue;
-        yield event;
-        if (event.type === 'result') return;
+        if (!event || event.callId !== callId) continue;
+        if (event.type !== 'result') yield event;
+        // Whatever sits on the result subject, the result is the record's (see result()). The
+        // terminal status is a cue too: if junk took the result subject first, JetStream refuses
+        // the real result, and the status before it is the last event the stream will hold.
+        if (event.type === 'progress' || (event.type === 'status' && !isTerminalStatus(event.status))) continue;
+        const kept = await this.keptResult(callId, Date.now() + 30_000, event.type === 'result');
+        if (!kept) continue;
+        yield { type: 'result', ...kept };
+        return;
       }
       if (timedOut)
         throw new McpqError(ErrorCode.wait_timeout, `no result for ${callId} within ${options.timeoutMs} ms (the call goes on)`);
@@ -330,6 +384,11 @@ export class McpqClient {
       messages.stop();
     }
   }
+}
+
+/** completed, failed, cancelled or timeout. */
+function isTerminalStatus(status: CallStatus): boolean {
+  return TerminalStatusSchema.safeParse(status).success;
 }
 
 function parseEvent(kind: string | undefined, data: Uint8Array): CallEvent | undefined {

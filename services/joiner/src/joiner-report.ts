@@ -2,9 +2,10 @@
  * Answers `<prefix>.ctl.joiners` with what this joiner follows right now
  * (held calls, and calls it parked whose delay has not passed), so the
  * console can show every joiner without a new stream or bucket. Core NATS
- * only: an answer is a snapshot, nothing is kept.
+ * only: an answer is a snapshot, nothing is kept. Answered only on a reply
+ * inbox (isReplyInbox), like every answer of a service.
  */
-import type { JoinerReport, ServiceContext } from '@mcpq/shared';
+import { isReplyInbox, type JoinerReport, type ServiceContext } from '@mcpq/shared';
 
 /** Starts answering; the returned function stops. `held` reads the joiner's current count. */
 export function answerJoinerReports(ctx: ServiceContext, id: string, held: () => number): () => void {
@@ -18,7 +19,8 @@ export function answerJoinerReports(ctx: ServiceContext, id: string, held: () =>
   };
   const sub = ctx.nc.subscribe(ctx.names.controlJoiners, {
     callback: (err, msg) => {
-      if (err || !msg.reply) return;
+      // Only to an inbox: a reply subject naming a call record or an event subject gets nothing.
+      if (err || !isReplyInbox(msg.reply, ctx.config.nats.inboxPrefix)) return;
       const report: JoinerReport = { id, held: held(), parked: parked(), at: new Date().toISOString() };
       msg.respond(JSON.stringify(report));
     },

@@ -68,8 +68,25 @@ export class Joiner {
     this.cancels = new CancelRequests(
       ctx,
       (server) => (ctx.config.servers[server] ? this.servers.client(server) : undefined),
-      (callId) => this.active.get(callId)?.stop({ kind: 'ended-elsewhere' }),
+      (callId) => void this.onCancelHint(callId),
     );
+  }
+
+  /**
+   * A cancel hint says another process ended a call. Anyone able to publish
+   * on the control subject can send one, so the joiner stops following the
+   * call only when its record says it has ended.
+   */
+  private async onCancelHint(callId: string): Promise<void> {
+    const watch = this.active.get(callId);
+    if (!watch) return;
+    try {
+      const record = await this.ctx.store.get(callId);
+      if (record && this.ctx.store.isTerminal(record)) watch.stop({ kind: 'ended-elsewhere' });
+      else this.ctx.logger.warn({ callId }, 'a cancel hint for a call whose record has not ended: ignored');
+    } catch (err) {
+      this.ctx.logger.warn({ callId, err: describeError(err) }, 'could not check a cancel hint against the record: ignored');
+    }
   }
 
   /** Join messages being handled right now. */
@@ -280,8 +297,8 @@ export class Joiner {
         log.debug('stream idle; parking');
         return this.park(msg, record.value.callId, this.ctx.config.joiner.parkDelayMs, record.value.deadline);
       case 'ended-elsewhere':
-        log.info('the call was ended by another process; letting go');
-        return msg.ack();
+        // The record decides (lost() reads it again): ack only a call that has ended.
+        return this.lost(msg, record.value.callId, log);
       case 'superseded':
         log.info('a newer delivery of this call took over; letting go');
         return;

@@ -160,25 +160,34 @@ async function describeServer(alias: string, cfg: ServerConfig) {
 
 export const provision: Command = {
   summary: "create or update mcpq's streams, KV bucket and consumers (for an admin, under least privilege)",
-  usage: `mcpq provision [--json]
+  usage: `mcpq provision [--prefix PREFIX ...] [--json]
 
   Creates what mcpq needs in NATS from MCPQ_CONFIG (prefix, replicas, ages): the streams, the
   calls bucket and the submitter, joiner and advisories consumers. Services do this themselves at
   start-up when their NATS user may; under the least-privilege users of docs/nats-permissions.conf
-  they may not, and an admin runs this once (and again after changing those settings).`,
+  they may not, and an admin runs this once (and again after changing those settings).
+
+  --prefix PREFIX   provision this prefix instead of the configured one (repeatable: one per
+                    tenant of \`mcpq accounts\`)`,
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: common });
+    const { values } = parseArgs({ args: argv, options: { ...common, prefix: { type: 'string', multiple: true } } });
     const config = loadConfig();
+    const prefixes = values.prefix ?? [config.prefix];
     const nc = await connectNats(config.nats, { name: 'mcpq-provision' });
     try {
-      const { jsm, names } = await provisionNats(nc, config, { consumers: ['submitter', 'joiner'] });
-      const infos = await Promise.all(streamNames(names).map((s) => jsm.streams.info(s)));
-      const rows = infos.map((i) => ({
-        stream: i.config.name,
-        subjects: i.config.subjects,
-        replicas: i.config.num_replicas,
-        messages: i.state.messages,
-      }));
+      const rows = [];
+      for (const prefix of prefixes) {
+        const { jsm, names } = await provisionNats(nc, { ...config, prefix }, { consumers: ['submitter', 'joiner'] });
+        const infos = await Promise.all(streamNames(names).map((s) => jsm.streams.info(s)));
+        rows.push(
+          ...infos.map((i) => ({
+            stream: i.config.name,
+            subjects: i.config.subjects,
+            replicas: i.config.num_replicas,
+            messages: i.state.messages,
+          })),
+        );
+      }
       if (wantsJson(values.json)) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
       else
         process.stdout.write(

@@ -2,9 +2,12 @@
  * Publishes a call's status, progress and result events to the events
  * stream. Every message has a deterministic Nats-Msg-Id, so a process that
  * takes over a call and publishes the same event again is deduplicated by
- * JetStream instead of reaching subscribers twice.
+ * JetStream instead of reaching subscribers twice. A result is also
+ * published on the condition that its subject holds nothing yet, so
+ * JetStream refuses a second result however long after the first it comes
+ * (the dedupe id alone holds only within the duplicate window).
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { Telemetry } from '../runtime/telemetry.js';
 import type { Names } from '../wire/names.js';
@@ -29,8 +32,13 @@ export interface StatusOptions {
 const MAX_INPUT_REQUESTS_BYTES = 16 * 1024;
 
 export interface PublishOutcome {
-  /** False when JetStream dropped the message as a duplicate. */
+  /** False when JetStream dropped the message as a duplicate (or, for a result, as a second one). */
   stored: boolean;
+}
+
+/** The dedupe id (Nats-Msg-Id) of a call's result. */
+export function resultDedupeId(callId: string): string {
+  return `${callId}.result`;
 }
 
 export class CallEvents {
@@ -59,7 +67,7 @@ export class CallEvents {
   }
 
   async result(event: ResultEvent, traceparent?: string): Promise<PublishOutcome> {
-    const outcome = await this.publish(this.n.call(event.callId, 'result'), event, `${event.callId}.result`, traceparent);
+    const outcome = await this.publish(this.n.call(event.callId, 'result'), event, resultDedupeId(event.callId), traceparent, true);
     if (outcome.stored) {
       this.telemetry?.emit('call:finished', {
         callId: event.callId,
@@ -72,10 +80,19 @@ export class CallEvents {
     return outcome;
   }
 
-  private async publish(subject: string, body: unknown, msgID: string, traceparent?: string): Promise<PublishOutcome> {
-    const h = traceparent ? natsHeaders() : undefined;
-    if (h && traceparent) h.set('traceparent', traceparent);
-    const ack = await this.js.publish(subject, JSON.stringify(body), { msgID, ...(h ? { headers: h } : {}) });
+  /** `first`: store only if the subject holds no message yet; a refusal counts as a duplicate. */
+  private async publish(subject: string, body: unknown, msgID: string, traceparent?: string, first = false): Promise<PublishOutcome> {
+    const h = natsHeaders();
+    if (traceparent) h.set('traceparent', traceparent);
+    // Set by hand: nats.js leaves out expect.lastSubjectSequence when it is 0. NATS 2.9.10 honours it (measured).
+    if (first) h.set('Nats-Expected-Last-Subject-Sequence', '0');
+    let ack;
+    try {
+      ack = await this.js.publish(subject, JSON.stringify(body), { msgID, headers: h });
+    } catch (err) {
+      if (!(first && err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence)) throw err;
+      ack = { duplicate: true };
+    }
     if (ack.duplicate) this.telemetry?.emit('event:duplicate', { kind: this.n.parseCallSubject(subject)?.kind ?? 'unknown' });
     return { stored: !ack.duplicate };
   }

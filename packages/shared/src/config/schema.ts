@@ -76,6 +76,23 @@ export const NatsConfigSchema = z.strictObject({
   replicas: z.union([z.literal(1), z.literal(3)]).default(1),
   /** Bound on the initial connection attempt. */
   connectTimeoutMs: positiveMs(5_000),
+  /**
+   * Prefix of this process's reply inboxes (default `_INBOX`). A joiner also
+   * answers cancel requests whose reply subject starts with it; any other
+   * reply subject than `_INBOX.`, `_R_.` or this one gets no answer.
+   */
+  inboxPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'inboxPrefix must be subject tokens without wildcards')
+    .optional(),
+  /**
+   * JetStream API prefix of a caller in a tenant account: `$JS.<prefix>.API`
+   * (what `mcpq accounts` maps the imported API to). Unset: `$JS.API`.
+   */
+  jsApiPrefix: z
+    .string()
+    .regex(/^\$?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'jsApiPrefix must be subject tokens without wildcards')
+    .optional(),
 });
 
 export const SubmitterConfigSchema = z.strictObject({

@@ -30,6 +30,7 @@ export function natsConnectionOptions(cfg: NatsConfig, name: string, env: NodeJS
     pingInterval: 10_000,
     maxPingOut: 3,
   };
+  if (cfg.inboxPrefix !== undefined) opts.inboxPrefix = cfg.inboxPrefix;
   const authenticators: Authenticator[] = [];
   if (cfg.user !== undefined) {
     opts.user = cfg.user;

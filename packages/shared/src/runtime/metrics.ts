@@ -54,6 +54,12 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
     labelNames: ['kind'],
     registers: [registry],
   });
+  const upstreamCancels = new Counter({
+    name: 'mcpq_upstream_cancels_total',
+    help: 'Cancellations passed on to the MCP server, by whether it took them',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const reconnects = new Counter({ name: 'mcpq_nats_reconnects_total', help: 'NATS reconnections', registers: [registry] });
   const dispatchLatency = new Histogram({
     name: 'mcpq_dispatch_seconds',
@@ -109,6 +115,7 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
   telemetry.on('call:parked', () => parked.inc());
   telemetry.on('dead-letter', (e) => deadLetters.inc({ reason: e.reason, code: e.code }));
   telemetry.on('nats:reconnect', () => reconnects.inc());
+  telemetry.on('call:upstream-cancel', (e) => upstreamCancels.inc({ outcome: e.told ? 'told' : 'not_told' }));
   telemetry.on('event:duplicate', (e) => duplicates.inc({ kind: e.kind }));
   return registry;
 }

@@ -16,6 +16,8 @@ export interface TelemetryEvents {
   'call:parked': { callId: string; delayMs: number };
   /** A call's one result was published; durationMs is end to end (accepted to finished). */
   'call:finished': { callId: string; mode?: Mode | undefined; status: TerminalStatus; code?: string | undefined; durationMs: number };
+  /** The MCP server was told of a cancellation (after the caller had its answer): `told` says whether it took the message. */
+  'call:upstream-cancel': { callId: string; told: boolean };
   'dead-letter': { reason: string; code: string };
   /** JetStream dropped an event as a repeat (a takeover republished it): the dedupe at work. */
   'event:duplicate': { kind: string };
