@@ -49,11 +49,12 @@ describe('gateway: tools and synchronous calls', () => {
     expect(tools.every((t) => t.execution?.taskSupport === 'optional')).toBe(true);
   });
 
-  it('the listing is written to the server catalog, so the next one (any replica) needs no live call', async () => {
+  it('the listing is written to the server catalog with the mode of each tool, so the next one (any replica) needs no live call', async () => {
     const catalog = await ServerCatalog.open(h.nc, h.names);
     const entry = await catalog.get('demo');
     expect(entry?.tools.map((t) => t.name)).toContain('slow');
     expect(entry?.protocol).toBe('2025-11-25');
+    expect(entry?.modes).toMatchObject({ slow: 'resume', echo: 'resume' });
   });
 
   it('a synchronous call answers with the upstream result and relays its progress', async () => {

@@ -35,6 +35,7 @@ export * from './mcp/start-call.js';
 export * from './nats/errors.js';
 export * from './auth/bearer.js';
 export * from './servers/catalog.js';
+export * from './servers/describe.js';
 export * from './mcp/client-info.js';
 export * from './mcp/protocol-2026.js';
 export * from './mcp/modern-client.js';

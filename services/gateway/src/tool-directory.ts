@@ -2,14 +2,13 @@
  * The tools the gateway offers: every tool of every configured server, named
  * `<alias>__<tool>`, read from the server catalog (KV `<prefix>_servers`).
  * An alias with no catalog entry, or one older than CATALOG_TTL_MS, is
- * fetched from the server (`tools/list`) and written back, so the next
- * listing — from this gateway or any other replica — needs no live call.
+ * asked again in its protocol era (`describeServer`) and written back, so the
+ * next listing — from this gateway or any other replica — needs no live call.
  */
 import {
   describeError,
-  McpHttpClient,
-  resolveHeaders,
-  ServerSession,
+  describeServer,
+  ServerClients,
   type CatalogTool,
   type Config,
   type Logger,
@@ -35,7 +34,7 @@ export interface ResolvedTool {
 }
 
 export class ToolDirectory {
-  private readonly sessions = new Map<string, ServerSession>();
+  private readonly clients: ServerClients;
   /** One fetch per alias at a time, whatever the number of concurrent listings. */
   private readonly fetching = new Map<string, Promise<ServerCatalogEntry | undefined>>();
   private readonly lastMissRefresh = new Map<string, number>();
@@ -45,7 +44,9 @@ export class ToolDirectory {
     private readonly config: Config,
     private readonly catalog: ServerCatalog,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.clients = new ServerClients(config.servers, logger);
+  }
 
   /** Every tool of every configured server that can be listed now (a server that cannot be reached and has no entry is left out). */
   async list(): Promise<Array<{ alias: string; tool: CatalogTool }>> {
@@ -84,7 +85,7 @@ export class ToolDirectory {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((s) => s.close().catch(() => undefined)));
+    await this.clients.close();
   }
 
   /** The catalog entry of `alias`, fetched from the server when missing or stale (a stale entry is still used when the fetch fails). */
@@ -117,40 +118,21 @@ export class ToolDirectory {
   }
 
   private async fetchNow(alias: string): Promise<ServerCatalogEntry | undefined> {
-    const session = this.session(alias);
-    if (!session) return undefined;
+    const cfg = this.config.servers[alias];
+    if (!cfg) return undefined;
     try {
-      const [tools, opened] = await Promise.all([session.listTools(), session.session()]);
-      const entry: ServerCatalogEntry = {
-        alias,
-        protocol: opened.protocolVersion,
-        serverInfo: opened.serverInfo,
-        tools: tools as CatalogTool[],
-        fetchedAt: new Date().toISOString(),
-      };
+      const { entry } = await describeServer(alias, cfg, this.clients.client(alias), {
+        onRejectedTool: (tool, reason) => this.logger.warn({ server: alias, tool }, `tool left out: ${reason}`),
+      });
       await this.catalog.put(entry).catch((err: unknown) => {
         this.logger.warn({ server: alias, err: describeError(err) }, 'cannot write the server catalog; the listing is served anyway');
       });
-      this.logger.info({ server: alias, tools: tools.length }, 'server catalog refreshed from the server');
+      this.logger.info({ server: alias, protocol: entry.protocol, tools: entry.tools.length }, 'server catalog refreshed from the server');
       return entry;
     } catch (err) {
       this.logger.warn({ server: alias, err: describeError(err) }, 'cannot list the tools of the server');
-      // The session may be the broken part (the server restarted): the next fetch opens a new one.
-      this.sessions.delete(alias);
-      void session.close().catch(() => undefined);
       return undefined;
     }
-  }
-
-  private session(alias: string): ServerSession | undefined {
-    let s = this.sessions.get(alias);
-    const cfg = this.config.servers[alias];
-    if (!s && cfg) {
-      const client = new McpHttpClient({ url: cfg.url, headers: resolveHeaders(cfg), requestTimeoutMs: cfg.requestTimeoutMs });
-      s = new ServerSession(alias, client, this.logger);
-      this.sessions.set(alias, s);
-    }
-    return s;
   }
 }
 

@@ -8,22 +8,16 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import {
   CallStatusSchema,
-  chooseMode,
-  chooseModernMode,
   connectNats,
   DeadLetterSchema,
   describeError,
+  describeServer,
   loadConfig,
   mcpClientFor,
-  MODERN_PROTOCOL_VERSION,
-  ModernMcpClient,
-  probeEra,
   streamNames,
   provision as provisionNats,
-  serverSupportsTasks,
   type DeadLetter,
   type ServerConfig,
-  type ToolInfo,
 } from '@mcpq/shared';
 import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
@@ -97,7 +91,7 @@ export const servers: Command = {
       aliases.map(async (alias) => {
         const cfg = config.servers[alias]!;
         try {
-          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeServer(alias, cfg)) };
+          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeRow(alias, cfg)) };
         } catch (err) {
           return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: false, error: describeError(err) };
         }
@@ -127,35 +121,15 @@ export const servers: Command = {
   },
 };
 
-/** What a server offers, asked in its protocol era, with the mode each tool gets. */
-async function describeServer(alias: string, cfg: ServerConfig) {
-  const client = mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 });
-  const modeOf = (choose: () => string) => {
-    try {
-      return choose();
-    } catch (err) {
-      return `unsupported: ${describeError(err)}`;
-    }
-  };
-  const era = await probeEra(client);
-  if (era.protocol === MODERN_PROTOCOL_VERSION) {
-    const listed = await new ModernMcpClient(client).toolList();
-    const tools = [...listed.values()].map((t) => ({
-      name: t.name,
-      mode: modeOf(() => chooseModernMode(cfg.mode, era, alias)),
-      idempotent: t.annotations?.idempotentHint === true,
-    }));
-    return { protocolVersion: era.protocol, resumable: false, tasks: era.discover?.tasks === true, tools };
-  }
-  const session = await client.initialize();
-  const listed = await client.request(session, 'tools/list', undefined);
-  await client.terminate(session);
-  const tools = ((listed.tools as ToolInfo[] | undefined) ?? []).map((t) => ({
+/** A server's row in `mcpq servers`: its description, with the mode of each tool or why it has none. */
+async function describeRow(alias: string, cfg: ServerConfig) {
+  const { entry, resumable, tasks, modeErrors } = await describeServer(alias, cfg, mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 }));
+  const tools = entry.tools.map((t) => ({
     name: t.name,
-    mode: modeOf(() => chooseMode(cfg.mode, session, t, alias)),
+    mode: entry.modes?.[t.name] ?? `unsupported: ${modeErrors[t.name] ?? 'no mode'}`,
     idempotent: t.annotations?.idempotentHint === true,
   }));
-  return { protocolVersion: session.protocolVersion, resumable: session.resumable, tasks: serverSupportsTasks(session), tools };
+  return { protocolVersion: entry.protocol, resumable, tasks, tools };
 }
 
 export const provision: Command = {

@@ -16,6 +16,7 @@ import {
   MODERN_PROTOCOL_VERSION,
   modernErrorCodeOf,
   routingHeaders,
+  SERVER_INFO_META_KEY,
   TASKS_EXTENSION,
   withEnvelope,
   type ProtocolEra,
@@ -74,9 +75,16 @@ function discoverInfo(result: Record<string, unknown>): DiscoverInfo {
       ? result.supportedVersions.filter((v): v is string => typeof v === 'string')
       : [],
     capabilities,
-    serverInfo: isRecord(result.serverInfo) ? (result.serverInfo as DiscoverInfo['serverInfo']) : {},
+    serverInfo: serverInfoOf(result),
     tasks: extensions[TASKS_EXTENSION] !== undefined,
   };
+}
+
+/** The server's name and version: `serverInfo` in the result, else in its `_meta` (where the official SDK 2.x sends it). */
+function serverInfoOf(result: Record<string, unknown>): DiscoverInfo['serverInfo'] {
+  if (isRecord(result.serverInfo)) return result.serverInfo as DiscoverInfo['serverInfo'];
+  const inMeta = isRecord(result._meta) ? result._meta[SERVER_INFO_META_KEY] : undefined;
+  return isRecord(inMeta) ? (inMeta as DiscoverInfo['serverInfo']) : {};
 }
 
 /**

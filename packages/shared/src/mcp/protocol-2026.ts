@@ -17,6 +17,8 @@ export const LEGACY_PROTOCOL_VERSION = '2025-11-25' satisfies ProtocolEra;
 export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
 export const CLIENT_CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 export const CLIENT_INFO_META_KEY = 'io.modelcontextprotocol/clientInfo';
+/** Where a 2026-07-28 result names its server (`_meta`; SDK 2.x puts it there on `server/discover`). */
+export const SERVER_INFO_META_KEY = 'io.modelcontextprotocol/serverInfo';
 /** The tasks extension (SEP-2663): declared per request in `clientCapabilities.extensions`. */
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 

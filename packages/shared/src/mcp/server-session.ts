@@ -105,20 +105,26 @@ export class ServerSession {
   }
 
   private async fetchTools(session: InitializedSession): Promise<Map<string, ToolInfo>> {
-    const byName = new Map<string, ToolInfo>();
-    let cursor: string | undefined;
-    for (let page = 0; page < 100; page++) {
-      const result = await this.client.request(session, 'tools/list', cursor ? { cursor } : undefined);
-      if (!Array.isArray(result.tools)) {
-        throw new McpqError(ErrorCode.protocol_error, `tools/list of server ${this.alias} has no tools array`);
-      }
-      for (const t of result.tools as ToolInfo[]) {
-        if (t && typeof t.name === 'string') byName.set(t.name, t);
-      }
-      cursor = typeof result.nextCursor === 'string' && result.nextCursor ? result.nextCursor : undefined;
-      if (!cursor) break;
-    }
+    const byName = await fetchToolList(this.client, session, this.alias);
     this.tools = { at: Date.now(), byName, session };
     return byName;
   }
+}
+
+/** Every tool a 2025-11-25 session lists, by name, following `nextCursor` (at most 100 pages). */
+export async function fetchToolList(client: McpHttpClient, session: InitializedSession, alias: string): Promise<Map<string, ToolInfo>> {
+  const byName = new Map<string, ToolInfo>();
+  let cursor: string | undefined;
+  for (let page = 0; page < 100; page++) {
+    const result = await client.request(session, 'tools/list', cursor ? { cursor } : undefined);
+    if (!Array.isArray(result.tools)) {
+      throw new McpqError(ErrorCode.protocol_error, `tools/list of server ${alias} has no tools array`);
+    }
+    for (const t of result.tools as ToolInfo[]) {
+      if (t && typeof t.name === 'string') byName.set(t.name, t);
+    }
+    cursor = typeof result.nextCursor === 'string' && result.nextCursor ? result.nextCursor : undefined;
+    if (!cursor) break;
+  }
+  return byName;
 }
