@@ -41,3 +41,5 @@ export * from './mcp/modern-client.js';
 export * from './mcp/era.js';
 export * from './runtime/local-ports.js';
 export * from './wire/joiner-report.js';
+export * from './mcp/call-stream.js';
+export * from './calls/progress.js';

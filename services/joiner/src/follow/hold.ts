@@ -22,7 +22,7 @@ import {
 } from '@mcpq/shared';
 import { handBack, newAttempt, rerunAfterLoss } from './attempt.js';
 import { answerServerRequest, callStreamEvent, failed, interrupted, rejoined, type Disposition, type FollowDeps } from './common.js';
-import { publishProgress } from './progress.js';
+import { publishProgress } from '@mcpq/shared';
 
 export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, watch, request } = deps;

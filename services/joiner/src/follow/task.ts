@@ -7,7 +7,7 @@
  */
 import { ErrorCode, MCP_PROTOCOL_VERSION, McpqError, toMcpqError, type CallRecord, type Outcome, type Versioned } from '@mcpq/shared';
 import { clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps } from './common.js';
-import { publishProgress } from './progress.js';
+import { publishProgress } from '@mcpq/shared';
 
 export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, client, watch } = deps;
