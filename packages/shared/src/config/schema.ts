@@ -91,6 +91,14 @@ export const SubmitterConfigSchema = z.strictObject({
    * recording the new attempt through a NATS outage.
    */
   dispatchTimeoutMs: positiveMs(30_000),
+  /**
+   * The fast path: how long the submitter keeps reading a resume-mode call's tools/call stream
+   * for the answer before handing the call to a joiner. A call answered within it is finished by
+   * the submitter (no join, no joiner, no resume GET); a longer one holds one of the submitter's
+   * `concurrency` slots this long first. 0 hands every call off at its first resumable event.
+   * At most half of dispatchTimeoutMs is used.
+   */
+  answerWindowMs: ms(500),
   /** Backoff for transient upstream failures: first delay and cap. */
   retryBaseMs: positiveMs(500),
   retryMaxMs: positiveMs(30_000),
