@@ -13,16 +13,6 @@
  * `dispatching` knows a previous attempt may have reached the server.
  */
 
-/** What the submitter found out about a request before claiming it (no NATS involved). */
-type Plan =
-  /** Ready to start: the record can be created with the first attempt in it. */
-  | { kind: 'start'; session: InitializedSession; mode: 'resume' | 'task'; idempotent: boolean; first: { ids: ToolCallIds; patch: RecordPatch } }
-  /** Hold mode: the record can be created `dispatched`, for a joiner to make the call. */
-  | { kind: 'hold'; patch: RecordPatch }
-  /** The call cannot run: it ends with this outcome. */
-  | { kind: 'refused'; outcome: Outcome }
-  /** Reaching the server (or choosing the mode) failed: judged by failDispatch once the call is claimed. */
-  | { kind: 'failed'; err: unknown };
 import {
   attemptFields,
   backoffDelay,
@@ -63,6 +53,23 @@ import { claimCall, deadLetterSubmission, publishJoin } from './claim.js';
 import { ExhaustedRequests } from './exhausted.js';
 import { answerWindow, faultAfterAnswer, type WindowState } from './fast-path.js';
 import { parseSubmission, type Intake } from './intake.js';
+
+/** What the submitter found out about a request before claiming it (no NATS involved). */
+type Plan =
+  /** Ready to start: the record can be created with the first attempt in it. */
+  | {
+      kind: 'start';
+      session: InitializedSession;
+      mode: 'resume' | 'task';
+      idempotent: boolean;
+      first: { ids: ToolCallIds; patch: RecordPatch };
+    }
+  /** Hold mode: the record can be created `dispatched`, for a joiner to make the call. */
+  | { kind: 'hold'; patch: RecordPatch }
+  /** The call cannot run: it ends with this outcome. */
+  | { kind: 'refused'; outcome: Outcome }
+  /** Reaching the server (or choosing the mode) failed: judged by failDispatch once the call is claimed. */
+  | { kind: 'failed'; err: unknown };
 
 export type SubmitterState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -125,7 +132,8 @@ export class Submitter {
     const serverSession = this.servers.session(intake.server);
     const plan = await this.plan(serverSession, intake.server, intake.request);
     // The deadline counts from when the request entered the queue; one already past is ended by dispatch().
-    const deadline = intake.request.timeoutMs !== undefined ? Math.floor(msg.info.timestampNanos / 1e6) + intake.request.timeoutMs : undefined;
+    const deadline =
+      intake.request.timeoutMs !== undefined ? Math.floor(msg.info.timestampNanos / 1e6) + intake.request.timeoutMs : undefined;
     const startsAtOnce = deadline === undefined || Date.now() < deadline;
     const initial = !startsAtOnce ? undefined : plan.kind === 'start' ? plan.first.patch : plan.kind === 'hold' ? plan.patch : undefined;
     const record = await claimCall(
@@ -175,8 +183,15 @@ export class Submitter {
       const mode = chooseMode(this.ctx.config.servers[server]!.mode, session, tool, server);
       const idempotent = request.idempotent === true || tool.annotations?.idempotentHint === true;
       // Nothing is sent in hold mode: a joiner makes the call and holds it to the end.
-      if (mode === 'hold') return { kind: 'hold', patch: { status: 'dispatched', mode, idempotent, dispatchedAt: new Date().toISOString() } };
-      return { kind: 'start', session, mode, idempotent, first: attemptFields(request.callId, 1, { owner: this.id, session, patch: { mode, idempotent } }) };
+      if (mode === 'hold')
+        return { kind: 'hold', patch: { status: 'dispatched', mode, idempotent, dispatchedAt: new Date().toISOString() } };
+      return {
+        kind: 'start',
+        session,
+        mode,
+        idempotent,
+        first: attemptFields(request.callId, 1, { owner: this.id, session, patch: { mode, idempotent } }),
+      };
     } catch (err) {
       return { kind: 'failed', err };
     }

@@ -38,7 +38,11 @@ export interface Attempt {
  * creation by a submitter that starts the call at once (its first write then
  * carries both states: claimed and dispatching).
  */
-export function attemptFields(callId: string, attempt: number, start: Omit<AttemptStart, 'boundMs'>): { ids: ToolCallIds; patch: RecordPatch } {
+export function attemptFields(
+  callId: string,
+  attempt: number,
+  start: Omit<AttemptStart, 'boundMs'>,
+): { ids: ToolCallIds; patch: RecordPatch } {
   const ids = toolCallIds(callId, attempt);
   return {
     ids,
