@@ -18,7 +18,7 @@ const run = (label: string, durationMs: number, steps: number) => ({ durationMs,
 describe('fast path', () => {
   it('a short call is finished by the submitter alone: one result, no join, no joiner', async () => {
     h = await createHarness();
-    await h.start('submitter'); // no joiner at all: only the fast path can finish the call
+    const submitter = await h.start('submitter'); // no joiner at all: only the fast path can finish the call
     const { callId } = await h.client.submit('demo', 'echo', { text: 'fast' });
     const result = await h.client.result(callId, { timeoutMs: 30_000 });
     expect(result.status).toBe('completed');
@@ -29,6 +29,10 @@ describe('fast path', () => {
     const joins = await (await h.jsm()).streams.info(h.names.streams.join);
     expect(joins.state.messages).toBe(0);
     expect(h.mcp.demo!.stats().executions.echo).toEqual({ [callId]: 1 });
+    await waitFor(
+      'the metric',
+      async () => (await submitter.metric('mcpq_calls_finished_total', { status: 'completed', mode: 'resume' })) === 1,
+    );
   });
 
   it('progress of a short call is published by the submitter in order, once', async () => {
