@@ -13,6 +13,9 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { McpqClient } from '@mcpq/client';
 import { startConsole } from '@mcpq/console';
 import { ENTRY, REPO_ROOT, startNatsServer } from '@mcpq/testkit';
@@ -24,11 +27,13 @@ const passwords = {
   MCPQ_JOINER_PASSWORD: 'joiner-pw-3',
   MCPQ_CALLER_PASSWORD: 'caller-pw-4',
   MCPQ_CONSOLE_PASSWORD: 'console-pw-5',
+  MCPQ_GATEWAY_PASSWORD: 'gateway-pw-5',
 };
 
 let h: Harness;
 let callerConn: NatsConnection;
 let caller: McpqClient;
+let gatewayUrl: string;
 
 /** A service's config: the test's config with the role's NATS user. */
 function asUser(user: string, passwordVar: keyof typeof passwords): NodeJS.ProcessEnv {
@@ -52,6 +57,7 @@ beforeAll(async () => {
   expect(prov.status).toBe(0);
   await h.start('submitter', asUser('mcpq-submitter', 'MCPQ_SUBMITTER_PASSWORD'));
   await h.start('joiner', asUser('mcpq-joiner', 'MCPQ_JOINER_PASSWORD'));
+  ({ url: gatewayUrl } = await h.startGateway(asUser('mcpq-gateway', 'MCPQ_GATEWAY_PASSWORD')));
   callerConn = await connect({ servers: h.nats.url, user: 'mcpq-caller', pass: passwords.MCPQ_CALLER_PASSWORD });
   caller = new McpqClient(callerConn, { prefix: 'mcpq' });
 });
@@ -140,6 +146,25 @@ describe('least privilege', () => {
     } finally {
       await ui.close();
       await nc.close();
+    }
+  });
+
+  it('the gateway, as mcpq-gateway, lists tools, serves a synchronous call and a task to an MCP host', async () => {
+    const host = new Client({ name: 'perm-host', version: '1' });
+    await host.connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)));
+    try {
+      expect((await host.listTools()).tools.map((t) => t.name)).toContain('demo__echo');
+      const sync = await host.callTool({ name: 'demo__echo', arguments: { text: 'through the gateway' } });
+      expect(sync.content).toEqual([{ type: 'text', text: 'through the gateway' }]);
+      const created = await host.request(
+        { method: 'tools/call', params: { name: 'demo__echo', arguments: { text: 'task' }, task: { ttl: 60_000 } } },
+        CreateTaskResultSchema,
+      );
+      const result = await host.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
+      expect(result.content).toEqual([{ type: 'text', text: 'task' }]);
+      expect((await host.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toContain(created.task.taskId);
+    } finally {
+      await host.close();
     }
   });
 

@@ -28,6 +28,8 @@ export const ErrorCode = {
   upstream_error: 'upstream_error',
   /** The MCP server needs a client capability mcpq did not declare (MCP 2026-07-28, JSON-RPC -32021). */
   client_capability_required: 'client_capability_required',
+  /** A 2026-07-28 server answered tools/call with `input_required` (it asks the client for input), which mcpq cannot answer through the queue yet. */
+  input_required: 'input_required',
   /** The MCP server sent something that is not valid MCP. */
   protocol_error: 'protocol_error',
   /** The tool's result is larger than `limits.maxResultBytes`; it was not kept. */

@@ -19,7 +19,6 @@ import {
   beginAttempt,
   cancelUpstream,
   childTraceparent,
-  chooseMode,
   decideRerun,
   DispatchError,
   describeError,
@@ -37,6 +36,7 @@ import {
   WorkLoop,
   type CallRecord,
   type CallRequest,
+  type Era,
   type InitializedSession,
   type Logger,
   type Outcome,
@@ -50,6 +50,7 @@ import { hostname } from 'node:os';
 import type { JsMsg } from '@nats-io/jetstream';
 import { ArgumentValidator } from './arguments.js';
 import { claimCall, deadLetterSubmission, publishJoin } from './claim.js';
+import { afterEraChange, planCall } from './era.js';
 import { ExhaustedRequests } from './exhausted.js';
 import { answerWindow, faultAfterAnswer, type WindowState } from './fast-path.js';
 import { parseSubmission, type Intake } from './intake.js';
@@ -61,8 +62,11 @@ type Plan =
       kind: 'start';
       session: InitializedSession;
       mode: 'resume' | 'task';
-      idempotent: boolean;
+      /** What the attempt writes besides itself (mode, idempotent, protocol). */
+      patch: RecordPatch;
       first: { ids: ToolCallIds; patch: RecordPatch };
+      /** The server's era, for `afterEraChange` when the dispatch fails. */
+      era: Era | undefined;
     }
   /** Hold mode: the record can be created `dispatched`, for a joiner to make the call. */
   | { kind: 'hold'; patch: RecordPatch }
@@ -130,7 +134,7 @@ export class Submitter {
       ...(traceId ? { traceId } : {}),
     });
     const serverSession = this.servers.session(intake.server);
-    const plan = await this.plan(serverSession, intake.server, intake.request);
+    const plan = await this.plan(intake.server, intake.request);
     // The deadline counts from when the request entered the queue; one already past is ended by dispatch().
     const deadline =
       intake.request.timeoutMs !== undefined ? Math.floor(msg.info.timestampNanos / 1e6) + intake.request.timeoutMs : undefined;
@@ -153,11 +157,12 @@ export class Submitter {
     }
   }
 
-  /** Checks what can be checked before the claim: the session, the tool, the arguments, the mode. Never throws. */
-  private async plan(serverSession: ServerSession, server: string, request: CallRequest): Promise<Plan> {
+  /** Checks what can be checked before the claim: the era, the session, the tool, the arguments, the mode. Never throws. */
+  private async plan(server: string, request: CallRequest): Promise<Plan> {
+    let era: Era | undefined;
     try {
-      const session = await serverSession.session();
-      const tool = await serverSession.tool(request.tool);
+      const call = await planCall(this.servers, server, this.ctx.config.servers[server]!.mode, request.tool, (e) => (era = e));
+      const tool = call.tool;
       if (!tool) {
         return {
           kind: 'refused',
@@ -180,20 +185,23 @@ export class Submitter {
           },
         };
       }
-      const mode = chooseMode(this.ctx.config.servers[server]!.mode, session, tool, server);
+      const mode = call.mode(tool);
       const idempotent = request.idempotent === true || tool.annotations?.idempotentHint === true;
-      // Nothing is sent in hold mode: a joiner makes the call and holds it to the end.
-      if (mode === 'hold')
-        return { kind: 'hold', patch: { status: 'dispatched', mode, idempotent, dispatchedAt: new Date().toISOString() } };
+      const { protocol, session } = call;
+      if (mode === 'hold' || !session) {
+        // Nothing is sent here: a joiner makes the call (hold mode; and every 2026-07-28 call, which closing its stream would cancel).
+        return { kind: 'hold', patch: { status: 'dispatched', mode, idempotent, protocol, dispatchedAt: new Date().toISOString() } };
+      }
       return {
         kind: 'start',
         session,
         mode,
-        idempotent,
-        first: attemptFields(request.callId, 1, { owner: this.id, session, patch: { mode, idempotent } }),
+        patch: { mode, idempotent, protocol },
+        first: attemptFields(request.callId, 1, { owner: this.id, session, patch: { mode, idempotent, protocol } }),
+        era,
       };
     } catch (err) {
-      return { kind: 'failed', err };
+      return { kind: 'failed', err: afterEraChange(this.servers, server, era, err) };
     }
   }
 
@@ -231,7 +239,7 @@ export class Submitter {
         if (current.value.status !== 'dispatched') current = await store.update(current, plan.patch);
         return await this.handOff(msg, current, request, log, startedAt);
       }
-      const { session, mode, idempotent } = plan;
+      const { session, mode } = plan;
       let ids: ToolCallIds;
       if (current.value.status === 'dispatching') {
         // The claim created the record with the first attempt in it.
@@ -240,7 +248,7 @@ export class Submitter {
         const begun = await beginAttempt(store, current, {
           owner: this.id,
           session,
-          patch: { mode, idempotent },
+          patch: plan.patch,
           boundMs: config.submitter.dispatchTimeoutMs,
         });
         current = begun.current;
@@ -284,7 +292,8 @@ export class Submitter {
       }
       await this.handOff(msg, current, request, log, startedAt);
     } catch (err) {
-      await this.failDispatch(msg, current, err, log);
+      const era = plan.kind === 'start' ? plan.era : undefined;
+      await this.failDispatch(msg, current, afterEraChange(this.servers, current.value.server, era, err), log);
     }
   }
 
@@ -300,11 +309,16 @@ export class Submitter {
     const rec = current.value;
     const mode = rec.mode ?? 'resume';
     // The status first: once the join is out a joiner may publish `running`, which must come after it.
-    await this.ctx.events.status(rec.callId, 'dispatched', { mode, attempt: rec.attempts, traceparent: rec.traceparent });
+    await this.ctx.events.status(rec.callId, 'dispatched', {
+      mode,
+      attempt: rec.attempts,
+      traceparent: rec.traceparent,
+      protocol: rec.protocol,
+    });
     await publishJoin(this.ctx, rec, mode, request);
     msg.ack();
     this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, mode, latencyMs: Date.now() - startedAt });
-    log.info({ mode: rec.mode, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
+    log.info({ mode: rec.mode, protocol: rec.protocol, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
   }
 
   /**

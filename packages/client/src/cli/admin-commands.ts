@@ -9,15 +9,20 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import {
   CallStatusSchema,
   chooseMode,
+  chooseModernMode,
   connectNats,
   DeadLetterSchema,
   describeError,
   loadConfig,
   mcpClientFor,
+  MODERN_PROTOCOL_VERSION,
+  ModernMcpClient,
+  probeEra,
   streamNames,
   provision as provisionNats,
   serverSupportsTasks,
   type DeadLetter,
+  type ServerConfig,
   type ToolInfo,
 } from '@mcpq/shared';
 import { McpqClient } from '../client.js';
@@ -81,7 +86,8 @@ export const servers: Command = {
   summary: 'show the configured MCP servers: reachable?, capabilities, tools and the mode each tool gets',
   usage: `mcpq servers [--json]
 
-  Reads the servers from MCPQ_CONFIG and asks each one (initialize, tools/list).`,
+  Reads the servers from MCPQ_CONFIG and asks each one: its protocol era (server/discover), then
+  initialize and tools/list (2025-11-25) or the stateless tools/list (2026-07-28).`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: common });
     const config = loadConfig();
@@ -90,30 +96,8 @@ export const servers: Command = {
     const rows = await Promise.all(
       aliases.map(async (alias) => {
         const cfg = config.servers[alias]!;
-        const client = mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 });
         try {
-          const session = await client.initialize();
-          const listed = await client.request(session, 'tools/list', undefined);
-          await client.terminate(session);
-          const tools = ((listed.tools as ToolInfo[] | undefined) ?? []).map((t) => {
-            let mode: string;
-            try {
-              mode = chooseMode(cfg.mode, session, t, alias);
-            } catch (err) {
-              mode = `unsupported: ${describeError(err)}`;
-            }
-            return { name: t.name, mode, idempotent: t.annotations?.idempotentHint === true };
-          });
-          return {
-            alias,
-            url: cfg.url,
-            configuredMode: cfg.mode,
-            reachable: true,
-            protocolVersion: session.protocolVersion,
-            resumable: session.resumable,
-            tasks: serverSupportsTasks(session),
-            tools,
-          };
+          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeServer(alias, cfg)) };
         } catch (err) {
           return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: false, error: describeError(err) };
         }
@@ -142,6 +126,37 @@ export const servers: Command = {
     return rows.every((r) => r.reachable) ? ExitCode.ok : ExitCode.error;
   },
 };
+
+/** What a server offers, asked in its protocol era, with the mode each tool gets. */
+async function describeServer(alias: string, cfg: ServerConfig) {
+  const client = mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 });
+  const modeOf = (choose: () => string) => {
+    try {
+      return choose();
+    } catch (err) {
+      return `unsupported: ${describeError(err)}`;
+    }
+  };
+  const era = await probeEra(client);
+  if (era.protocol === MODERN_PROTOCOL_VERSION) {
+    const listed = await new ModernMcpClient(client).toolList();
+    const tools = [...listed.values()].map((t) => ({
+      name: t.name,
+      mode: modeOf(() => chooseModernMode(cfg.mode, era, alias)),
+      idempotent: t.annotations?.idempotentHint === true,
+    }));
+    return { protocolVersion: era.protocol, resumable: false, tasks: era.discover?.tasks === true, tools };
+  }
+  const session = await client.initialize();
+  const listed = await client.request(session, 'tools/list', undefined);
+  await client.terminate(session);
+  const tools = ((listed.tools as ToolInfo[] | undefined) ?? []).map((t) => ({
+    name: t.name,
+    mode: modeOf(() => chooseMode(cfg.mode, session, t, alias)),
+    idempotent: t.annotations?.idempotentHint === true,
+  }));
+  return { protocolVersion: session.protocolVersion, resumable: session.resumable, tasks: serverSupportsTasks(session), tools };
+}
 
 export const provision: Command = {
   summary: "create or update mcpq's streams, KV bucket and consumers (for an admin, under least privilege)",

@@ -75,6 +75,7 @@ export async function republishResult(events: CallEvents, record: CallRecord): P
     attempt: record.attempts,
     detail: record.result.error?.message,
     traceparent: record.traceparent,
+    protocol: record.protocol,
   });
   const result = events.result(record.result, record.traceparent);
   await Promise.all([status, result]);
