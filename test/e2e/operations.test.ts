@@ -31,7 +31,8 @@ describe('health and metrics', () => {
   });
 
   it('/metrics counts a completed call, its dispatch and its end-to-end latency', async () => {
-    h = await createHarness();
+    // answerWindowMs 0: the call goes through a joiner (the fast path's own counts are in fast-path.test.ts).
+    h = await createHarness({ config: { submitter: { answerWindowMs: 0 } } });
     const submitter = await h.start('submitter');
     const joiner = await h.start('joiner');
     const { callId } = await h.client.submit('demo', 'slow', { durationMs: 300, steps: 2 });
@@ -90,7 +91,7 @@ describe('graceful shutdown', () => {
 
 describe('tracing', () => {
   it("a caller's traceparent reaches the MCP server in _meta, the events' headers and the log lines", async () => {
-    h = await createHarness();
+    h = await createHarness({ config: { submitter: { answerWindowMs: 0 } } }); // through a joiner, whose log lines are checked too
     const submitter = await h.start('submitter');
     const joiner = await h.start('joiner');
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';

@@ -44,3 +44,5 @@ export * from './runtime/local-ports.js';
 export * from './wire/joiner-report.js';
 export * from './nats/accounts.js';
 export * from './wire/reply.js';
+export * from './mcp/call-stream.js';
+export * from './calls/progress.js';

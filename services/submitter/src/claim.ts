@@ -15,6 +15,7 @@ import {
   type JoinMessage,
   type Logger,
   type Mode,
+  type RecordPatch,
   type ServiceContext,
   type Versioned,
 } from '@mcpq/shared';
@@ -26,6 +27,10 @@ export interface Submission {
   request: CallRequest;
   log: Logger;
   traceparent?: string | undefined;
+  /** Epoch milliseconds after which the call ends `timeout` (counted from when the request entered the queue). */
+  deadline?: number | undefined;
+  /** Written with the claim, when the submitter can start the call at once: the state its first write would set. */
+  initial?: RecordPatch | undefined;
 }
 
 /** The record to dispatch from; null when the message is done with; or when to look at it again. */
@@ -46,11 +51,11 @@ export async function claimCall(ctx: ServiceContext, s: Submission, dispatchingH
     idempotent: request.idempotent ?? false,
     submitSeq: msg.seq,
     ...(s.traceparent ? { traceparent: s.traceparent } : {}),
-    // The deadline counts from when the request entered the queue.
-    ...(request.timeoutMs !== undefined ? { deadline: Math.floor(msg.info.timestampNanos / 1e6) + request.timeoutMs } : {}),
+    ...(s.deadline !== undefined ? { deadline: s.deadline } : {}),
+    ...s.initial,
   });
   if (created) {
-    log.info('call accepted');
+    log.info({ status: created.value.status }, 'call accepted');
     return created;
   }
   const existing = await store.get(request.callId);

@@ -3,11 +3,18 @@
  * in KV, starts the call on its MCP server, records what it takes to rejoin
  * it, hands it to the joiners and lets go. It never waits for a tool to end.
  *
- * A request's life here, as KV states: accepted -> dispatching -> dispatched.
+ * A request's life here, as KV states: accepted -> dispatching -> dispatched
+ * (or a terminal state, when the answer comes within the fast path's read
+ * window). When the call can be started at once (session, tool and
+ * arguments checked before the claim, without NATS), the record is created
+ * directly in the state the first write would set (`dispatching` with the
+ * attempt, or `dispatched` in hold mode): one compare-and-set fewer.
  * A redelivered request continues from the state it finds; one that finds
  * `dispatching` knows a previous attempt may have reached the server.
  */
+
 import {
+  attemptFields,
   backoffDelay,
   beginAttempt,
   cancelUpstream,
@@ -30,10 +37,13 @@ import {
   type CallRecord,
   type CallRequest,
   type Era,
+  type InitializedSession,
   type Logger,
   type Outcome,
   type RecordPatch,
+  type ServerSession,
   type ServiceContext,
+  type ToolCallIds,
   type Versioned,
 } from '@mcpq/shared';
 import { hostname } from 'node:os';
@@ -42,7 +52,28 @@ import { ArgumentValidator } from './arguments.js';
 import { claimCall, deadLetterSubmission, publishJoin } from './claim.js';
 import { afterEraChange, planCall } from './era.js';
 import { ExhaustedRequests } from './exhausted.js';
+import { answerWindow, faultAfterAnswer, type WindowState } from './fast-path.js';
 import { parseSubmission, type Intake } from './intake.js';
+
+/** What the submitter found out about a request before claiming it (no NATS involved). */
+type Plan =
+  /** Ready to start: the record can be created with the first attempt in it. */
+  | {
+      kind: 'start';
+      session: InitializedSession;
+      mode: 'resume' | 'task';
+      /** What the attempt writes besides itself (mode, idempotent, protocol). */
+      patch: RecordPatch;
+      first: { ids: ToolCallIds; patch: RecordPatch };
+      /** The server's era, for `afterEraChange` when the dispatch fails. */
+      era: Era | undefined;
+    }
+  /** Hold mode: the record can be created `dispatched`, for a joiner to make the call. */
+  | { kind: 'hold'; patch: RecordPatch }
+  /** The call cannot run: it ends with this outcome. */
+  | { kind: 'refused'; outcome: Outcome }
+  /** Reaching the server (or choosing the mode) failed: judged by failDispatch once the call is claimed. */
+  | { kind: 'failed'; err: unknown };
 
 export type SubmitterState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -102,9 +133,16 @@ export class Submitter {
       tool: intake.request.tool,
       ...(traceId ? { traceId } : {}),
     });
+    const serverSession = this.servers.session(intake.server);
+    const plan = await this.plan(intake.server, intake.request);
+    // The deadline counts from when the request entered the queue; one already past is ended by dispatch().
+    const deadline =
+      intake.request.timeoutMs !== undefined ? Math.floor(msg.info.timestampNanos / 1e6) + intake.request.timeoutMs : undefined;
+    const startsAtOnce = deadline === undefined || Date.now() < deadline;
+    const initial = !startsAtOnce ? undefined : plan.kind === 'start' ? plan.first.patch : plan.kind === 'hold' ? plan.patch : undefined;
     const record = await claimCall(
       this.ctx,
-      { msg, server: intake.server, request: intake.request, log, traceparent: traceId ? traceparent : undefined },
+      { msg, server: intake.server, request: intake.request, log, traceparent: traceId ? traceparent : undefined, deadline, initial },
       (callId) => this.dispatching.has(callId),
     );
     if (!record) return msg.ack();
@@ -112,24 +150,73 @@ export class Submitter {
     const stopKeepAlive = keepWorking(msg, Math.max(1_000, Math.floor(this.ctx.config.submitter.ackWaitMs / 3)));
     this.dispatching.add(intake.request.callId);
     try {
-      await this.dispatch(msg, record, intake.server, intake.request, log, startedAt);
+      await this.dispatch(msg, record, serverSession, plan, intake.request, log, startedAt);
     } finally {
       this.dispatching.delete(intake.request.callId);
       stopKeepAlive();
     }
   }
 
+  /** Checks what can be checked before the claim: the era, the session, the tool, the arguments, the mode. Never throws. */
+  private async plan(server: string, request: CallRequest): Promise<Plan> {
+    let era: Era | undefined;
+    try {
+      const call = await planCall(this.servers, server, this.ctx.config.servers[server]!.mode, request.tool, (e) => (era = e));
+      const tool = call.tool;
+      if (!tool) {
+        return {
+          kind: 'refused',
+          outcome: {
+            status: 'failed',
+            error: { code: ErrorCode.unknown_tool, message: `server ${server} has no tool named "${request.tool}" (checked tools/list)` },
+          },
+        };
+      }
+      const problem = this.arguments.check(tool, request.arguments ?? {});
+      if (problem) {
+        return {
+          kind: 'refused',
+          outcome: {
+            status: 'failed',
+            error: {
+              code: ErrorCode.invalid_arguments,
+              message: `arguments do not match the inputSchema of ${server}/${request.tool}: ${problem}`,
+            },
+          },
+        };
+      }
+      const mode = call.mode(tool);
+      const idempotent = request.idempotent === true || tool.annotations?.idempotentHint === true;
+      const { protocol, session } = call;
+      if (mode === 'hold' || !session) {
+        // Nothing is sent here: a joiner makes the call (hold mode; and every 2026-07-28 call, which closing its stream would cancel).
+        return { kind: 'hold', patch: { status: 'dispatched', mode, idempotent, protocol, dispatchedAt: new Date().toISOString() } };
+      }
+      return {
+        kind: 'start',
+        session,
+        mode,
+        patch: { mode, idempotent, protocol },
+        first: attemptFields(request.callId, 1, { owner: this.id, session, patch: { mode, idempotent, protocol } }),
+        era,
+      };
+    } catch (err) {
+      return { kind: 'failed', err: afterEraChange(this.servers, server, era, err) };
+    }
+  }
+
   private async dispatch(
     msg: JsMsg,
     record: Versioned<CallRecord>,
-    server: string,
+    serverSession: ServerSession,
+    plan: Plan,
     request: CallRequest,
     log: Logger,
     startedAt: number,
   ): Promise<void> {
     const { store, events, config } = this.ctx;
     let current = record;
-    if (current.value.deadline !== undefined && Date.now() >= current.value.deadline) {
+    if (current.value.deadline !== undefined && Date.now() >= current.value.deadline && current.value.status === 'accepted') {
       const last = current.value.lastError;
       await finishCall(store, events, current, {
         status: 'timeout',
@@ -141,55 +228,53 @@ export class Submitter {
       });
       return msg.ack();
     }
-    const serverSession = this.servers.session(server);
-    let era: Era | undefined;
     try {
-      const plan = await planCall(this.servers, server, config.servers[server]!.mode, request.tool, (e) => (era = e));
-      const tool = plan.tool;
-      if (!tool) {
-        await finishCall(store, events, current, {
-          status: 'failed',
-          error: { code: ErrorCode.unknown_tool, message: `server ${server} has no tool named "${request.tool}" (checked tools/list)` },
-        });
+      if (plan.kind === 'failed') throw plan.err;
+      if (plan.kind === 'refused') {
+        await finishCall(store, events, current, plan.outcome);
         return msg.ack();
       }
-      const problem = this.arguments.check(tool, request.arguments ?? {});
-      if (problem) {
-        await finishCall(store, events, current, {
-          status: 'failed',
-          error: {
-            code: ErrorCode.invalid_arguments,
-            message: `arguments do not match the inputSchema of ${server}/${request.tool}: ${problem}`,
-          },
-        });
-        return msg.ack();
-      }
-      const mode = plan.mode(tool);
-      const idempotent = request.idempotent === true || tool.annotations?.idempotentHint === true;
-      const { protocol, session } = plan;
-      if (mode === 'hold' || !session) {
-        // Nothing is sent here: a joiner makes the call (hold mode; and every 2026-07-28 call, which closing its stream would cancel).
-        current = await store.update(current, { status: 'dispatched', mode, idempotent, protocol, dispatchedAt: new Date().toISOString() });
+      if (plan.kind === 'hold') {
+        // Created `dispatched` by the claim, or (a redelivery found it accepted) moved there now.
+        if (current.value.status !== 'dispatched') current = await store.update(current, plan.patch);
         return await this.handOff(msg, current, request, log, startedAt);
       }
-      const begun = await beginAttempt(store, current, {
-        owner: this.id,
-        session,
-        patch: { mode, idempotent, protocol },
-        boundMs: config.submitter.dispatchTimeoutMs,
-      });
-      current = begun.current;
-      const ids = begun.ids;
-      const serverConfig = config.servers[server]!;
+      const { session, mode } = plan;
+      let ids: ToolCallIds;
+      if (current.value.status === 'dispatching') {
+        // The claim created the record with the first attempt in it.
+        ids = plan.first.ids;
+      } else {
+        const begun = await beginAttempt(store, current, {
+          owner: this.id,
+          session,
+          patch: plan.patch,
+          boundMs: config.submitter.dispatchTimeoutMs,
+        });
+        current = begun.current;
+        ids = begun.ids;
+      }
+      const serverConfig = config.servers[current.value.server]!;
+      const window: WindowState = { current };
       let patch: RecordPatch;
       try {
         const started = await startCall(serverSession.client, session, mode, ids, request.callId, request, {
           timeoutMs: config.submitter.dispatchTimeoutMs,
           taskTtlMs: serverConfig.taskTtlMs,
           traceparent: current.value.traceparent ? childTraceparent(current.value.traceparent) : undefined,
+          window: answerWindow(this.ctx, window, serverSession.client, session, config.submitter.dispatchTimeoutMs),
         });
-        if (started.kind === 'finished') return await this.finishedAtOnce(msg, current, started.outcome, log);
+        current = window.current;
+        if (started.kind === 'finished') {
+          faultAfterAnswer();
+          // Even after a failure in the window, the record's compare-and-set decides whether this answer is the result.
+          return await this.finishedAtOnce(msg, current, started.outcome, log);
+        }
         patch = started.patch;
+        if (window.failure) {
+          if (isMcpqError(window.failure, ErrorCode.record_conflict)) return await this.lostDuringDispatch(msg, current, patch, log);
+          throw window.failure;
+        }
       } catch (err) {
         if (err instanceof DispatchError && err.error.code === ErrorCode.session_lost) await serverSession.invalidate(session);
         throw err;
@@ -207,7 +292,8 @@ export class Submitter {
       }
       await this.handOff(msg, current, request, log, startedAt);
     } catch (err) {
-      await this.failDispatch(msg, current, afterEraChange(this.servers, server, era, err), log);
+      const era = plan.kind === 'start' ? plan.era : undefined;
+      await this.failDispatch(msg, current, afterEraChange(this.servers, current.value.server, era, err), log);
     }
   }
 

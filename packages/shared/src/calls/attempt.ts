@@ -32,13 +32,21 @@ export interface Attempt {
   current: Versioned<CallRecord>;
 }
 
-/** Records a new attempt (throws record_conflict when another process changed the record). */
-export async function beginAttempt(store: CallStore, found: Versioned<CallRecord>, start: AttemptStart): Promise<Attempt> {
-  const attempt = found.value.attempts + 1;
-  const ids = toolCallIds(found.value.callId, attempt);
-  const current = await store.updateThroughOutage(
-    found,
-    {
+/**
+ * The record fields that say "attempt `attempt` of the call is being sent":
+ * one home for them, written by `beginAttempt` on an existing record, or at
+ * creation by a submitter that starts the call at once (its first write then
+ * carries both states: claimed and dispatching).
+ */
+export function attemptFields(
+  callId: string,
+  attempt: number,
+  start: Omit<AttemptStart, 'boundMs'>,
+): { ids: ToolCallIds; patch: RecordPatch } {
+  const ids = toolCallIds(callId, attempt);
+  return {
+    ids,
+    patch: {
       ...start.patch,
       status: 'dispatching',
       owner: start.owner,
@@ -48,7 +56,13 @@ export async function beginAttempt(store: CallStore, found: Versioned<CallRecord
       requestId: ids.requestId,
       progressToken: ids.progressToken,
     },
-    start.boundMs,
-  );
+  };
+}
+
+/** Records a new attempt (throws record_conflict when another process changed the record). */
+export async function beginAttempt(store: CallStore, found: Versioned<CallRecord>, start: AttemptStart): Promise<Attempt> {
+  const attempt = found.value.attempts + 1;
+  const { ids, patch } = attemptFields(found.value.callId, attempt, start);
+  const current = await store.updateThroughOutage(found, patch, start.boundMs);
   return { attempt, ids, current };
 }

@@ -63,16 +63,20 @@ export function limitResult(outcome: Outcome, maxBytes: number): Outcome {
 /**
  * Publishes the terminal status, then the result, kept in a terminal record
  * (idempotent: both carry dedupe ids). The result goes last so that it is
- * the last event of the call in the stream: a watcher stops there.
+ * the last event of the call in the stream: a watcher stops there. The two
+ * are pipelined, not awaited one by one: both are written to the one NATS
+ * connection in this order before either acknowledgement is awaited, and
+ * JetStream stores them in the order they arrive.
  */
 export async function republishResult(events: CallEvents, record: CallRecord): Promise<void> {
   if (!record.result) return;
-  await events.status(record.callId, record.result.status, {
+  const status = events.status(record.callId, record.result.status, {
     mode: record.mode,
     attempt: record.attempts,
     detail: record.result.error?.message,
     traceparent: record.traceparent,
     protocol: record.protocol,
   });
-  await events.result(record.result, record.traceparent);
+  const result = events.result(record.result, record.traceparent);
+  await Promise.all([status, result]);
 }

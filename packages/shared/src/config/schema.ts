@@ -108,6 +108,14 @@ export const SubmitterConfigSchema = z.strictObject({
    * recording the new attempt through a NATS outage.
    */
   dispatchTimeoutMs: positiveMs(30_000),
+  /**
+   * The fast path: how long the submitter keeps reading a resume-mode call's tools/call stream
+   * for the answer before handing the call to a joiner. A call answered within it is finished by
+   * the submitter (no join, no joiner, no resume GET); a longer one holds one of the submitter's
+   * `concurrency` slots this long first. 0 hands every call off at its first resumable event.
+   * At most half of dispatchTimeoutMs is used.
+   */
+  answerWindowMs: ms(500),
   /** Backoff for transient upstream failures: first delay and cap. */
   retryBaseMs: positiveMs(500),
   retryMaxMs: positiveMs(30_000),
@@ -116,10 +124,17 @@ export const SubmitterConfigSchema = z.strictObject({
 export const JoinerConfigSchema = z.strictObject({
   /** Calls one joiner follows at once (held streams and running polls; parked calls do not count). */
   maxInFlight: z.number().int().positive().default(1000),
-  /** JetStream AckWait of the join consumer: how long a silent joiner keeps a call before another takes it over. */
-  ackWaitMs: positiveMs(15_000),
-  /** How often a joiner tells JetStream it still works on a held call. Must be below ackWaitMs. */
-  heartbeatMs: positiveMs(4_000),
+  /**
+   * JetStream AckWait of the join consumer: how long a silent joiner keeps a call before another
+   * takes it over (takeover after a crash is this plus a rejoin). Also bounds how long a joiner
+   * rides out a NATS outage while publishing for a call.
+   */
+  ackWaitMs: positiveMs(4_000),
+  /**
+   * How often a joiner tells JetStream it still works on a held call (one small publish per held
+   * call per heartbeat). Must be below ackWaitMs; a quarter of it leaves room for a slow event loop.
+   */
+  heartbeatMs: positiveMs(1_000),
   /** A resumed stream with no event for this long is closed and re-requested later. */
   idleTimeoutMs: positiveMs(60_000),
   /** Wait before re-requesting a stream the server closed, when the server gave no `retry`. */

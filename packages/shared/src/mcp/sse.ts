@@ -19,6 +19,12 @@ export interface SseReadOptions {
    * (leaving a tools/call stream must not wait).
    */
   drainMs?: number;
+  /**
+   * Stops reading when aborted, even while waiting for the next chunk: the
+   * events already received are still yielded, then the stream ends (its
+   * body is cancelled, as on any early exit).
+   */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_MAX_EVENT_CHARS = 32 * 1024 * 1024;
@@ -38,6 +44,8 @@ export async function* readSse(body: ReadableStream<Uint8Array>, options: SseRea
     },
     maxBufferSize: options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS,
   });
+  const stop = (): void => void reader.cancel().catch(() => undefined);
+  options.signal?.addEventListener('abort', stop, { once: true });
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -51,6 +59,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>, options: SseRea
       }
     }
   } finally {
+    options.signal?.removeEventListener('abort', stop);
     if (!ended && options.drainMs) await drain(reader, options.drainMs);
     // Closing our side only: for an MCP POST stream this detaches without cancelling the call.
     reader.cancel().catch(() => undefined);

@@ -5,13 +5,16 @@
  *
  * Sends tools/call for a resume-mode call and leaves as soon as the call can
  * be rejoined: at the first SSE event that carries an id (the priming event
- * on protocol 2025-11-25). Leaving closes only our side of the stream; no
+ * on protocol 2025-11-25), or, with a read window (the submitter's fast
+ * path), at the first such event after the window, unless the answer came
+ * first. Leaving closes only our side of the stream; no
  * notifications/cancelled is sent, so the call runs on upstream.
  */
 import { ErrorCode, McpqError, toMcpqError } from '../errors.js';
 import { readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
-import { parseEventData, sameId, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
+import type { JsonRpcError, JsonRpcResult } from './jsonrpc.js';
 import { readSse } from './sse.js';
+import { callStreamEvent, type CallStreamEvent } from './call-stream.js';
 import type { Outcome } from '../calls/result.js';
 import type { RecordPatch } from '../calls/store.js';
 import type { CallRequest } from '../wire/schemas.js';
@@ -31,12 +34,33 @@ export class DispatchError extends Error {
   }
 }
 
+/**
+ * How long to keep reading a resume-mode call's POST stream before leaving
+ * it, and what to do with the call's events read meanwhile.
+ */
+export interface ReadWindow {
+  /** Read for up to this long after sending tools/call; 0 leaves at the first resumable event. */
+  windowMs: number;
+  /**
+   * Called in order for each progress event and server request of the call
+   * read before leaving, with the SSE event id it came in; the next event is
+   * read only when it settles. `lastEventId` is the resume token so far.
+   * 'leave' ends the window: the stream is left at the next event id.
+   */
+  onEvent: (
+    event: Exclude<CallStreamEvent, { kind: 'response' | 'other' }>,
+    eventId: string | undefined,
+    lastEventId: string | undefined,
+  ) => Promise<'leave' | void>;
+}
+
 export async function startResumableCall(
   client: McpHttpClient,
   session: McpSession,
   message: Record<string, unknown>,
-  requestId: string,
+  ids: ToolCallIds,
   timeoutMs: number,
+  window?: ReadWindow,
 ): Promise<StartOutcome> {
   return sendToolCall(
     client,
@@ -48,16 +72,34 @@ export async function startResumableCall(
       const type = res.headers.get('content-type') ?? '';
       if (!type.includes('text/event-stream') || !res.body) {
         // A JSON answer: the server finished the call before answering.
-        const m = await readResponse(res, requestId);
+        const m = await readResponse(res, ids.requestId);
         if (m.kind === 'result' || m.kind === 'error') return { kind: 'finished', message: m.message };
       } else {
-        for await (const event of readSse(res.body)) {
-          const m = parseEventData(event.data);
-          if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, requestId)) {
-            return { kind: 'finished', message: m.message, lastEventId: event.id };
+        // The window closes the stream when it ends with a resume token in hand; else the first event id after it leaves.
+        const leave = new AbortController();
+        let windowOver = !window || window.windowMs <= 0;
+        let lastEventId: string | undefined;
+        const timer = windowOver
+          ? undefined
+          : setTimeout(() => {
+              windowOver = true;
+              if (lastEventId) leave.abort();
+            }, window!.windowMs);
+        try {
+          for await (const event of readSse(res.body, { signal: leave.signal })) {
+            const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
+            if (e.kind === 'response') return { kind: 'finished', message: e.message, lastEventId: event.id };
+            if (!windowOver && (e.kind === 'progress' || e.kind === 'request')) {
+              if ((await window!.onEvent(e, event.id, event.id ?? lastEventId)) === 'leave') windowOver = true;
+            }
+            if (event.id) lastEventId = event.id;
+            // Leaving the loop cancels the body: the detach.
+            if (lastEventId && windowOver) return { kind: 'detached', lastEventId };
           }
-          // Leaving the loop cancels the body: the detach.
-          if (event.id) return { kind: 'detached', lastEventId: event.id };
+          // The server ended the stream (or the window did): the call goes on, resumable from the last event id.
+          if (lastEventId) return { kind: 'detached', lastEventId };
+        } finally {
+          clearTimeout(timer);
         }
       }
       throw new McpqError(ErrorCode.protocol_error, 'the tools/call stream ended before any resumable event or response');
@@ -146,6 +188,8 @@ export interface StartOptions {
   /** The `ttl` asked for the task (task mode). */
   taskTtlMs: number;
   traceparent?: string | undefined;
+  /** Resume mode: keep reading the POST stream for a while (the submitter's fast path). */
+  window?: ReadWindow | undefined;
 }
 
 export type Started =
@@ -182,7 +226,7 @@ export async function startCall(
       },
     };
   }
-  const started = await startResumableCall(client, session, message, ids.requestId, options.timeoutMs);
+  const started = await startResumableCall(client, session, message, ids, options.timeoutMs, options.window);
   if (started.kind === 'finished') return { kind: 'finished', outcome: outcomeOfResponse(started.message) };
   return { kind: 'started', patch: { lastEventId: started.lastEventId } };
 }

@@ -2,19 +2,15 @@
  * What every follower shares: its dependencies, what following a call came
  * to (a Disposition, which the Joiner turns into ack, nak or a final
  * result, the same way for every mode), the handling of interruptions, the
- * rejoin bookkeeping, and the classifier of a followed call's stream events.
+ * rejoin bookkeeping; the classifier of a followed call's stream events is
+ * shared (@mcpq/shared mcp/call-stream.ts).
  */
 import {
   ErrorCode,
   isMcpqError,
   isNatsError,
-  parseEventData,
-  sameId,
   type CallRecord,
   type CallRequest,
-  type JsonRpcError,
-  type JsonRpcRequest,
-  type JsonRpcResult,
   type Logger,
   type McpHttpClient,
   type McpqError,
@@ -106,55 +102,5 @@ export async function clearFailures(ctx: ServiceContext, current: Versioned<Call
   return current.value.rejoinFailures ? ctx.store.update(current, { rejoinFailures: 0, lastError: undefined }) : current;
 }
 
-/** A server request on the call's stream: answer ping, refuse what mcpq cannot do (it declares no client capabilities). */
-export async function answerServerRequest(
-  client: McpHttpClient,
-  session: { sessionId?: string | undefined; protocolVersion: string },
-  req: JsonRpcRequest,
-): Promise<void> {
-  try {
-    if (req.method === 'ping') await client.respond(session, req.id, {});
-    else await client.respond(session, req.id, { error: { code: -32601, message: `mcpq cannot answer ${req.method} for a queued call` } });
-  } catch {
-    // Best effort: the server times its own request out.
-  }
-}
-
-export interface ProgressUpdate {
-  progress: number;
-  total?: number | undefined;
-  message?: string | undefined;
-}
-
-/** What one SSE event on a followed call's stream is, for that call. */
-export type CallStreamEvent =
-  | { kind: 'response'; message: JsonRpcResult | JsonRpcError }
-  | { kind: 'progress'; update: ProgressUpdate }
-  | { kind: 'request'; message: JsonRpcRequest }
-  | { kind: 'other' };
-
-/**
- * Classifies an event of the call with JSON-RPC id `requestId` and progress
- * token `token`: a stream may carry other requests' responses and progress,
- * which are `other`.
- */
-export function callStreamEvent(data: string, requestId: string | number | undefined, token: string | number | undefined): CallStreamEvent {
-  const m = parseEventData(data);
-  if (!m) return { kind: 'other' };
-  if ((m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, requestId)) return { kind: 'response', message: m.message };
-  if (m.kind === 'notification' && m.message.method === 'notifications/progress') {
-    const update = progressFor(m.message.params, token);
-    return update ? { kind: 'progress', update } : { kind: 'other' };
-  }
-  return m.kind === 'request' ? { kind: 'request', message: m.message } : { kind: 'other' };
-}
-
-/** Reads `notifications/progress` params; undefined when they are not for `token` or not valid. */
-function progressFor(params: Record<string, unknown> | undefined, token: string | number | undefined): ProgressUpdate | undefined {
-  if (!params || token === undefined || params.progressToken !== token || typeof params.progress !== 'number') return undefined;
-  return {
-    progress: params.progress,
-    total: typeof params.total === 'number' ? params.total : undefined,
-    message: typeof params.message === 'string' ? params.message : undefined,
-  };
-}
+// The classifier of a call's stream events and the answer to server requests are shared with the submitter's fast path.
+export { answerServerRequest, callStreamEvent, type CallStreamEvent, type ProgressUpdate } from '@mcpq/shared';

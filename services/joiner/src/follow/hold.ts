@@ -21,7 +21,7 @@ import {
 } from '@mcpq/shared';
 import { holderVanished, judgeBrokenCall, newAttempt } from './attempt.js';
 import { answerServerRequest, callStreamEvent, failed, interrupted, rejoined, type Disposition, type FollowDeps } from './common.js';
-import { publishProgress } from './progress.js';
+import { publishProgress } from '@mcpq/shared';
 
 export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, watch, request } = deps;

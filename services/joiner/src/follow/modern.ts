@@ -43,7 +43,7 @@ import {
 } from '@mcpq/shared';
 import { holderVanished, judgeBrokenCall, rerunAfterLoss } from './attempt.js';
 import { callStreamEvent, clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps } from './common.js';
-import { publishProgress } from './progress.js';
+import { publishProgress } from '@mcpq/shared';
 import { noteTaskStatus, taskCancelledUpstream, taskPollDelay, unknownTaskIsLost } from './task-status.js';
 
 /** Whether this is a 2026-07-28 call (followed here, whatever its mode). */

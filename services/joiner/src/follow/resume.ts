@@ -26,7 +26,7 @@ import {
   type Disposition,
   type FollowDeps,
 } from './common.js';
-import { publishProgress } from './progress.js';
+import { publishProgress } from '@mcpq/shared';
 
 export async function followResume(deps: FollowDeps, start: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, client, watch } = deps;

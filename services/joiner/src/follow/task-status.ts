@@ -5,7 +5,7 @@
  * a status, pick the delay before the next poll, and read "task not found".
  */
 import { ErrorCode, McpqError, type CallRecord, type Outcome, type ServiceContext, type Versioned } from '@mcpq/shared';
-import { publishProgress } from './progress.js';
+import { publishProgress } from '@mcpq/shared';
 
 export interface TaskSeen {
   status: string;

@@ -3,10 +3,16 @@
  * compare-and-set, in that order: if the process dies in between, the next
  * follower reads the old record, reaches the same event again and publishes
  * it with the same sequence number and dedupe key, which JetStream drops.
- * Progress that does not move forward is not published.
+ * Progress that does not move forward is not published. Used by the
+ * joiner's followers and the submitter's fast path alike (same keys, same
+ * bound: joiner.ackWaitMs), so a call handed off mid-way never publishes an
+ * event twice.
  */
-import { whileNatsFails, type CallRecord, type RecordPatch, type ServiceContext, type Versioned } from '@mcpq/shared';
-import type { ProgressUpdate } from './common.js';
+import type { ProgressUpdate } from '../mcp/call-stream.js';
+import { whileNatsFails } from '../nats/errors.js';
+import type { ServiceContext } from '../runtime/service.js';
+import type { CallRecord } from './record.js';
+import type { RecordPatch, Versioned } from './store.js';
 
 export async function publishProgress(
   ctx: ServiceContext,

@@ -1,0 +1,121 @@
+/**
+ * The submitter's fast path: a resume-mode call answered within
+ * submitter.answerWindowMs is finished by the submitter itself, with the
+ * guarantees of the slow path: at most once, exactly one result, progress in
+ * order and once, also across a hand-off in the middle of the window.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const run = (label: string, durationMs: number, steps: number) => ({ durationMs, steps, label });
+
+describe('fast path', () => {
+  it('a short call is finished by the submitter alone: one result, no join, no joiner', async () => {
+    h = await createHarness();
+    const submitter = await h.start('submitter'); // no joiner at all: only the fast path can finish the call
+    const { callId } = await h.client.submit('demo', 'echo', { text: 'fast' });
+    const result = await h.client.result(callId, { timeoutMs: 30_000 });
+    expect(result.status).toBe('completed');
+    expect(result.result?.content).toEqual([{ type: 'text', text: 'fast' }]);
+    const stored = await h.storedEvents(callId);
+    expect(stored.results).toHaveLength(1);
+    expect(stored.status.map((s) => s.status)).toEqual(['completed']);
+    const joins = await (await h.jsm()).streams.info(h.names.streams.join);
+    expect(joins.state.messages).toBe(0);
+    expect(h.mcp.demo!.stats().executions.echo).toEqual({ [callId]: 1 });
+    await waitFor(
+      'the metric',
+      async () => (await submitter.metric('mcpq_calls_finished_total', { status: 'completed', mode: 'resume' })) === 1,
+    );
+  });
+
+  it('progress of a short call is published by the submitter in order, once', async () => {
+    h = await createHarness({ config: { submitter: { answerWindowMs: 5_000 } } });
+    await h.start('submitter');
+    const { callId } = await h.client.submit('demo', 'slow', run('p', 300, 3));
+    expect((await h.client.result(callId, { timeoutMs: 30_000 })).status).toBe('completed');
+    const stored = await h.storedEvents(callId);
+    expect(stored.progress.map((p) => [p.seq, p.progress])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+    expect(stored.results).toHaveLength(1);
+    const rec = await h.record(callId);
+    expect(rec?.progressSeq).toBe(3);
+  });
+
+  it('a call handed off in the middle of the window: its progress is published in order, once, across submitter and joiner', async () => {
+    h = await createHarness({ config: { submitter: { answerWindowMs: 600 } } });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const ids = await Promise.all([0, 1, 2, 3].map((i) => h!.client.submit('demo', 'slow', run(`h${i}`, 2_400, 8)).then((r) => r.callId)));
+    for (const id of ids) {
+      expect((await h.client.result(id, { timeoutMs: 60_000 })).status).toBe('completed');
+      const stored = await h.storedEvents(id);
+      expect(stored.progress.map((p) => p.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(stored.progress.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(stored.results).toHaveLength(1);
+      // It was handed off (the window is shorter than the tool): a joiner finished it.
+      expect(stored.status.map((s) => s.status)).toContain('dispatched');
+      expect((await h.record(id))?.owner).toContain(`-${joiner.pid}-`);
+    }
+    expect(Object.values(h.mcp.demo!.stats().executions.slow!)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('a duplicate submission during the fast path runs the tool once', async () => {
+    h = await createHarness({ config: { submitter: { answerWindowMs: 5_000 }, streams: { duplicateWindowMs: 1_000 } } });
+    await h.start('submitter');
+    const callId = 'fast-dup-1';
+    const body = JSON.stringify({ callId, tool: 'slow', arguments: run('dup', 3_000, 0) });
+    await h.js.publish(h.names.submit('demo'), body, { msgID: callId });
+    await waitFor('the submitter reads the call in its window', async () => (await h!.record(callId))?.status === 'dispatching');
+    // After the stream's duplicate window (1 s here) a copy gets through while the first is still in the fast path.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect((await h.js.publish(h.names.submit('demo'), body, { msgID: callId })).duplicate).toBe(false);
+    const result = await h.client.result(callId, { timeoutMs: 30_000 });
+    expect(result.status).toBe('completed');
+    const dlq = await waitFor('the duplicate dead-lettered', async () => (await h!.deadLetters()).find((d) => d.callId === callId));
+    expect(dlq.code).toBe('duplicate_call_id');
+    expect(h.mcp.demo!.stats().executions.slow).toEqual({ [callId]: 1 });
+    expect((await h.storedEvents(callId)).results).toHaveLength(1);
+  });
+
+  describe('a submitter SIGKILLed after the answer arrived and before it recorded it', () => {
+    // Short bounds, so the interrupted dispatch is judged within the test's patience.
+    const config = { submitter: { ackWaitMs: 1_500, dispatchTimeoutMs: 2_000 } };
+
+    it('a call that is not idempotent ends outcome_unknown, with one result, and is not run again', async () => {
+      h = await createHarness({ config });
+      const dying = await h.start('submitter', { MCPQ_FAULT_SUBMITTER_KILL_AFTER_ANSWER: '1' });
+      const { callId } = await h.client.submit('demo', 'slow', run('k', 50, 0));
+      expect((await dying.exited).signal).toBe('SIGKILL');
+      expect((await h.record(callId))?.status).toBe('dispatching');
+      await h.start('submitter');
+      const result = await h.client.result(callId, { timeoutMs: 60_000 });
+      expect(result.status).toBe('failed');
+      expect(result.error?.code).toBe('outcome_unknown');
+      expect((await h.storedEvents(callId)).results).toHaveLength(1);
+      expect(h.mcp.demo!.stats().executions.slow).toEqual({ [callId]: 1 });
+    });
+
+    it('an idempotent call runs again and ends with one result', async () => {
+      h = await createHarness({ config });
+      const dying = await h.start('submitter', { MCPQ_FAULT_SUBMITTER_KILL_AFTER_ANSWER: '1' });
+      const { callId } = await h.client.submit('demo', 'slow_idempotent', run('ki', 50, 0));
+      expect((await dying.exited).signal).toBe('SIGKILL');
+      await h.start('submitter');
+      const result = await h.client.result(callId, { timeoutMs: 60_000 });
+      expect(result.status).toBe('completed');
+      expect(result.attempts).toBe(2);
+      expect((await h.storedEvents(callId)).results).toHaveLength(1);
+      expect(h.mcp.demo!.stats().executions.slow_idempotent).toEqual({ [callId]: 2 });
+    });
+  });
+});
