@@ -146,6 +146,18 @@ export const LimitsConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(512 * 1024),
+  /** Deepest nesting accepted in `arguments` and `meta` (a `{}` is 1); deeper requests end `arguments_too_deep`. */
+  maxArgumentsDepth: z.number().int().min(1).max(1000).default(64),
+  /** Largest error kept in a record, a status or a result, in bytes of JSON; a larger one is cut (the code always survives). */
+  maxErrorBytes: z.number().int().min(1024).default(16 * 1024),
+  /** Largest HTTP answer read from an MCP server (a JSON body, or one SSE event); a larger one is `response_too_large`. */
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(16 * 1024 * 1024),
+  /** Longest wait a server may ask for with `Retry-After` or an SSE `retry:`; longer asks are cut to this (and to the call's deadline). */
+  maxRetryAfterMs: positiveMs(60_000),
 });
 
 /**

@@ -9,8 +9,8 @@
  * notifications/cancelled is sent, so the call runs on upstream.
  */
 import { ErrorCode, McpqError, toMcpqError } from '../errors.js';
-import { readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
-import { parseEventData, sameId, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
+import { answers, readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
+import { parseEventData, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
 import { readSse } from './sse.js';
 import type { Outcome } from '../calls/result.js';
 import type { RecordPatch } from '../calls/store.js';
@@ -18,7 +18,9 @@ import type { CallRequest } from '../wire/schemas.js';
 import { outcomeOfResponse, toolCallMessage, type ToolCallIds } from './tool-call.js';
 
 export type StartOutcome =
-  { kind: 'detached'; lastEventId: string } | { kind: 'finished'; message: JsonRpcResult | JsonRpcError; lastEventId?: string | undefined };
+  /** `retryMs`: the server's SSE `retry:` (how long to wait before resuming), when it sent one. */
+  | { kind: 'detached'; lastEventId: string; retryMs?: number | undefined }
+  | { kind: 'finished'; message: JsonRpcResult | JsonRpcError; lastEventId?: string | undefined };
 
 /** A failed dispatch, with whether the request may have reached the server. */
 export class DispatchError extends Error {
@@ -48,16 +50,18 @@ export async function startResumableCall(
       const type = res.headers.get('content-type') ?? '';
       if (!type.includes('text/event-stream') || !res.body) {
         // A JSON answer: the server finished the call before answering.
-        const m = await readResponse(res, requestId);
+        const m = await readResponse(res, requestId, undefined, client.maxResponseBytes);
         if (m.kind === 'result' || m.kind === 'error') return { kind: 'finished', message: m.message };
       } else {
-        for await (const event of readSse(res.body)) {
+        let retryMs: number | undefined;
+        const onRetry = (ms: number) => (retryMs = ms);
+        for await (const event of readSse(res.body, { onRetry, maxEventChars: client.maxResponseBytes })) {
           const m = parseEventData(event.data);
-          if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, requestId)) {
+          if (m && answers(m, requestId, true)) {
             return { kind: 'finished', message: m.message, lastEventId: event.id };
           }
           // Leaving the loop cancels the body: the detach.
-          if (event.id) return { kind: 'detached', lastEventId: event.id };
+          if (event.id) return { kind: 'detached', lastEventId: event.id, ...(retryMs !== undefined ? { retryMs } : {}) };
         }
       }
       throw new McpqError(ErrorCode.protocol_error, 'the tools/call stream ended before any resumable event or response');
@@ -120,7 +124,7 @@ export async function startTaskCall(
     timeoutMs,
     `no answer to the task-augmented tools/call within ${timeoutMs} ms`,
     async (res) => {
-      const m = await readResponse(res, requestId);
+      const m = await readResponse(res, requestId, undefined, client.maxResponseBytes);
       if (m.kind === 'error') return { kind: 'finished', message: m.message };
       if (m.kind !== 'result') throw new McpqError(ErrorCode.protocol_error, 'tools/call answered with something that is not a response');
       const task = m.message.result.task as Partial<TaskInfo> | undefined;
