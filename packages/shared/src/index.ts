@@ -46,3 +46,5 @@ export * from './bounds/dead-letter.js';
 export * from './bounds/redact.js';
 export * from './bounds/body.js';
 export * from './bounds/delay.js';
+export * from './runtime/budget.js';
+export * from './config/record-ttl.js';

@@ -36,6 +36,10 @@ export const ServerConfigSchema = z.strictObject({
   taskTtlMs: positiveMs(24 * 3600 * 1000),
   /** Per-request HTTP timeout for short requests (initialize, tools/list, tasks/get, notifications). */
   requestTimeoutMs: positiveMs(30_000),
+  /** Bound on opening a session (initialize): a server that accepts connections and never answers fails this fast. */
+  connectTimeoutMs: positiveMs(5_000),
+  /** Dispatches to this server one submitter runs at once; more wait without holding the submitter's shared slots. */
+  maxDispatching: z.number().int().positive().default(8),
 });
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 
@@ -124,7 +128,11 @@ export const StreamsConfigSchema = z.strictObject({
   duplicateWindowMs: positiveMs(120_000),
   /** How long call events stay replayable in the events stream. */
   eventsMaxAgeMs: positiveMs(24 * 3600 * 1000),
-  /** How long call records stay in KV after their last update. */
+  /**
+   * How long call records stay in KV after their last update. Live calls' records are rewritten
+   * once a third of this old; it must be at least 3 times the longest time a live call may go
+   * untouched (checked at start-up).
+   */
   callsTtlMs: positiveMs(7 * 24 * 3600 * 1000),
   /** How long dead letters are kept. */
   dlqMaxAgeMs: positiveMs(7 * 24 * 3600 * 1000),

@@ -26,6 +26,8 @@ export interface McpEndpoint {
   headers: Record<string, string>;
   /** Bound on short requests, and on waiting for response headers of long ones. */
   requestTimeoutMs: number;
+  /** Bound on opening a session (initialize); requestTimeoutMs when not given. */
+  connectTimeoutMs?: number | undefined;
   /** Largest answer read (a JSON body, or one SSE event): `limits.maxResponseBytes`. */
   maxResponseBytes?: number | undefined;
   /** Cap on a server's `Retry-After`: `limits.maxRetryAfterMs`. */
@@ -84,7 +86,7 @@ export class McpHttpClient {
       method: 'initialize',
       params: { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO },
     };
-    const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
+    const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.connectTimeoutMs ?? this.endpoint.requestTimeoutMs);
     try {
       const res = await this.send(
         'POST',
