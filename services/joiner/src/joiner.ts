@@ -56,7 +56,7 @@ export class Joiner {
   private readonly activeByServer = new Map<string, number>();
 
   constructor(private readonly ctx: ServiceContext) {
-    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
     this.id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.loop = new WorkLoop({
       name: 'join',
@@ -356,7 +356,14 @@ export class Joiner {
   private async deadLetter(msg: JsMsg, code: ErrorCode, message: string, callId?: string): Promise<void> {
     this.ctx.logger.error({ code, subject: msg.subject, seq: msg.seq, callId }, message);
     try {
-      await publishDeadLetter(this.ctx.js, this.ctx.names, { reason: 'join', code, message, msg, callId });
+      await publishDeadLetter(this.ctx.js, this.ctx.names, {
+        reason: 'join',
+        code,
+        message,
+        msg,
+        callId,
+        maxPayload: this.ctx.nc.info?.max_payload,
+      });
       this.ctx.telemetry.emit('dead-letter', { reason: 'join', code });
       msg.ack();
     } catch (err) {

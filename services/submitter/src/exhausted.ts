@@ -55,19 +55,14 @@ export class ExhaustedRequests {
     const stored = await this.ctx.jsm.streams.getMessage(stream, { seq }).catch(() => null);
     if (!stored) return msg.ack(); // handled after all, or already removed
     const deliveries = advisory.deliveries ?? this.ctx.config.submitter.maxDeliver;
-    const intake = parseSubmission(
-      stored.subject,
-      stored.data,
-      this.ctx.names,
-      this.ctx.config,
-      stored.header?.get('Nats-Msg-Id') || undefined,
-    );
+    const intake = parseSubmission(stored.subject, stored.data, this.ctx.names, this.ctx.config, stored.header?.values('Nats-Msg-Id'));
     const callId = intake.ok ? intake.request.callId : intake.callId;
     const log = this.ctx.logger.child({ callId, seq });
     const message = terminated
       ? 'the request was terminated before it could be handled'
       : `the request was delivered ${deliveries} times and never handled (each submitter that took it stopped before finishing)`;
     await publishDeadLetter(this.ctx.js, this.ctx.names, {
+      maxPayload: this.ctx.nc.info?.max_payload,
       reason: terminated ? 'terminated' : 'exhausted',
       code: ErrorCode.delivery_exhausted,
       message,

@@ -64,7 +64,7 @@ export class Submitter {
       logger: ctx.logger,
     });
     this.exhausted = new ExhaustedRequests(ctx);
-    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
     this.arguments = new ArgumentValidator(ctx.logger);
   }
 
@@ -91,7 +91,7 @@ export class Submitter {
 
   private async handle(msg: JsMsg): Promise<void> {
     const startedAt = Date.now();
-    const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config, msg.headers?.get('Nats-Msg-Id') || undefined);
+    const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config, msg.headers?.values('Nats-Msg-Id'));
     if (!intake.ok) return this.reject(msg, intake);
     const traceparent = msg.headers?.get('traceparent') || undefined;
     const traceId = traceIdOf(traceparent);

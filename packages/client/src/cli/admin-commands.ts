@@ -259,6 +259,12 @@ async function dlqReplay(argv: string[]): Promise<number> {
       return ExitCode.notFound;
     }
     const letter = DeadLetterSchema.parse(stored.json());
+    if (letter.payloadTruncated) {
+      process.stderr.write(
+        `not replayed: dead letter ${seq} holds only the first part of its payload (${letter.payloadBytes ?? '?'} bytes were too large to keep whole)\n`,
+      );
+      return ExitCode.error;
+    }
     const payload =
       letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
     const h = natsHeaders();

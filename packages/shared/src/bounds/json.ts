@@ -77,3 +77,11 @@ function safeSlice(text: string, n: number): string {
   const code = text.charCodeAt(n - 1);
   return code >= 0xd800 && code <= 0xdbff ? text.slice(0, n - 1) : text.slice(0, n);
 }
+
+/** Longest piece of a server's text (an error message) quoted inside one of mcpq's messages. */
+export const MAX_QUOTED_CHARS = 1024;
+
+/** `text` cut to `max` characters, saying so: for quoting a server's text in an error message or log line. */
+export function clipText(text: string, max: number = MAX_QUOTED_CHARS): string {
+  return text.length > max ? `${text.slice(0, max)}... (${text.length} characters)` : text;
+}

@@ -7,6 +7,7 @@
  * HTTP failures become McpqErrors with stable codes and a `retryable` flag.
  */
 import { DEFAULT_MAX_RESPONSE_BYTES, readBodyCapped, readBodyPrefix } from '../bounds/body.js';
+import { clipText } from '../bounds/json.js';
 import { capDelay, DEFAULT_MAX_RETRY_AFTER_MS } from '../bounds/delay.js';
 import { Redactor, redactUrl } from '../bounds/redact.js';
 import { describeError, ErrorCode, McpqError } from '../errors.js';
@@ -325,7 +326,7 @@ function expectResult(message: JsonRpcMessage, method: string): Record<string, u
   if (message.kind === 'result') return message.message.result;
   if (message.kind === 'error') {
     const e = message.message.error;
-    throw new McpqError(ErrorCode.upstream_error, `${method} failed: ${e.message} (JSON-RPC ${e.code})`, {
+    throw new McpqError(ErrorCode.upstream_error, `${method} failed: ${clipText(String(e.message))} (JSON-RPC ${e.code})`, {
       data: { jsonrpcCode: e.code, message: e.message, data: e.data },
     });
   }
