@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceProcess } from '@mcpq/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 const MAX_ERROR_BYTES = 4_096;
@@ -38,6 +38,9 @@ beforeAll(async () => {
   });
   services = [await h.start('submitter'), await h.start('joiner')];
 });
+afterEach(() => {
+  for (const p of Object.values(h.proxies)) p.clear();
+});
 afterAll(async () => {
   await h?.close();
   await new Promise<void>((r) => catcher?.close(() => r()));
@@ -52,7 +55,8 @@ const handlerFailures = () => services.flatMap((s) => s.logs((l) => l.msg === 'h
 
 async function goodCallCompletes(server = 'edge'): Promise<void> {
   const { callId } = await h.client.submit(server, 'echo', { text: 'still fine' });
-  expect((await result(callId)).status).toBe('completed');
+  const r = await result(callId);
+  expect(r.status, JSON.stringify(r.error)).toBe('completed');
 }
 
 describe('sizes, nesting and dead letters that fit', () => {

@@ -48,3 +48,4 @@ export * from './bounds/body.js';
 export * from './bounds/delay.js';
 export * from './runtime/budget.js';
 export * from './config/record-ttl.js';
+export * from './runtime/deadline.js';

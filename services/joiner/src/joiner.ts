@@ -22,6 +22,7 @@ import {
   JoinMessageSchema,
   keepWorking,
   limitResult,
+  recordRefreshAfterMs,
   mayRunUpstream,
   publishDeadLetter,
   republishResult,
@@ -151,10 +152,18 @@ export class Joiner {
    * compare-and-set), or hold mode or an interrupted re-dispatch (the follower
    * records its own attempt). Undefined when another process wrote in between.
    */
-  private async claim(found: Versioned<CallRecord>, mode: Mode): Promise<Versioned<CallRecord> | undefined> {
+  private async claim(read: Versioned<CallRecord>, mode: Mode): Promise<Versioned<CallRecord> | undefined> {
+    let record: Versioned<CallRecord>;
+    let found: Versioned<CallRecord>;
+    try {
+      // Each delivery of a live call keeps its record from expiring while the call is quiet.
+      found = await this.ctx.store.refresh(read, recordRefreshAfterMs(this.ctx.config));
+    } catch (err) {
+      if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
+      return undefined;
+    }
     if (mode === 'hold' || interruptedRedispatch(mode, found.value)) return found;
     if (found.value.status === 'running' && (found.value.owner === this.id || mode === 'task')) return found;
-    let record: Versioned<CallRecord>;
     try {
       record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
     } catch (err) {

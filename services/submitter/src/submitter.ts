@@ -28,6 +28,9 @@ import {
   toMcpqError,
   traceIdOf,
   WorkLoop,
+  KeyedBudget,
+  untilDeadline,
+  type SlotLease,
   type CallRecord,
   type CallRequest,
   type Logger,
@@ -53,6 +56,10 @@ export class Submitter {
   private readonly servers: ServerClients;
   /** Calls this process is dispatching right now (a redelivery of one of them must wait, not judge it lost). */
   private readonly dispatching = new Set<string>();
+  /** Dispatches per server alias (servers.<alias>.maxDispatching). */
+  private readonly budget = new KeyedBudget((server) => this.ctx.config.servers[server]?.maxDispatching ?? 1);
+  /** Aborted on stop: requests waiting for a server's budget go back to the queue. */
+  private readonly stopping = new AbortController();
   readonly id = `${hostname()}-${process.pid}`;
 
   constructor(private readonly ctx: ServiceContext) {
@@ -60,7 +67,7 @@ export class Submitter {
       name: 'submit',
       consumer: () => ctx.js.consumers.get(ctx.names.streams.submit, ctx.names.consumers.submitter),
       concurrency: ctx.config.submitter.concurrency,
-      handle: (msg) => this.handle(msg),
+      handle: (msg, lease) => this.handle(msg, lease),
       logger: ctx.logger,
     });
     this.exhausted = new ExhaustedRequests(ctx);
@@ -78,6 +85,7 @@ export class Submitter {
   /** Stops taking requests and finishes the dispatches already started (bounded by `graceMs`). */
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
+    this.stopping.abort();
     await this.loop.stop();
     await this.exhausted.stop(Math.min(graceMs, 5_000));
     const left = await this.loop.drain(graceMs);
@@ -89,7 +97,7 @@ export class Submitter {
     return this.loop.inFlight;
   }
 
-  private async handle(msg: JsMsg): Promise<void> {
+  private async handle(msg: JsMsg, lease: SlotLease): Promise<void> {
     const startedAt = Date.now();
     const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config, msg.headers?.values('Nats-Msg-Id'));
     if (!intake.ok) return this.reject(msg, intake);
@@ -111,10 +119,31 @@ export class Submitter {
     const stopKeepAlive = keepWorking(msg, Math.max(1_000, Math.floor(this.ctx.config.submitter.ackWaitMs / 3)));
     this.dispatching.add(intake.request.callId);
     try {
-      await this.dispatch(msg, record, intake.server, intake.request, log, startedAt);
+      const giveBack = await this.serverBudget(intake.server, lease);
+      if (!giveBack) return msg.nak(); // stopping: another submitter takes it
+      try {
+        await this.dispatch(msg, record, intake.server, intake.request, log, startedAt);
+      } finally {
+        giveBack();
+      }
     } finally {
       this.dispatching.delete(intake.request.callId);
       stopKeepAlive();
+    }
+  }
+
+  /**
+   * Waits for room in the server's own dispatch budget (servers.<alias>.maxDispatching).
+   * A request that has to wait gives its shared slot back first, so a server
+   * that hangs holds only its own budget and other servers' calls go on.
+   * Undefined when the submitter stops meanwhile.
+   */
+  private async serverBudget(server: string, lease: SlotLease): Promise<(() => void) | undefined> {
+    if (!this.budget.hasRoom(server)) lease.release();
+    try {
+      return await this.budget.take(server, this.stopping.signal);
+    } catch {
+      return undefined;
     }
   }
 
@@ -142,8 +171,9 @@ export class Submitter {
     }
     const serverSession = this.servers.session(server);
     try {
-      const session = await serverSession.session();
-      const tool = await serverSession.tool(request.tool);
+      const deadline = current.value.deadline;
+      const session = await untilDeadline(serverSession.session(), deadline, `opening a session with ${server}`);
+      const tool = await untilDeadline(serverSession.tool(request.tool), deadline, `listing the tools of ${server}`);
       if (!tool) {
         await finishCall(store, events, current, {
           status: 'failed',

@@ -128,6 +128,16 @@ export class CallStore {
     return out;
   }
 
+  /**
+   * Rewrites a live record unchanged once it is `olderThanMs` old, so that it
+   * does not expire (records live streams.callsTtlMs after their last write)
+   * while its call is quiet. Compare-and-set like every write.
+   */
+  async refresh(current: Versioned<CallRecord>, olderThanMs: number): Promise<Versioned<CallRecord>> {
+    if (isTerminalRecord(current.value) || Date.now() - Date.parse(current.value.updatedAt) < olderThanMs) return current;
+    return this.update(current, {});
+  }
+
   isTerminal(record: Versioned<CallRecord>): boolean {
     return isTerminalRecord(record.value);
   }

@@ -188,5 +188,5 @@ export async function startCall(
   }
   const started = await startResumableCall(client, session, message, ids.requestId, options.timeoutMs);
   if (started.kind === 'finished') return { kind: 'finished', outcome: outcomeOfResponse(started.message) };
-  return { kind: 'started', patch: { lastEventId: started.lastEventId } };
+  return { kind: 'started', patch: { lastEventId: started.lastEventId, retryMs: started.retryMs } };
 }

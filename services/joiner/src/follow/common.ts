@@ -100,7 +100,9 @@ export function rejoined(deps: FollowDeps, callId: string, mode: Mode): void {
 
 /** A rejoin worked: forget the failures counted so far. */
 export async function clearFailures(ctx: ServiceContext, current: Versioned<CallRecord>): Promise<Versioned<CallRecord>> {
-  return current.value.rejoinFailures ? ctx.store.update(current, { rejoinFailures: 0, lastError: undefined }) : current;
+  return current.value.rejoinFailures || current.value.streamConflicts
+    ? ctx.store.update(current, { rejoinFailures: 0, streamConflicts: undefined, lastError: undefined })
+    : current;
 }
 
 /** A server request on the call's stream: answer ping, refuse what mcpq cannot do (it declares no client capabilities). */
