@@ -17,7 +17,7 @@ const QUICK = {
 let h: Harness;
 beforeAll(async () => {
   h = await createHarness({
-    servers: { quiet: {}, tasks: { tasks: true, taskPollMs: 200 } },
+    servers: { quiet: {}, tasks: { tasks: true, taskPollMs: 200 }, held: { eventStore: false } },
     config: { ...QUICK, streams: { callsTtlMs: 3_000 } },
   });
   await h.start('submitter');
@@ -39,6 +39,13 @@ describe('record lifetime', () => {
     const { callId } = await h.client.submit('tasks', 'slow_task', { durationMs: 9_000, steps: 1 });
     const r = await h.client.result(callId, { timeoutMs: 40_000 });
     expect(r.status).toBe('completed');
+  });
+
+  it('a held call (hold mode) quiet for three TTLs keeps its record and completes', async () => {
+    const { callId } = await h.client.submit('held', 'slow', { durationMs: 9_000, steps: 1 });
+    const r = await h.client.result(callId, { timeoutMs: 40_000 });
+    expect(r.status).toBe('completed');
+    expect(r.mode).toBe('hold');
   });
 
   it('a TTL below three times the longest quiet time is refused at start-up, naming the field', () => {

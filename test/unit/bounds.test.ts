@@ -13,7 +13,9 @@ import {
   measureJson,
   Redactor,
   redactUrl,
+  TICK,
   truncateForJson,
+  withTicks,
   type DeadLetter,
 } from '@mcpq/shared';
 
@@ -121,5 +123,24 @@ describe('waits a server asks for', () => {
     expect(capDelay(5_000, { maxMs: 60_000, deadline: 1_000 + 2_000, now: 1_000 })).toBe(2_000);
     expect(capDelay(-5, { maxMs: 60_000 })).toBe(0);
     expect(capDelay(Number.NaN, { maxMs: 10 })).toBe(10);
+  });
+});
+
+describe('a quiet stream still ticks', () => {
+  it('yields TICK while the source is silent, then its items, and ends with it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    async function* silentUntilReleased() {
+      await gate;
+      yield 'a';
+      yield 'b';
+    }
+    const seen: unknown[] = [];
+    for await (const x of withTicks(silentUntilReleased(), 10)) {
+      seen.push(x);
+      if (x === TICK) release(); // the source speaks only after a tick was seen
+    }
+    expect(seen[0]).toBe(TICK);
+    expect(seen.filter((x) => x !== TICK)).toEqual(['a', 'b']);
   });
 });

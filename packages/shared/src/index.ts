@@ -49,3 +49,4 @@ export * from './bounds/delay.js';
 export * from './runtime/budget.js';
 export * from './config/record-ttl.js';
 export * from './runtime/deadline.js';
+export * from './runtime/ticks.js';

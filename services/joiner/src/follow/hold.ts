@@ -18,7 +18,10 @@ import {
   outcomeOfResponse,
   readResponse,
   readSse,
+  recordRefreshAfterMs,
   requestReachedServer,
+  TICK,
+  withTicks,
   sleep,
   toMcpqError,
   toolCallMessage,
@@ -67,10 +70,17 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
       if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
     } else {
       let body: ReadableStream<Uint8Array> | null = res.body;
+      const refreshAfter = recordRefreshAfterMs(ctx.config);
       let lastEventId: string | undefined;
       let retryMs: number | undefined;
       for (let resumes = 0; body; resumes++) {
-        for await (const event of readSse(body, { onRetry: (ms) => (retryMs = ms), maxEventChars: deps.client.maxResponseBytes })) {
+        const events = readSse(body, { onRetry: (ms) => (retryMs = ms), maxEventChars: deps.client.maxResponseBytes });
+        // The held call may be silent for long: keep its record from expiring meanwhile.
+        for await (const event of withTicks(events, refreshAfter)) {
+          if (event === TICK) {
+            current = await ctx.store.refresh(current, refreshAfter);
+            continue;
+          }
           if (event.id) lastEventId = event.id;
           const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
           if (e.kind === 'response') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(e.message) };
