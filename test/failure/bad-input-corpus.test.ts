@@ -253,12 +253,12 @@ const cases: Case[] = [
   // Nesting (limits.maxArgumentsDepth = 64; the arguments object itself is level 1).
   {
     name: 'arguments nested exactly 64 levels',
-    payload: rawReq(`"tool":"echo","arguments":{"text":"x","n":${nest(62)}}`),
+    payload: rawReq(`"tool":"echo","arguments":{"text":"x","n":${nest(63)}}`),
     expect: { completed: true },
   },
   {
     name: 'arguments nested 65 levels',
-    payload: rawReq(`"tool":"echo","arguments":{"text":"x","n":${nest(63)}}`),
+    payload: rawReq(`"tool":"echo","arguments":{"text":"x","n":${nest(64)}}`),
     expect: { result: 'arguments_too_deep', message: /65/ },
   },
   {
@@ -379,10 +379,10 @@ const cases: Case[] = [
     expect: { result: 'invalid_request', message: /must equal the callId/ },
   },
   {
-    name: 'an unreadable payload with a 200 KB header',
-    payload: 'not json',
-    headers: { 'X-Junk': 'j'.repeat(200_000) },
-    expect: { deadLetter: 'invalid_request', message: /not JSON/ },
+    name: 'an unreadable payload of 500 KB (1 MB escaped) with a 60 KB header',
+    payload: `not json ${'"'.repeat(500_000)}`,
+    headers: { 'X-Junk': 'j'.repeat(60_000) },
+    expect: { deadLetter: 'invalid_request', message: /not JSON/, truncated: true },
   },
   {
     name: 'a malformed traceparent (ignored)',
@@ -449,7 +449,7 @@ const cases: Case[] = [
     expect: { result: 'response_too_large' },
   },
   {
-    name: 'a JSON-RPC error of 60 KB (cut to limits.maxErrorBytes)',
+    name: 'a JSON-RPC error of 60 KB (kept cut to limits.maxErrorBytes)',
     server: 'bad',
     payload: req({ tool: 'echo', arguments: { text: 'x' } }),
     fault: answer((id) => ({
@@ -457,7 +457,7 @@ const cases: Case[] = [
       id: rpcId(id),
       error: { code: -32050, message: 'e'.repeat(30_000), data: 'd'.repeat(30_000) },
     })),
-    expect: { result: 'upstream_error', message: /cut to fit/ },
+    expect: { result: 'upstream_error', message: /-32050: e+\.\.\. \(30000 characters\)/ },
   },
   {
     name: 'an error with id null',
@@ -474,13 +474,13 @@ const cases: Case[] = [
     expect: { result: 'protocol_error' },
   },
   {
-    name: 'a result nested 100,000 levels',
+    name: 'a result nested 1,000 levels (past 512)',
     server: 'bad',
     payload: req({ tool: 'echo', arguments: { text: 'x' } }),
     fault: (id) => ({
       match: 'tools/call',
       times: 1,
-      action: { kind: 'respond', body: `{"jsonrpc":"2.0","id":"${rpcId(id)}","result":{"content":[],"deep":${nest(100_000)}}}` },
+      action: { kind: 'respond', body: `{"jsonrpc":"2.0","id":"${rpcId(id)}","result":{"content":[],"deep":${nest(1_000)}}}` },
     }),
     expect: { result: 'result_too_large', message: /nested/ },
   },
