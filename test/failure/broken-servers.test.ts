@@ -114,7 +114,11 @@ describe('huge server errors', () => {
       action: {
         kind: 'respond',
         body: (rpc) =>
-          JSON.stringify({ jsonrpc: '2.0', id: rpc.id, error: { code: -32000, message: 'm'.repeat(3_000_000), data: { blob: 'd'.repeat(3_000_000) } } }),
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: rpc.id,
+            error: { code: -32000, message: 'm'.repeat(3_000_000), data: { blob: 'd'.repeat(3_000_000) } },
+          }),
       },
     });
     await h.js.publish(h.names.submit('edge'), JSON.stringify({ callId, tool: 'echo', arguments: { text: 'x' } }), { msgID: callId });
@@ -134,7 +138,11 @@ describe('huge server errors', () => {
       action: {
         kind: 'respond',
         body: (rpc) =>
-          JSON.stringify({ jsonrpc: '2.0', id: rpc.id, error: { code: -32001, message: 'm'.repeat(30_000), data: { blob: 'd'.repeat(30_000) } } }),
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: rpc.id,
+            error: { code: -32001, message: 'm'.repeat(30_000), data: { blob: 'd'.repeat(30_000) } },
+          }),
       },
     });
     await h.js.publish(h.names.submit('edge'), JSON.stringify({ callId, tool: 'echo', arguments: { text: 'x' } }), { msgID: callId });
@@ -241,7 +249,10 @@ describe('protocol edges', () => {
     h.proxies.edge!.inject({
       match: 'tools/call',
       times: 1,
-      action: { kind: 'respond', body: (rpc) => JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: { content: [{ type: 'text', text: 'z'.repeat(200_000) }] } }) },
+      action: {
+        kind: 'respond',
+        body: (rpc) => JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: { content: [{ type: 'text', text: 'z'.repeat(200_000) }] } }),
+      },
     });
     const { callId } = await h.client.submit('edge', 'echo', { text: 'x' });
     expect((await result(callId)).error?.code).toBe('response_too_large');

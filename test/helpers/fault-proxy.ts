@@ -110,7 +110,10 @@ export class FaultProxy {
     const session = typeof req.headers['mcp-session-id'] === 'string' ? req.headers['mcp-session-id'] : undefined;
     const key = req.method === 'GET' ? 'GET' : rpc;
     const rule = this.rules.find(
-      (r) => (r.match === key || r.match === '*') && (r.session === undefined || r.session === session) && (r.times === undefined || r.times > 0),
+      (r) =>
+        (r.match === key || r.match === '*') &&
+        (r.session === undefined || r.session === session) &&
+        (r.times === undefined || r.times > 0),
     );
     const seen: RequestSeen = { method: req.method ?? '', at: Date.now(), ...(rpc ? { rpc } : {}), ...(session ? { session } : {}) };
     this.seen.push(seen);
@@ -122,7 +125,10 @@ export class FaultProxy {
         res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
         res.end(a.body ?? JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: `injected HTTP ${a.status}` }, id: null }));
       } else if (a.kind === 'respond') {
-        const text = typeof a.body === 'function' ? a.body({ ...(id !== undefined ? { id } : {}), ...(rpc ? { method: rpc } : {}), ...(session ? { session } : {}) }) : a.body;
+        const text =
+          typeof a.body === 'function'
+            ? a.body({ ...(id !== undefined ? { id } : {}), ...(rpc ? { method: rpc } : {}), ...(session ? { session } : {}) })
+            : a.body;
         res.writeHead(a.status ?? 200, { 'content-type': 'application/json', ...a.headers });
         if (a.thenReset) res.write(text, () => req.socket.destroy());
         else res.end(text);

@@ -36,7 +36,7 @@ export const ServerConfigSchema = z.strictObject({
   taskTtlMs: positiveMs(24 * 3600 * 1000),
   /** Per-request HTTP timeout for short requests (initialize, tools/list, tasks/get, notifications). */
   requestTimeoutMs: positiveMs(30_000),
-  /** Bound on opening a session (initialize): a server that accepts connections and never answers fails this fast. */
+  /** Bound on opening a session (initialize), at most requestTimeoutMs: a server that accepts connections and never answers fails this fast. */
   connectTimeoutMs: positiveMs(5_000),
   /** Dispatches to this server one submitter runs at once; more wait without holding the submitter's shared slots. */
   maxDispatching: z.number().int().positive().default(8),
@@ -157,7 +157,11 @@ export const LimitsConfigSchema = z.strictObject({
   /** Deepest nesting accepted in `arguments` and `meta` (a `{}` is 1); deeper requests end `arguments_too_deep`. */
   maxArgumentsDepth: z.number().int().min(1).max(1000).default(64),
   /** Largest error kept in a record, a status or a result, in bytes of JSON; a larger one is cut (the code always survives). */
-  maxErrorBytes: z.number().int().min(1024).default(16 * 1024),
+  maxErrorBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024),
   /** Largest HTTP answer read from an MCP server (a JSON body, or one SSE event); a larger one is `response_too_large`. */
   maxResponseBytes: z
     .number()

@@ -316,7 +316,11 @@ export async function readResponse(
  * request): on the response to a POST carrying one request, it is the
  * answer to that request and ends it, rather than being waited past.
  */
-export function answers(m: JsonRpcMessage, id: JsonRpcId, onlyRequest: boolean): m is Extract<JsonRpcMessage, { kind: 'result' | 'error' }> {
+export function answers(
+  m: JsonRpcMessage,
+  id: JsonRpcId,
+  onlyRequest: boolean,
+): m is Extract<JsonRpcMessage, { kind: 'result' | 'error' }> {
   if (m.kind === 'result') return sameId(m.message.id, id);
   if (m.kind === 'error') return sameId(m.message.id, id) || (onlyRequest && m.message.id === null);
   return false;
@@ -340,11 +344,11 @@ function statusError(res: Response, text: string, request: string, session: McpS
   const data = { httpStatus: status, body: detail };
   const what = `${request} answered HTTP ${status}`;
   if (status >= 300 && status < 400) {
-    const location = res.headers.get('location');
+    const target = redirectTarget(res);
     return new McpqError(
       ErrorCode.redirect_refused,
-      `${what} (a redirect${location ? ` to ${redactUrl(new URL(location, res.url || 'http://invalid/').href)}` : ''}); redirects are not followed, so that the configured headers go nowhere else: configure the final URL`,
-      { data: { httpStatus: status, ...(location ? { location: redactUrl(new URL(location, res.url || 'http://invalid/').href) } : {}) } },
+      `${what} (a redirect${target ? ` to ${target}` : ''}); redirects are not followed, so that the configured headers go nowhere else: configure the final URL`,
+      { data: { httpStatus: status, ...(target ? { location: target } : {}) } },
     );
   }
   // 2026-07-28 servers answer protocol errors with a JSON-RPC error body (HTTP 400, or 404 with -32601).
@@ -368,6 +372,17 @@ function statusError(res: Response, text: string, request: string, session: McpS
     return new McpqError(ErrorCode.server_unreachable, `${what}: check the server's headers (credentials) in the config`, { data });
   }
   return new McpqError(ErrorCode.protocol_error, `${what}${detail ? `: ${detail}` : ''}`, { data });
+}
+
+/** Where a redirect points, redacted; undefined when it says nothing usable. */
+function redirectTarget(res: Response): string | undefined {
+  const location = res.headers.get('location');
+  if (!location) return undefined;
+  try {
+    return redactUrl(new URL(location, res.url || undefined).href);
+  } catch {
+    return '[unparseable location]';
+  }
 }
 
 /** fetch() failures (refused, reset, DNS, abort) as an McpqError. */

@@ -23,7 +23,8 @@ export function mcpClientFor(server: ServerConfig, options: McpClientOptions = {
     url: server.url,
     headers: resolveHeaders(server),
     requestTimeoutMs: Math.min(server.requestTimeoutMs, cap),
-    connectTimeoutMs: Math.min(server.connectTimeoutMs, cap),
+    // Opening a session is a short request too: never allowed longer than one.
+    connectTimeoutMs: Math.min(server.connectTimeoutMs, server.requestTimeoutMs, cap),
     maxResponseBytes: options.limits?.maxResponseBytes,
     maxRetryAfterMs: options.limits?.maxRetryAfterMs,
   });

@@ -23,7 +23,6 @@ export interface SseReadOptions {
   drainMs?: number;
 }
 
-
 /** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
 export async function* readSse(body: ReadableStream<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
   const reader = body.getReader();

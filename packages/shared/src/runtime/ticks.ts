@@ -37,6 +37,10 @@ export async function* withTicks<T>(source: AsyncIterable<T>, everyMs: number): 
   } finally {
     // Leaving early: let the source clean up (cancel its body), once no read of it is in flight.
     if (!finished && pending === undefined) await it.return?.(undefined);
-    else if (!finished) void pending?.then(() => it.return?.(undefined), () => undefined);
+    else if (!finished)
+      void pending?.then(
+        () => it.return?.(undefined),
+        () => undefined,
+      );
   }
 }

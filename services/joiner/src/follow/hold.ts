@@ -89,7 +89,10 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
         }
         // The server closed the stream before the answer: resumable only when its events had ids.
         if (lastEventId === undefined || resumes >= ctx.config.joiner.maxRejoinFailures) break;
-        const waitMs = capDelay(retryMs ?? ctx.config.joiner.parkDelayMs, { maxMs: ctx.config.limits.maxRetryAfterMs, deadline: rec.deadline });
+        const waitMs = capDelay(retryMs ?? ctx.config.joiner.parkDelayMs, {
+          maxMs: ctx.config.limits.maxRetryAfterMs,
+          deadline: rec.deadline,
+        });
         await sleep(waitMs, watch.signal);
         watch.signal.throwIfAborted();
         body = (await deps.client.resume(session, lastEventId, { signal: watch.signal })).body;
