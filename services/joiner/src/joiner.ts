@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import {
   backoffDelay,
   cancelUpstream,
+  clipText,
   describeError,
   ErrorCode,
   finishCall,
@@ -44,6 +45,9 @@ import { CallWatch, followCall, interruptedRedispatch, type Disposition, type St
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
+/** Failures in a row handling one join (mcpq's own errors) before the call ends `internal`. */
+const MAX_JOIN_FAILURES = 10;
+
 export class Joiner {
   readonly id: string;
   state: JoinerState = 'created';
@@ -65,6 +69,8 @@ export class Joiner {
       concurrency: ctx.config.joiner.maxInFlight,
       handle: (msg) => this.handle(msg),
       logger: ctx.logger,
+      maxFailures: MAX_JOIN_FAILURES,
+      giveUp: (msg, err) => this.giveUp(msg, err),
     });
     this.cancels = new CancelRequests(
       ctx,
@@ -339,6 +345,28 @@ export class Joiner {
     } catch (err) {
       if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
       await this.lost(msg, record.value.callId, log);
+    }
+  }
+
+  /**
+   * Handling this join failed MAX_JOIN_FAILURES times in a row (an error of
+   * mcpq's own, not the server's): end the call `internal` with the last
+   * error rather than retry forever; if even that cannot be written, the join
+   * becomes a dead letter.
+   */
+  private async giveUp(msg: JsMsg, err: unknown): Promise<void> {
+    const join = this.parseJoin(msg);
+    if (!join) return; // parseJoin dead-lettered it
+    const message = `mcpq failed to handle this call ${MAX_JOIN_FAILURES} times in a row and gave up: ${clipText(describeError(err))}`;
+    this.ctx.logger.error({ callId: join.callId, err: describeError(err) }, message);
+    try {
+      const found = await this.ctx.store.get(join.callId);
+      if (found && !this.ctx.store.isTerminal(found)) {
+        await finishCall(this.ctx.store, this.ctx.events, found, { status: 'failed', error: { code: ErrorCode.internal, message } });
+      }
+      msg.ack();
+    } catch {
+      await this.deadLetter(msg, ErrorCode.internal, message, join.callId);
     }
   }
 

@@ -24,7 +24,17 @@ export interface WorkLoopOptions {
   pullExpiresMs?: number;
   /** Delay before a message whose handler threw is delivered again. */
   errorRetryMs?: number;
+  /**
+   * A message whose handler threw this many times in a row (in this process)
+   * goes to `giveUp` instead of round again: every retry loop ends.
+   */
+  maxFailures?: number;
+  /** Ends a message the handler keeps failing on (fails its call, dead-letters it); must ack or term it. */
+  giveUp?: (msg: JsMsg, err: unknown) => Promise<void>;
 }
+
+/** Most messages whose failures in a row are remembered (the oldest are forgotten first). */
+const MAX_TRACKED_FAILURES = 10_000;
 
 /** A handler's hold on one of the loop's slots. */
 export interface SlotLease {
@@ -44,6 +54,8 @@ export class WorkLoop {
   private current?: ConsumerMessages | undefined;
   private loop?: Promise<void> | undefined;
   private stopSignal = new AbortController();
+  /** Failures in a row by stream sequence. */
+  private readonly failures = new Map<number, number>();
   state: WorkLoopState = 'idle';
 
   constructor(private readonly opts: WorkLoopOptions) {}
@@ -120,7 +132,20 @@ export class WorkLoop {
     };
     this.opts
       .handle(msg, lease)
-      .catch((err: unknown) => {
+      .then(() => this.failures.delete(msg.seq))
+      .catch(async (err: unknown) => {
+        const failures = (this.failures.get(msg.seq) ?? 0) + 1;
+        this.failures.delete(msg.seq);
+        if (this.opts.giveUp && this.opts.maxFailures !== undefined && failures >= this.opts.maxFailures) {
+          try {
+            await this.opts.giveUp(msg, err);
+            return;
+          } catch (giveUpErr) {
+            this.opts.logger.error({ loop: this.opts.name, seq: msg.seq, err: describeError(giveUpErr) }, 'giving up on a message failed');
+          }
+        }
+        this.failures.set(msg.seq, failures);
+        if (this.failures.size > MAX_TRACKED_FAILURES) this.failures.delete(this.failures.keys().next().value!);
         this.opts.logger.error(
           {
             loop: this.opts.name,
