@@ -94,6 +94,30 @@ export class Environment {
     return svc;
   }
 
+  /** Sum of one metric over the running joiners. */
+  async joinersMetric(name: string): Promise<number> {
+    return (await Promise.all(this.joiners.map((j) => j.metric(name)))).reduce((a, b) => a + b, 0);
+  }
+
+  /** Live heap of the running joiners after a full GC, summed (their /debug/heap: needs nodeArgs --expose-gc). */
+  async joinersHeap(): Promise<number> {
+    return (await Promise.all(this.joiners.map(liveHeap))).reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Runs `calls` short calls end to end, 20 at a time, so that measurements
+   * start from processes that have worked (code compiled, connections open), not fresh ones.
+   */
+  async warm(calls = 100): Promise<void> {
+    for (let i = 0; i < calls; i += 20) {
+      await Promise.all(
+        Array.from({ length: Math.min(20, calls - i) }, (_, k) =>
+          this.client.submit('bench', 'echo', { text: `warm${i + k}` }).then((r) => this.client.result(r.callId, { timeoutMs: 30_000 })),
+        ),
+      );
+    }
+  }
+
   /** Counters of the NATS server (/varz): messages and bytes in and out. */
   async natsTraffic(): Promise<{ inMsgs: number; outMsgs: number; inBytes: number; outBytes: number }> {
     const varz = (await (await fetch(`http://127.0.0.1:${this.nats.httpPort}/varz`)).json()) as Record<string, number>;
@@ -107,4 +131,9 @@ export class Environment {
     await this.nats.dispose();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Live heap of one service after a full GC (its /debug/heap, served under --expose-gc). */
+export async function liveHeap(service: ServiceProcess): Promise<number> {
+  return (JSON.parse((await service.http('/debug/heap')).body) as { usedHeapBytes: number }).usedHeapBytes;
 }

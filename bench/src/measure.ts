@@ -1,4 +1,4 @@
-/** Small measuring tools: percentiles, and a process's RSS and CPU time from /proc. */
+/** Small measuring tools: percentiles, a process's RSS and CPU time from /proc, a bounded wait. */
 import { readFileSync } from 'node:fs';
 
 export function percentile(sorted: number[], p: number): number {
@@ -71,4 +71,27 @@ export async function runConcurrently(
     }),
   );
   return { latencies, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Polls `check` every 250 ms until it holds; throws after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * The largest value `read` gives over `ms`, read every 200 ms. A read that fails (a service too
+ * busy to answer its /metrics in time) is skipped, not fatal: the figure is a sample's maximum.
+ */
+export async function sampleMax(read: () => Promise<number>, ms: number): Promise<number> {
+  let max = 0;
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    max = Math.max(max, await read().catch(() => 0));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return max;
 }

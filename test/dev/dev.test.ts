@@ -43,8 +43,23 @@ describe('pnpm dev', () => {
       await waitFor('the demo call to finish', () => /Ctrl-C stops everything/.test(out), 90_000);
       expect(out).toMatch(/"type":"result".*"status":"completed"|result: completed/);
       const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
-      expect(pids.length).toBe(6); // mcpq dev itself, nats-server, MCP server, submitter, two joiners
+      expect(pids.length).toBe(8); // mcpq dev itself, nats-server, MCP server, submitter, two joiners, gateway, console
       pids.forEach((pid) => expect(alive(pid)).toBe(true));
+      // The console it printed answers (from this machine, without tokens).
+      const consoleUrl = /console\s+(http:\/\/\S+)/.exec(out)?.[1];
+      expect(consoleUrl).toBeDefined();
+      expect((await fetch(new URL('/api/me', consoleUrl))).status).toBe(200);
+
+      // The printed gateway URL serves the example server's tools to MCP hosts.
+      const gatewayUrl = /gateway\s+(http:\/\/\S+\/mcp)/.exec(out)?.[1];
+      expect(gatewayUrl).toBeDefined();
+      const listing = await fetch(gatewayUrl!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(listing.status).toBe(200);
+      expect(await listing.text()).toContain('"demo__echo"');
 
       // Another terminal in the same directory finds dev's NATS without any setting.
       expect(existsSync(join(cwd, '.mcpq', 'nats'))).toBe(true);

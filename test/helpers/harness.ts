@@ -13,6 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import { startExampleServer, type ExampleServer, type ExampleServerOptions } from '@mcpq/example-server';
+import { startServer2026, type Server2026 } from '@mcpq/example-server-2026';
 import { McpqClient, type CallEvent } from '@mcpq/client';
 import type { z } from 'zod';
 import {
@@ -37,6 +38,14 @@ import { FaultProxy } from './fault-proxy.js';
 import { freePort, ServiceProcess, startNatsServer, type NatsServer, type ServiceKind } from '@mcpq/testkit';
 
 export type ServerSpec = ExampleServerOptions & {
+  /**
+   * Start an SDK v2 server speaking MCP 2026-07-28 instead of the SDK v1
+   * example server: `modern` (2026-07-28 only) or `dual` (also 2025-11-25).
+   * It is in `Harness.mcp2026`, not `Harness.mcp`.
+   */
+  era?: 'modern' | 'dual';
+  /** 2026 servers: the poll interval their tasks ask for (ms). */
+  pollIntervalMs?: number;
   mode?: 'auto' | 'task' | 'resume' | 'hold';
   /** Put a FaultProxy (fault injector) between mcpq and this server. */
   proxied?: boolean;
@@ -81,6 +90,7 @@ export class Harness {
   constructor(
     readonly nats: NatsServer,
     readonly mcp: Record<string, ExampleServer>,
+    readonly mcp2026: Record<string, Server2026>,
     readonly proxies: Record<string, FaultProxy>,
     private readonly specs: Record<string, ServerSpec>,
     readonly config: Config,
@@ -125,6 +135,13 @@ export class Harness {
     this.services.push(svc);
     await svc.ready();
     return svc;
+  }
+
+  /** Starts a gateway process on a free port; `url` is its MCP endpoint. */
+  async startGateway(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ svc: ServiceProcess; url: string }> {
+    const port = await freePort();
+    const svc = await this.start('gateway', { MCPQ_GATEWAY_PORT: String(port), ...extraEnv });
+    return { svc, url: `http://127.0.0.1:${port}/mcp` };
   }
 
   /** Restarts an example MCP server on the same port: it forgets every session, task and event. */
@@ -199,6 +216,7 @@ export class Harness {
     await this.nc.close().catch(() => undefined);
     await Promise.all(Object.values(this.proxies).map((p) => p.close()));
     await Promise.all(Object.values(this.mcp).map((s) => s.close()));
+    await Promise.all(Object.values(this.mcp2026).map((s) => s.close()));
     await this.nats.dispose();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -207,13 +225,15 @@ export class Harness {
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const nats = options.nats ?? (await startNatsServer({ allowExternal: options.allowExternalNats ?? false }));
   const mcp: Record<string, ExampleServer> = {};
+  const mcp2026: Record<string, Server2026> = {};
   const proxies: Record<string, FaultProxy> = {};
   try {
-    return await assemble(nats, mcp, proxies, options);
+    return await assemble(nats, mcp, mcp2026, proxies, options);
   } catch (err) {
     // A harness that could not be built leaves nothing running behind it.
     await Promise.all(Object.values(proxies).map((p) => p.close().catch(() => undefined)));
     await Promise.all(Object.values(mcp).map((s) => s.close().catch(() => undefined)));
+    await Promise.all(Object.values(mcp2026).map((s) => s.close().catch(() => undefined)));
     await nats.dispose();
     throw err;
   }
@@ -222,13 +242,17 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 async function assemble(
   nats: NatsServer,
   mcp: Record<string, ExampleServer>,
+  mcp2026: Record<string, Server2026>,
   proxies: Record<string, FaultProxy>,
   options: HarnessOptions,
 ): Promise<Harness> {
   const specs = options.servers ?? { demo: {} };
   for (const [alias, spec] of Object.entries(specs)) {
-    mcp[alias] = await startExampleServer(spec);
-    if (spec.proxied) proxies[alias] = await FaultProxy.start(mcp[alias].url);
+    const url = spec.era
+      ? (mcp2026[alias] = await startServer2026({ era: spec.era, ...(spec.pollIntervalMs ? { pollIntervalMs: spec.pollIntervalMs } : {}) }))
+          .url
+      : (mcp[alias] = await startExampleServer(spec)).url;
+    if (spec.proxied) proxies[alias] = await FaultProxy.start(url);
   }
   const prefix = options.prefix ?? `t${randomBytes(4).toString('hex')}`;
   const input: ConfigInput = {
@@ -241,7 +265,7 @@ async function assemble(
     servers: Object.fromEntries(
       Object.entries(specs).map(([alias, spec]) => [
         alias,
-        { url: proxies[alias]?.url ?? mcp[alias]!.url, ...(spec.mode ? { mode: spec.mode } : {}), ...spec.settings },
+        { url: proxies[alias]?.url ?? (mcp[alias] ?? mcp2026[alias])!.url, ...(spec.mode ? { mode: spec.mode } : {}), ...spec.settings },
       ]),
     ),
   };
@@ -257,7 +281,7 @@ async function assemble(
     prefix,
     ownsConnection: true,
   });
-  return new Harness(nats, mcp, proxies, specs, config, configPath, dir, nc, client);
+  return new Harness(nats, mcp, mcp2026, proxies, specs, config, configPath, dir, nc, client);
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */

@@ -13,7 +13,11 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { McpqClient } from '@mcpq/client';
+import { startConsole } from '@mcpq/console';
 import { ENTRY, REPO_ROOT, startNatsServer } from '@mcpq/testkit';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
@@ -22,11 +26,14 @@ const passwords = {
   MCPQ_SUBMITTER_PASSWORD: 'submitter-pw-2',
   MCPQ_JOINER_PASSWORD: 'joiner-pw-3',
   MCPQ_CALLER_PASSWORD: 'caller-pw-4',
+  MCPQ_CONSOLE_PASSWORD: 'console-pw-5',
+  MCPQ_GATEWAY_PASSWORD: 'gateway-pw-5',
 };
 
 let h: Harness;
 let callerConn: NatsConnection;
 let caller: McpqClient;
+let gatewayUrl: string;
 
 /** A service's config: the test's config with the role's NATS user. */
 function asUser(user: string, passwordVar: keyof typeof passwords): NodeJS.ProcessEnv {
@@ -50,6 +57,7 @@ beforeAll(async () => {
   expect(prov.status).toBe(0);
   await h.start('submitter', asUser('mcpq-submitter', 'MCPQ_SUBMITTER_PASSWORD'));
   await h.start('joiner', asUser('mcpq-joiner', 'MCPQ_JOINER_PASSWORD'));
+  ({ url: gatewayUrl } = await h.startGateway(asUser('mcpq-gateway', 'MCPQ_GATEWAY_PASSWORD')));
   callerConn = await connect({ servers: h.nats.url, user: 'mcpq-caller', pass: passwords.MCPQ_CALLER_PASSWORD });
   caller = new McpqClient(callerConn, { prefix: 'mcpq' });
 });
@@ -92,6 +100,72 @@ describe('least privilege', () => {
     expect((await jsm.streams.info('MCPQ_JOIN')).state.messages).toBe(0);
     expect(await jsm.streams.getMessage('MCPQ_EVENTS', { last_by_subj: 'mcpq.call.forged.result' }).catch(() => null)).toBeNull();
     expect(await h.record('forged')).toBeUndefined();
+  });
+
+  it('the console runs under mcpq-console: lists, opens and cancels calls, shows queues and joiners, replays a dead letter', async () => {
+    const nc = await connect({ servers: h.nats.url, user: 'mcpq-console', pass: passwords.MCPQ_CONSOLE_PASSWORD });
+    const violations: string[] = [];
+    void (async () => {
+      for await (const st of nc.status()) if (st.type === 'error') violations.push(String(st.error));
+    })();
+    const ui = await startConsole({ config: h.config, nc, port: 0 });
+    try {
+      const me = (await (await fetch(new URL('/api/me', ui.url))).json()) as { csrf: string };
+      const get = async (path: string) => {
+        const res = await fetch(new URL(path, ui.url));
+        expect(res.status, path).toBe(200);
+        return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      };
+      const done = await caller.submit('demo', 'slow', { durationMs: 300, steps: 2 });
+      await caller.result(done.callId, { timeoutMs: 30_000 });
+      const running = await caller.submit('demo', 'slow', { durationMs: 30_000, steps: 30 });
+      await waitFor('running', async () => (await caller.status(running.callId))?.status === 'running');
+      await waitFor('both calls listed', async () => {
+        const ids = ((await get('/api/calls')).calls as Array<{ callId: string }>).map((c) => c.callId);
+        return ids.includes(done.callId) && ids.includes(running.callId);
+      });
+      expect((await get(`/api/calls/${done.callId}`)).result.status).toBe('completed');
+      const timeline = await (await fetch(new URL(`/api/calls/${done.callId}/events`, ui.url))).text();
+      expect(timeline).toContain('"type":"result"');
+      const queues = await get('/api/queues');
+      expect(queues.joiners).toHaveLength(1);
+      // submit, join, events, dlq, advisories, the calls bucket: the three durable consumers are there
+      expect(queues.streams.map((q: { consumers: unknown[] }) => q.consumers.length)).toEqual([1, 1, 0, 0, 1, 0]);
+      expect((await get('/api/servers')).servers.map((v: { alias: string }) => v.alias)).toEqual(['demo']);
+      const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      expect(await cancel.json()).toMatchObject({ accepted: true });
+      // A dead letter (a submission that is not JSON), listed and replayed.
+      await jetstream(callerConn).publish('mcpq.submit.demo', 'not json');
+      const letters = await waitFor('a dead letter', async () => {
+        const l = (await get('/api/dead-letters')).deadLetters as Array<{ dlqSeq: number }>;
+        return l.length > 0 ? l : undefined;
+      });
+      const replay = await fetch(new URL(`/api/dead-letters/${letters[0]!.dlqSeq}/replay`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      expect(await replay.json()).toMatchObject({ outcome: 'replayed', subject: 'mcpq.submit.demo' });
+      expect(violations).toEqual([]);
+    } finally {
+      await ui.close();
+      await nc.close();
+    }
+  });
+
+  it('the gateway, as mcpq-gateway, lists tools, serves a synchronous call and a task to an MCP host', async () => {
+    const host = new Client({ name: 'perm-host', version: '1' });
+    await host.connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)));
+    try {
+      expect((await host.listTools()).tools.map((t) => t.name)).toContain('demo__echo');
+      const sync = await host.callTool({ name: 'demo__echo', arguments: { text: 'through the gateway' } });
+      expect(sync.content).toEqual([{ type: 'text', text: 'through the gateway' }]);
+      const created = await host.request(
+        { method: 'tools/call', params: { name: 'demo__echo', arguments: { text: 'task' }, task: { ttl: 60_000 } } },
+        CreateTaskResultSchema,
+      );
+      const result = await host.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
+      expect(result.content).toEqual([{ type: 'text', text: 'task' }]);
+      expect((await host.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toContain(created.task.taskId);
+    } finally {
+      await host.close();
+    }
   });
 
   it('the services needed no permission beyond theirs', () => {

@@ -40,7 +40,7 @@ describe('documentation', () => {
 
   it('cli.md documents every command', () => {
     const cli = doc('cli.md');
-    for (const cmd of ['call', 'watch', 'status', 'result', 'cancel', 'ls', 'servers', 'dlq ls', 'dlq replay', 'provision', 'dev']) {
+    for (const cmd of ['call', 'watch', 'status', 'result', 'cancel', 'ls', 'servers', 'dlq ls', 'dlq replay', 'provision', 'dev', 'ui']) {
       expect(cli).toContain(`\`mcpq ${cmd}`);
     }
   });

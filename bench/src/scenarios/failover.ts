@@ -1,19 +1,27 @@
 /**
  * Scenario 3: two joiners hold K resume-mode calls; one is SIGKILLed. How
- * long until every call has completed, and the counts: results, events the
- * dedupe dropped when the survivor replayed them, and calls lost (must be 0).
+ * long until the other follows every call (takeover) and until every call
+ * has completed, and the counts: results, events the dedupe dropped when the
+ * survivor replayed them, and calls lost (must be 0). Run with the default
+ * joiner config (what an operator gets) and with a short AckWait.
  */
+import { JoinerConfigSchema } from '@mcpq/shared';
 import { Environment } from '../environment.js';
 
 export interface FailoverOptions {
   calls: number;
+  /** Must outlast the takeover (about AckWait), or the calls end before anyone takes them over. */
   toolMs: number;
-  ackWaitMs: number;
+  /** The joiner's AckWait (heartbeat a third of it); undefined: the default config, untouched. */
+  ackWaitMs?: number | undefined;
 }
 
 export interface FailoverResult {
   calls: number;
+  /** The joiner config the run used: `default`, or a short AckWait. */
+  config: 'default' | 'short-ackwait';
   ackWaitMs: number;
+  heartbeatMs: number;
   /** Calls the killed joiner held. */
   heldByKilled: number;
   /** From the SIGKILL until the survivor followed every call again. */
@@ -27,10 +35,10 @@ export interface FailoverResult {
 }
 
 export async function failover(options: FailoverOptions): Promise<FailoverResult> {
-  const env = await Environment.start({
-    joiners: 2,
-    config: { joiner: { ackWaitMs: options.ackWaitMs, heartbeatMs: Math.floor(options.ackWaitMs / 3) } },
-  });
+  const joiner =
+    options.ackWaitMs === undefined ? undefined : { ackWaitMs: options.ackWaitMs, heartbeatMs: Math.floor(options.ackWaitMs / 3) };
+  const effective = JoinerConfigSchema.parse(joiner ?? {});
+  const env = await Environment.start({ joiners: 2, ...(joiner ? { config: { joiner } } : {}) });
   try {
     const steps = Math.max(1, Math.round(options.toolMs / 1_000));
     const ids: string[] = [];
@@ -54,7 +62,7 @@ export async function failover(options: FailoverOptions): Promise<FailoverResult
     let takeoverMs = -1;
     void (async () => {
       while (takeoverMs < 0 && Date.now() - t0 < 120_000) {
-        if ((await survivor.metric('mcpq_calls_held').catch(() => 0)) >= options.calls - 0) takeoverMs = Date.now() - t0;
+        if ((await survivor.metric('mcpq_calls_held').catch(() => 0)) >= options.calls) takeoverMs = Date.now() - t0;
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -64,7 +72,9 @@ export async function failover(options: FailoverOptions): Promise<FailoverResult
     const completed = all.filter((r) => r.status === 'completed').length;
     return {
       calls: options.calls,
-      ackWaitMs: options.ackWaitMs,
+      config: joiner ? 'short-ackwait' : 'default',
+      ackWaitMs: effective.ackWaitMs,
+      heartbeatMs: effective.heartbeatMs,
       heldByKilled,
       takeoverMs,
       allCompletedMs,

@@ -1,13 +1,13 @@
 /**
- * Scenario 2: M long calls waiting at once (the tool sleeps 60 s with
- * progress every 10 s). What holding them costs each joiner — RSS and CPU —
- * in task mode (calls parked between polls) and in resume mode (one held
- * stream per call), next to a direct SDK client holding the same M calls.
+ * Scenario 2: M long calls held at once, and what holding them costs (RSS,
+ * live heap, CPU): mcpq's joiners in resume mode (one held stream per call)
+ * next to a direct SDK client holding the same M calls. Task mode, where a
+ * call is parked between polls rather than held, is scenario 5 (parked.ts).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Environment } from '../environment.js';
-import { cpuShare, rssBytes } from '../measure.js';
+import { cpuShare, rssBytes, sampleMax, waitUntil } from '../measure.js';
 
 export interface InflightOptions {
   calls: number;
@@ -25,7 +25,7 @@ export interface HolderCost {
   bytesPerCall: number;
   /** CPU while waiting, in cores (summed over the processes). */
   cpuCores: number;
-  /** Most calls the joiners reported holding at once while sampled (task mode: only polls under way). */
+  /** Most calls the joiners reported holding at once while sampled. */
   heldMax?: number;
   /** Live JS heap (after a full GC), before and while holding. */
   heapIdleBytes?: number;
@@ -33,77 +33,33 @@ export interface HolderCost {
   heapBytesPerCall?: number;
 }
 
-const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-};
-
-/** Live heap of the joiners after a full GC (their /debug/heap, available under --expose-gc). */
-async function liveHeap(env: Environment): Promise<number> {
-  const heaps = await Promise.all(
-    env.joiners.map(async (j) => (JSON.parse((await j.http('/debug/heap')).body) as { usedHeapBytes: number }).usedHeapBytes),
-  );
-  return heaps.reduce((a, b) => a + b, 0);
-}
-
-async function sumMetric(env: Environment, name: string): Promise<number> {
-  return (await Promise.all(env.joiners.map((j) => j.metric(name)))).reduce((a, b) => a + b, 0);
-}
-
-async function viaMcpq(mode: 'resume' | 'task', options: InflightOptions): Promise<HolderCost> {
+async function viaMcpq(options: InflightOptions): Promise<HolderCost> {
   const env = await Environment.start({
     joiners: 2,
     nodeArgs: ['--expose-gc'],
-    taskPollMs: 5_000,
-    config: { joiner: { idleTimeoutMs: options.toolMs * 2, pollMinMs: 1_000, maxInFlight: options.calls } },
+    config: { joiner: { idleTimeoutMs: options.toolMs * 2, maxInFlight: options.calls } },
   });
   try {
     const pids = env.joiners.map((j) => j.pid!);
-    // Warm the joiners' code paths first, so the baseline is a process that has worked, not a fresh one.
-    for (let i = 0; i < 100; i += 20) {
-      await Promise.all(
-        Array.from({ length: 20 }, (_, k) =>
-          env.client.submit('bench', 'echo', { text: `warm${i + k}` }).then((r) => env.client.result(r.callId, { timeoutMs: 30_000 })),
-        ),
-      );
-    }
+    await env.warm();
     await new Promise((r) => setTimeout(r, 1_000));
-    const heapIdle = await liveHeap(env);
+    const heapIdle = await env.joinersHeap();
     const rssIdle = pids.map(rssBytes).reduce((a, b) => a + b, 0);
-    const tool = mode === 'task' ? 'slow_task' : 'slow';
     const steps = Math.max(1, Math.round(options.toolMs / 10_000));
     for (let i = 0; i < options.calls; i += 100) {
       await Promise.all(
         Array.from({ length: Math.min(100, options.calls - i) }, (_, k) =>
-          env.client.submit('bench', tool, { durationMs: options.toolMs, steps, label: `w${i + k}` }),
+          env.client.submit('bench', 'slow', { durationMs: options.toolMs, steps, label: `w${i + k}` }),
         ),
       );
     }
-    if (mode === 'resume') {
-      await waitUntil(`${options.calls} held streams`, async () => (await sumMetric(env, 'mcpq_calls_held')) >= options.calls, 120_000);
-    } else {
-      await waitUntil(
-        `${options.calls} tasks dispatched`,
-        async () => (await env.submitter.metric('mcpq_calls_dispatched_total')) >= options.calls,
-        120_000,
-      );
-      await waitUntil('every task polled once', async () => (await sumMetric(env, 'mcpq_calls_parked_total')) >= options.calls, 60_000);
-    }
-    let heldMax = 0;
-    const sampling = (async () => {
-      const until = Date.now() + options.sampleMs;
-      while (Date.now() < until) {
-        heldMax = Math.max(heldMax, await sumMetric(env, 'mcpq_calls_held'));
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
-    const cpu = await cpuShare(pids, options.sampleMs);
-    await sampling;
+    await waitUntil(`${options.calls} held streams`, async () => (await env.joinersMetric('mcpq_calls_held')) >= options.calls, 120_000);
+    const [cpu, heldMax] = await Promise.all([
+      cpuShare(pids, options.sampleMs),
+      sampleMax(() => env.joinersMetric('mcpq_calls_held'), options.sampleMs),
+    ]);
     const rssLoaded = pids.map(rssBytes).reduce((a, b) => a + b, 0);
-    const heapLoaded = await liveHeap(env);
+    const heapLoaded = await env.joinersHeap();
     return {
       calls: options.calls,
       processes: pids.length,
@@ -184,9 +140,8 @@ async function viaDirectClient(options: InflightOptions): Promise<HolderCost> {
   }
 }
 
-export async function inflight(options: InflightOptions): Promise<{ task: HolderCost; resume: HolderCost; direct: HolderCost }> {
-  const task = await viaMcpq('task', options);
-  const resume = await viaMcpq('resume', options);
+export async function inflight(options: InflightOptions): Promise<{ resume: HolderCost; direct: HolderCost }> {
+  const resume = await viaMcpq(options);
   const direct = await viaDirectClient(options);
-  return { task, resume, direct };
+  return { resume, direct };
 }

@@ -62,7 +62,8 @@ export function registerTaskTools(server: McpServer, log: ExecutionLog, options:
           }
           const result: CallToolResult = {
             content: [{ type: 'text', text: `${name} done: ${args.label}` }],
-            structuredContent: { label: args.label, key },
+            // endedAt: when the result became available (epoch ms), so the benchmark can time how soon a poller notices.
+            structuredContent: { label: args.label, key, endedAt: Date.now() },
           };
           await store.storeTaskResult(task.taskId, 'completed', result);
           log.complete();

@@ -10,9 +10,11 @@ import { UsageError } from './cli/args.js';
 import { dlq, ls, provision, servers } from './cli/admin-commands.js';
 import { call, cancel, result, status, watch, type Command } from './cli/commands.js';
 import { dev, DEV_ENV_FILE } from './cli/dev.js';
+import { gateway } from './cli/gateway.js';
 import { ExitCode } from './cli/exit-codes.js';
+import { ui } from './cli/ui.js';
 
-const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, provision, dev };
+const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, provision, dev, gateway, ui };
 
 function help(): string {
   const lines = Object.entries(commands)

@@ -92,6 +92,8 @@ export interface CallInfo {
   server: string;
   tool: string;
   mode?: Mode | undefined;
+  /** The MCP protocol revision the call is made in (`2025-11-25`, `2026-07-28`), once dispatched. */
+  protocol?: CallRecord['protocol'];
   attempts: number;
   progressSeq: number;
   owner?: string | undefined;
@@ -359,6 +361,7 @@ export function toCallInfo(rec: CallRecord): CallInfo {
     server: rec.server,
     tool: rec.tool,
     mode: rec.mode,
+    protocol: rec.protocol,
     attempts: rec.attempts,
     progressSeq: rec.progressSeq,
     owner: rec.owner,

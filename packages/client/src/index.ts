@@ -12,3 +12,4 @@ export {
 } from './client.js';
 export { ExitCode } from './cli/exit-codes.js';
 export { ErrorCode, McpqError, isMcpqError, type ResultEvent, type ProgressEvent, type StatusEvent } from '@mcpq/shared';
+export { readDeadLetters, replayDeadLetter, type ReplayOutcome } from './cli/admin-commands.js';

@@ -34,6 +34,8 @@ export const ErrorCode = {
   upstream_error: 'upstream_error',
   /** The MCP server needs a client capability mcpq did not declare (MCP 2026-07-28, JSON-RPC -32021). */
   client_capability_required: 'client_capability_required',
+  /** A 2026-07-28 server answered tools/call with `input_required` (it asks the client for input), which mcpq cannot answer through the queue yet. */
+  input_required: 'input_required',
   /** The MCP server sent something that is not valid MCP. */
   protocol_error: 'protocol_error',
   /** The tool's result is larger than `limits.maxResultBytes`; it was not kept. */
@@ -56,6 +58,10 @@ export const ErrorCode = {
   record_conflict: 'record_conflict',
   /** NATS is unreachable or refused an operation. */
   nats_error: 'nats_error',
+  /** An HTTP face (console, gateway) got no valid bearer token or session. */
+  unauthorized: 'unauthorized',
+  /** An HTTP face refused an action to this principal (read-only token, missing CSRF proof). */
+  forbidden: 'forbidden',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -50,3 +50,4 @@ export * from './runtime/budget.js';
 export * from './config/record-ttl.js';
 export * from './runtime/deadline.js';
 export * from './runtime/ticks.js';
+export * from './wire/joiner-report.js';

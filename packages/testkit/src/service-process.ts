@@ -12,11 +12,12 @@ const root = REPO_ROOT;
 export const ENTRY = {
   submitter: `${root}services/submitter/dist/main.js`,
   joiner: `${root}services/joiner/dist/main.js`,
+  gateway: `${root}services/gateway/dist/main.js`,
   cli: `${root}packages/client/dist/cli.js`,
   exampleServer: `${root}examples/mcp-server/dist/main.js`,
 } as const;
 
-export type ServiceKind = 'submitter' | 'joiner';
+export type ServiceKind = 'submitter' | 'joiner' | 'gateway';
 
 export interface LogLine {
   level?: string;

@@ -41,7 +41,7 @@ import {
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CancelRequests } from './cancel-requests.js';
-import { CallWatch, followCall, interruptedRedispatch, type Disposition, type StopReason } from './follow/index.js';
+import { CallWatch, followCall, interruptedRedispatch, joinerHoldsCall, type Disposition, type StopReason } from './follow/index.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -155,7 +155,8 @@ export class Joiner {
    * Claims the call (status `running`, this joiner the owner), unless it is
    * already running and this joiner owns it (a parked call coming back), or it
    * is a task between polls (each poll is brief; any later write is
-   * compare-and-set), or hold mode or an interrupted re-dispatch (the follower
+   * compare-and-set), or a call the joiner sends itself (hold mode, a 2026-07-28
+   * call without a task yet) or an interrupted re-dispatch (the follower
    * records its own attempt). Undefined when another process wrote in between.
    */
   private async claim(read: Versioned<CallRecord>, mode: Mode): Promise<Versioned<CallRecord> | undefined> {
@@ -168,7 +169,7 @@ export class Joiner {
       if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
       return undefined;
     }
-    if (mode === 'hold' || interruptedRedispatch(mode, found.value)) return found;
+    if (joinerHoldsCall(mode, found.value) || interruptedRedispatch(mode, found.value)) return found;
     if (found.value.status === 'running' && (found.value.owner === this.id || mode === 'task')) return found;
     try {
       record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
@@ -181,6 +182,7 @@ export class Joiner {
         mode,
         attempt: record.value.attempts,
         traceparent: record.value.traceparent,
+        protocol: record.value.protocol,
       });
     return record;
   }
@@ -202,7 +204,7 @@ export class Joiner {
     const watch = new CallWatch(
       mode === 'resume' ? this.ctx.config.joiner.idleTimeoutMs : undefined,
       record.value.deadline,
-      mode === 'hold',
+      joinerHoldsCall(mode, record.value),
     );
     this.active.get(join.callId)?.stop({ kind: 'superseded' });
     this.active.set(join.callId, watch);
@@ -217,6 +219,7 @@ export class Joiner {
           watch,
           startedAt,
           sessions: this.servers.session(server),
+          modern: this.servers.modern(server),
           joinerId: this.id,
           request: join.request,
           log,

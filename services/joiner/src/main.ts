@@ -6,6 +6,7 @@
  */
 import { bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
 import { Joiner } from './joiner.js';
+import { answerJoinerReports } from './joiner-report.js';
 
 try {
   const ctx = await bootService({ service: 'joiner', consumers: ['joiner'] });
@@ -17,6 +18,7 @@ try {
     () => joiner.state === 'running',
   );
   joiner.start();
+  answerJoinerReports(ctx, joiner.id, () => joiner.held);
   // Handing back is quick; the bound stays below AckWait so a forced exit costs no extra failover time.
   const graceMs = Math.max(2_000, Math.floor(ctx.config.joiner.ackWaitMs / 2));
   handleSignals({

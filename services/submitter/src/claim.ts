@@ -7,6 +7,7 @@ import {
   decideRerun,
   ErrorCode,
   finishCall,
+  MODERN_PROTOCOL_VERSION,
   publishDeadLetter,
   republishResult,
   type CallRecord,
@@ -105,8 +106,8 @@ export async function claimCall(ctx: ServiceContext, s: Submission, dispatchingH
 /** Hands a dispatched call to the joiners (deduplicated per dispatch attempt). */
 export async function publishJoin(ctx: ServiceContext, record: CallRecord, mode: Mode, request: CallRequest): Promise<void> {
   const join: JoinMessage = { callId: record.callId, server: record.server, mode };
-  // The joiner needs the request to make the call (hold mode) or to make it again (idempotent calls whose session is lost).
-  if (mode === 'hold' || record.idempotent) join.request = request;
+  // The joiner needs the request to make the call (hold mode, every 2026-07-28 call) or to make it again (idempotent calls whose session is lost).
+  if (mode === 'hold' || record.idempotent || record.protocol === MODERN_PROTOCOL_VERSION) join.request = request;
   await ctx.js.publish(ctx.names.join(record.server), JSON.stringify(join), { msgID: `${record.callId}.join.${record.attempts}` });
 }
 

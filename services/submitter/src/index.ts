@@ -1,2 +1,3 @@
 export { Submitter, type SubmitterState } from './submitter.js';
 export { parseSubmission, type Intake } from './intake.js';
+export { afterEraChange, planCall, type CallPlan } from './era.js';

@@ -12,7 +12,6 @@ import {
   beginAttempt,
   cancelUpstream,
   childTraceparent,
-  chooseMode,
   decideRerun,
   DispatchError,
   describeError,
@@ -33,6 +32,7 @@ import {
   type SlotLease,
   type CallRecord,
   type CallRequest,
+  type Era,
   type Logger,
   type Outcome,
   type RecordPatch,
@@ -43,6 +43,7 @@ import { hostname } from 'node:os';
 import type { JsMsg } from '@nats-io/jetstream';
 import { ArgumentValidator } from './arguments.js';
 import { claimCall, deadLetterSubmission, publishJoin } from './claim.js';
+import { afterEraChange, planCall } from './era.js';
 import { ExhaustedRequests } from './exhausted.js';
 import { parseSubmission, type Intake } from './intake.js';
 
@@ -170,10 +171,15 @@ export class Submitter {
       return msg.ack();
     }
     const serverSession = this.servers.session(server);
+    let era: Era | undefined;
     try {
-      const deadline = current.value.deadline;
-      const session = await untilDeadline(serverSession.session(), deadline, `opening a session with ${server}`);
-      const tool = await untilDeadline(serverSession.tool(request.tool), deadline, `listing the tools of ${server}`);
+      // A hanging server must not hold this call past its deadline (the shared session goes on opening for the others).
+      const plan = await untilDeadline(
+        planCall(this.servers, server, config.servers[server]!.mode, request.tool, (e) => (era = e)),
+        current.value.deadline,
+        `opening a session with ${server} and listing its tools`,
+      );
+      const tool = plan.tool;
       if (!tool) {
         await finishCall(store, events, current, {
           status: 'failed',
@@ -192,17 +198,18 @@ export class Submitter {
         });
         return msg.ack();
       }
-      const mode = chooseMode(config.servers[server]!.mode, session, tool, server);
+      const mode = plan.mode(tool);
       const idempotent = request.idempotent === true || tool.annotations?.idempotentHint === true;
-      if (mode === 'hold') {
-        // Nothing is sent here: a joiner makes the call and holds it to the end.
-        current = await store.update(current, { status: 'dispatched', mode, idempotent, dispatchedAt: new Date().toISOString() });
+      const { protocol, session } = plan;
+      if (mode === 'hold' || !session) {
+        // Nothing is sent here: a joiner makes the call (hold mode; and every 2026-07-28 call, which closing its stream would cancel).
+        current = await store.update(current, { status: 'dispatched', mode, idempotent, protocol, dispatchedAt: new Date().toISOString() });
         return await this.handOff(msg, current, request, log, startedAt);
       }
       const begun = await beginAttempt(store, current, {
         owner: this.id,
         session,
-        patch: { mode, idempotent },
+        patch: { mode, idempotent, protocol },
         boundMs: config.submitter.dispatchTimeoutMs,
       });
       current = begun.current;
@@ -234,7 +241,7 @@ export class Submitter {
       }
       await this.handOff(msg, current, request, log, startedAt);
     } catch (err) {
-      await this.failDispatch(msg, current, err, log);
+      await this.failDispatch(msg, current, afterEraChange(this.servers, server, era, err), log);
     }
   }
 
@@ -250,11 +257,16 @@ export class Submitter {
     const rec = current.value;
     const mode = rec.mode ?? 'resume';
     // The status first: once the join is out a joiner may publish `running`, which must come after it.
-    await this.ctx.events.status(rec.callId, 'dispatched', { mode, attempt: rec.attempts, traceparent: rec.traceparent });
+    await this.ctx.events.status(rec.callId, 'dispatched', {
+      mode,
+      attempt: rec.attempts,
+      traceparent: rec.traceparent,
+      protocol: rec.protocol,
+    });
     await publishJoin(this.ctx, rec, mode, request);
     msg.ack();
     this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, mode, latencyMs: Date.now() - startedAt });
-    log.info({ mode: rec.mode, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
+    log.info({ mode: rec.mode, protocol: rec.protocol, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
   }
 
   /**

@@ -9,15 +9,20 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import {
   CallStatusSchema,
   chooseMode,
+  chooseModernMode,
   connectNats,
   DeadLetterSchema,
   describeError,
   loadConfig,
   mcpClientFor,
+  MODERN_PROTOCOL_VERSION,
+  ModernMcpClient,
+  probeEra,
   streamNames,
   provision as provisionNats,
   serverSupportsTasks,
   type DeadLetter,
+  type ServerConfig,
   type ToolInfo,
 } from '@mcpq/shared';
 import { McpqClient } from '../client.js';
@@ -81,7 +86,8 @@ export const servers: Command = {
   summary: 'show the configured MCP servers: reachable?, capabilities, tools and the mode each tool gets',
   usage: `mcpq servers [--json]
 
-  Reads the servers from MCPQ_CONFIG and asks each one (initialize, tools/list).`,
+  Reads the servers from MCPQ_CONFIG and asks each one: its protocol era (server/discover), then
+  initialize and tools/list (2025-11-25) or the stateless tools/list (2026-07-28).`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: common });
     const config = loadConfig();
@@ -90,30 +96,8 @@ export const servers: Command = {
     const rows = await Promise.all(
       aliases.map(async (alias) => {
         const cfg = config.servers[alias]!;
-        const client = mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 });
         try {
-          const session = await client.initialize();
-          const listed = await client.request(session, 'tools/list', undefined);
-          await client.terminate(session);
-          const tools = ((listed.tools as ToolInfo[] | undefined) ?? []).map((t) => {
-            let mode: string;
-            try {
-              mode = chooseMode(cfg.mode, session, t, alias);
-            } catch (err) {
-              mode = `unsupported: ${describeError(err)}`;
-            }
-            return { name: t.name, mode, idempotent: t.annotations?.idempotentHint === true };
-          });
-          return {
-            alias,
-            url: cfg.url,
-            configuredMode: cfg.mode,
-            reachable: true,
-            protocolVersion: session.protocolVersion,
-            resumable: session.resumable,
-            tasks: serverSupportsTasks(session),
-            tools,
-          };
+          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeServer(alias, cfg)) };
         } catch (err) {
           return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: false, error: describeError(err) };
         }
@@ -142,6 +126,37 @@ export const servers: Command = {
     return rows.every((r) => r.reachable) ? ExitCode.ok : ExitCode.error;
   },
 };
+
+/** What a server offers, asked in its protocol era, with the mode each tool gets. */
+async function describeServer(alias: string, cfg: ServerConfig) {
+  const client = mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 });
+  const modeOf = (choose: () => string) => {
+    try {
+      return choose();
+    } catch (err) {
+      return `unsupported: ${describeError(err)}`;
+    }
+  };
+  const era = await probeEra(client);
+  if (era.protocol === MODERN_PROTOCOL_VERSION) {
+    const listed = await new ModernMcpClient(client).toolList();
+    const tools = [...listed.values()].map((t) => ({
+      name: t.name,
+      mode: modeOf(() => chooseModernMode(cfg.mode, era, alias)),
+      idempotent: t.annotations?.idempotentHint === true,
+    }));
+    return { protocolVersion: era.protocol, resumable: false, tasks: era.discover?.tasks === true, tools };
+  }
+  const session = await client.initialize();
+  const listed = await client.request(session, 'tools/list', undefined);
+  await client.terminate(session);
+  const tools = ((listed.tools as ToolInfo[] | undefined) ?? []).map((t) => ({
+    name: t.name,
+    mode: modeOf(() => chooseMode(cfg.mode, session, t, alias)),
+    idempotent: t.annotations?.idempotentHint === true,
+  }));
+  return { protocolVersion: session.protocolVersion, resumable: session.resumable, tasks: serverSupportsTasks(session), tools };
+}
 
 export const provision: Command = {
   summary: "create or update mcpq's streams, KV bucket and consumers (for an admin, under least privilege)",
@@ -221,7 +236,8 @@ async function dlqList(argv: string[]): Promise<number> {
   }
 }
 
-async function readDeadLetters(
+/** Dead letters, oldest first (at most `limit`), each with its sequence in the DLQ stream. */
+export async function readDeadLetters(
   client: McpqClient,
   reason: string | undefined,
   limit: number,
@@ -252,39 +268,58 @@ async function dlqReplay(argv: string[]): Promise<number> {
     throw new UsageError('expected the dead letter\'s sequence number (see "mcpq dlq ls")');
   const client = await McpqClient.connect();
   try {
-    const jsm = await jetstreamManager(client.nc);
-    const stored = await jsm.streams.getMessage(client.names.streams.dlq, { seq });
-    if (!stored) {
+    const out = await replayDeadLetter(client, seq, { keep: values.keep });
+    if (out.outcome === 'not_found') {
       process.stderr.write(`no dead letter with sequence ${seq}\n`);
       return ExitCode.notFound;
     }
-    const letter = DeadLetterSchema.parse(stored.json());
-    if (letter.payloadTruncated) {
+    if (out.outcome === 'truncated') {
       process.stderr.write(
-        `not replayed: dead letter ${seq} holds only the first part of its payload (${letter.payloadBytes ?? '?'} bytes were too large to keep whole)\n`,
+        `not replayed: dead letter ${seq} holds only the first part of its payload (${out.payloadBytes ?? '?'} bytes were too large to keep whole)\n`,
       );
       return ExitCode.error;
     }
-    const payload =
-      letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
-    const h = natsHeaders();
-    for (const [k, vs] of Object.entries(letter.headers ?? {})) for (const v of vs) h.append(k, v);
-    const ack = await jetstream(client.nc).publish(letter.subject, payload, { headers: h });
-    if (ack.duplicate) {
-      process.stderr.write(`not replayed: ${letter.subject} still holds this Nats-Msg-Id within its duplicate window; try again later\n`);
+    if (out.outcome === 'duplicate') {
+      process.stderr.write(`not replayed: ${out.subject} still holds this Nats-Msg-Id within its duplicate window; try again later\n`);
       return ExitCode.error;
     }
-    if (!values.keep) await jsm.streams.deleteMessage(client.names.streams.dlq, seq);
-    const out = { replayed: seq, subject: letter.subject, stream: ack.stream, seq: ack.seq, deleted: !values.keep };
+    const { outcome: _o, ...shown } = out;
     process.stdout.write(
       wantsJson(values.json)
-        ? `${JSON.stringify(out)}\n`
-        : `replayed dead letter ${seq} to ${letter.subject} (${ack.stream} seq ${ack.seq})${values.keep ? '' : '; dead letter deleted'}\n`,
+        ? `${JSON.stringify(shown)}\n`
+        : `replayed dead letter ${seq} to ${out.subject} (${out.stream} seq ${out.seq})${values.keep ? '' : '; dead letter deleted'}\n`,
     );
     return ExitCode.ok;
   } finally {
     await client.close();
   }
+}
+
+export type ReplayOutcome =
+  | { outcome: 'replayed'; replayed: number; subject: string; stream: string; seq: number; deleted: boolean }
+  | { outcome: 'not_found' }
+  | { outcome: 'duplicate'; subject: string }
+  /** The letter holds only the start of its payload (cut to fit one NATS message): it cannot be replayed. */
+  | { outcome: 'truncated'; payloadBytes?: number | undefined };
+
+/**
+ * Publishes a dead letter's original payload and headers again to its original subject, then
+ * deletes the dead letter unless `keep`. A replay JetStream drops as a duplicate is reported, not retried.
+ */
+export async function replayDeadLetter(client: McpqClient, seq: number, options: { keep?: boolean } = {}): Promise<ReplayOutcome> {
+  const jsm = await jetstreamManager(client.nc);
+  const stored = await jsm.streams.getMessage(client.names.streams.dlq, { seq });
+  if (!stored) return { outcome: 'not_found' };
+  const letter = DeadLetterSchema.parse(stored.json());
+  if (letter.payloadTruncated) return { outcome: 'truncated', payloadBytes: letter.payloadBytes };
+  const payload =
+    letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
+  const h = natsHeaders();
+  for (const [k, vs] of Object.entries(letter.headers ?? {})) for (const v of vs) h.append(k, v);
+  const ack = await jetstream(client.nc).publish(letter.subject, payload, { headers: h });
+  if (ack.duplicate) return { outcome: 'duplicate', subject: letter.subject };
+  if (!options.keep) await jsm.streams.deleteMessage(client.names.streams.dlq, seq);
+  return { outcome: 'replayed', replayed: seq, subject: letter.subject, stream: ack.stream, seq: ack.seq, deleted: !options.keep };
 }
 
 function age(iso: string): string {

@@ -1,7 +1,8 @@
 /**
  * `mcpq dev`: the whole system on this machine, from a checkout. Starts a
  * nats-server from PATH (unless NATS_URL is set) with its data under
- * .mcpq/, the example MCP server, a submitter and joiners, prints what to
+ * .mcpq/, the example MCP server, a submitter, joiners and a gateway (an
+ * MCP server in front of mcpq, for MCP hosts), prints what to
  * try next, and stops everything it started on Ctrl-C. With --demo it runs
  * one call and shows its progress; --once stops after that call.
  */
@@ -18,10 +19,13 @@ import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { renderer } from './render.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
-const entry = {
+/** The services' entry points in a built checkout. */
+export const entry = {
   submitter: join(repoRoot, 'services/submitter/dist/main.js'),
   joiner: join(repoRoot, 'services/joiner/dist/main.js'),
+  gateway: join(repoRoot, 'services/gateway/dist/main.js'),
   example: join(repoRoot, 'examples/mcp-server/dist/main.js'),
+  console: join(repoRoot, 'packages/console/dist/main.js'),
 };
 
 /** File (in the dev directory) where `mcpq dev` leaves its NATS URL for other mcpq commands run in the same directory. */
@@ -33,7 +37,7 @@ interface Child {
 }
 
 export const dev: Command = {
-  summary: 'run everything locally: nats-server, example MCP server, a submitter, joiners',
+  summary: 'run everything locally: nats-server, example MCP server, a submitter, joiners, a gateway',
   usage: `mcpq dev [--demo] [--once] [--joiners N]
 
   --demo        submit one call of the example 'slow' tool and show its progress
@@ -97,7 +101,15 @@ export const dev: Command = {
       children.push(submitter);
       const joinerProcs = Array.from({ length: joiners }, (_, i) => start(`joiner-${i + 1}`, process.execPath, [entry.joiner], dir, env));
       children.push(...joinerProcs);
-      await Promise.all([submitter, ...joinerProcs].map((c) => waitForLog(c, /running/, 20_000)));
+      const gatewayPort = (await portIsFree(4281)) ? 4281 : await freePort();
+      const gateway = start('gateway', process.execPath, [entry.gateway], dir, { ...env, MCPQ_GATEWAY_PORT: String(gatewayPort) });
+      children.push(gateway);
+      await Promise.all([submitter, ...joinerProcs, gateway].map((c) => waitForLog(c, /running/, 20_000)));
+      const gatewayUrl = `http://127.0.0.1:${gatewayPort}/mcp`;
+      const uiPort = process.env.MCPQ_UI_PORT ? [] : ['--port', (await portIsFree(4280)) ? '4280' : '0'];
+      const web = start('console', process.execPath, [entry.console, ...uiPort], dir, env);
+      children.push(web);
+      const consoleUrl = await waitForListening(web, 20_000);
 
       process.stdout.write(
         [
@@ -106,9 +118,12 @@ export const dev: Command = {
           `  MCP server    demo -> ${mcpUrl} (tools: echo, slow, slow_idempotent, fail), pid ${example.proc.pid}`,
           `  submitter     pid ${submitter.proc.pid}, log .mcpq/logs/submitter.log`,
           ...joinerProcs.map((j) => `  ${j.name.padEnd(13)} pid ${j.proc.pid}, log .mcpq/logs/${j.name}.log`),
+          `  gateway       ${gatewayUrl} (an MCP server for MCP hosts: tools demo__echo, demo__slow, ...), pid ${gateway.proc.pid}, log .mcpq/logs/gateway.log`,
+          `  console       ${consoleUrl} (open it in a browser), pid ${web.proc.pid}`,
           '',
           'Try, in another terminal in this directory:',
           `  pnpm mcpq call demo slow --args '{"durationMs":5000,"steps":5,"label":"hello"}' --wait`,
+          `  npx @modelcontextprotocol/inspector   (then connect to ${gatewayUrl}, transport Streamable HTTP)`,
           '',
         ].join('\n'),
       );
@@ -166,8 +181,8 @@ function start(name: string, cmd: string, args: string[], dir: string, env: Node
 async function stopChildren(children: Child[]): Promise<void> {
   // Reverse order: joiners and submitter first, NATS last, so the services drain into a live server.
   for (const group of [
-    children.filter((c) => /joiner|submitter/.test(c.name)),
-    children.filter((c) => !/joiner|submitter/.test(c.name)).reverse(),
+    children.filter((c) => /joiner|submitter|gateway/.test(c.name)),
+    children.filter((c) => !/joiner|submitter|gateway/.test(c.name)).reverse(),
   ]) {
     await Promise.all(group.map((c) => stopChild(c, 10_000)));
   }

@@ -8,6 +8,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { Telemetry } from '../runtime/telemetry.js';
 import type { Names } from '../wire/names.js';
+import type { ProtocolEra } from '../mcp/protocol-2026.js';
 import type { CallStatus, Mode, ProgressEvent, ResultEvent, StatusEvent } from '../wire/schemas.js';
 
 export interface StatusOptions {
@@ -18,7 +19,14 @@ export interface StatusOptions {
   /** Makes the dedupe id unique when one attempt legitimately repeats a status. */
   key?: string | undefined;
   traceparent?: string | undefined;
+  /** The call's MCP protocol revision (from its record). */
+  protocol?: ProtocolEra | undefined;
+  /** What the MCP server asks for (input_required); dropped when its JSON exceeds 16 KB. */
+  inputRequests?: Record<string, unknown> | undefined;
 }
+
+/** Largest `inputRequests` a status event carries (a server's answer is not trusted to be small). */
+const MAX_INPUT_REQUESTS_BYTES = 16 * 1024;
 
 export interface PublishOutcome {
   /** False when JetStream dropped the message as a duplicate. */
@@ -42,6 +50,10 @@ export class CallEvents {
     if (options.mode) event.mode = options.mode;
     if (options.detail) event.detail = cut(options.detail);
     if (options.attempt !== undefined) event.attempt = options.attempt;
+    if (options.protocol) event.protocol = options.protocol;
+    if (options.inputRequests && Buffer.byteLength(JSON.stringify(options.inputRequests)) <= MAX_INPUT_REQUESTS_BYTES) {
+      event.inputRequests = options.inputRequests;
+    }
     const id = `${callId}.s.${status}.${options.attempt ?? 0}${options.key ? `.${options.key}` : ''}`;
     return this.publish(this.n.call(callId, 'status'), event, id, options.traceparent);
   }

@@ -4,7 +4,7 @@
  * through `transition` checks here, always with compare-and-set.
  */
 import { z } from 'zod';
-import { CallIdSchema, ModeSchema, ResultEventSchema, WireErrorSchema, type CallStatus } from '../wire/schemas.js';
+import { CallIdSchema, ModeSchema, ProtocolEraSchema, ResultEventSchema, WireErrorSchema, type CallStatus } from '../wire/schemas.js';
 
 export const RecordStatusSchema = z.enum([
   /** The submitter claimed the callId; nothing was sent upstream yet. */
@@ -32,6 +32,8 @@ export const CallRecordSchema = z.object({
   tool: z.string(),
   status: RecordStatusSchema,
   mode: ModeSchema.optional(),
+  /** The MCP protocol revision the call is made in (set at dispatch); absent on records older than it: 2025-11-25. */
+  protocol: ProtocolEraSchema.optional(),
   idempotent: z.boolean(),
   /** Stream sequence of the submit message that created the record (tells a redelivery from a duplicate). */
   submitSeq: z.number().int().nonnegative().optional(),
@@ -50,6 +52,8 @@ export const CallRecordSchema = z.object({
   taskStatus: z.string().optional(),
   taskStatusMessage: z.string().optional(),
   pollIntervalMs: z.number().int().nonnegative().optional(),
+  /** Task mode on MCP 2026-07-28: how long the server keeps the task (`ttlMs`; absent: no limit or not said). */
+  taskTtlMs: z.number().int().nonnegative().optional(),
   /** Sequence number of the last published progress event. */
   progressSeq: z.number().int().nonnegative(),
   /** `progress` value of the last published progress event (progress only moves forward). */

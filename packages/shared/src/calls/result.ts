@@ -91,6 +91,7 @@ export async function republishResult(events: CallEvents, record: CallRecord): P
     attempt: record.attempts,
     detail: record.result.error?.message,
     traceparent: record.traceparent,
+    protocol: record.protocol,
   });
   await events.result(record.result, record.traceparent);
 }

@@ -82,7 +82,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     );
   }
   // Resolve every secret now, so a missing variable is a start-up error, not a failed call.
-  config.gateway.tokens.forEach((t, i) => resolveSecret(t.token, env, `gateway.tokens.${i}.token`));
+  // (gateway.tokens are resolved by the processes that check them, the gateway and the console, at their
+  // start: a submitter or joiner sharing the config file must not need those variables.)
   for (const [alias, server] of Object.entries(config.servers)) {
     for (const [header, value] of Object.entries(server.headers)) {
       resolveSecret(value, env, `servers.${alias}.headers.${header}`);

@@ -9,7 +9,7 @@
  */
 import { ErrorCode, McpqError } from '../errors.js';
 import { readResponse, type McpHttpClient, type McpSession, type RequestOptions } from './http-client.js';
-import { parseEventData, sameId, type JsonRpcError, type JsonRpcId, type JsonRpcNotification } from './jsonrpc.js';
+import { parseEventData, sameId, type JsonRpcError, type JsonRpcId, type JsonRpcNotification, type JsonRpcResult } from './jsonrpc.js';
 import {
   clientCapabilities,
   JsonRpcCode2026,
@@ -227,9 +227,14 @@ export async function readCall(res: Response, id: JsonRpcId, onMessage?: (m: Jso
 }
 
 function endOf(m: Awaited<ReturnType<typeof readResponse>>): ModernCallEnd {
-  if (m.kind === 'error') return { kind: 'error', error: m.message.error };
-  if (m.kind === 'result') return parseModernResult(m.message.result, 'tools/call');
+  if (m.kind === 'error' || m.kind === 'result') return modernCallEnd(m.message);
   throw new McpqError(ErrorCode.protocol_error, `tools/call: expected a response, got a ${m.kind}`);
+}
+
+/** How a 2026-07-28 tools/call ended, from its JSON-RPC response (for readers of the stream other than `readCall`). */
+export function modernCallEnd(message: JsonRpcResult | JsonRpcError): ModernCallEnd {
+  if ('error' in message) return { kind: 'error', error: message.error };
+  return parseModernResult(message.result, 'tools/call');
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

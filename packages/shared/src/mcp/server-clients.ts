@@ -1,12 +1,15 @@
 /**
  * The one way a process builds its MCP HTTP clients from config: one client
  * (headers resolved from their secrets) and at most one shared session per
- * configured server, made on first use.
+ * configured server, made on first use; and each server's protocol era
+ * (probed once, cached) with its 2026-07-28 client.
  */
 import { resolveHeaders } from '../config/load.js';
 import type { Config, ServerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { EraCache, type Era } from './era.js';
 import { McpHttpClient } from './http-client.js';
+import { ModernMcpClient } from './modern-client.js';
 import { ServerSession } from './server-session.js';
 
 export interface McpClientOptions {
@@ -34,6 +37,8 @@ export function mcpClientFor(server: ServerConfig, options: McpClientOptions = {
 export class ServerClients {
   private readonly clients = new Map<string, McpHttpClient>();
   private readonly sessions = new Map<string, ServerSession>();
+  private readonly moderns = new Map<string, ModernMcpClient>();
+  private readonly eras = new EraCache();
 
   constructor(
     private readonly servers: Record<string, ServerConfig>,
@@ -59,6 +64,29 @@ export class ServerClients {
       this.sessions.set(alias, session);
     }
     return session;
+  }
+
+  /** The 2026-07-28 client of a configured server (its tool list cached for the server's ttlMs). */
+  modern(alias: string): ModernMcpClient {
+    let modern = this.moderns.get(alias);
+    if (!modern) {
+      modern = new ModernMcpClient(this.client(alias), {
+        onRejectedTool: (tool, reason) => this.logger.warn({ server: alias, tool }, `tool left out: ${reason}`),
+      });
+      this.moderns.set(alias, modern);
+    }
+    return modern;
+  }
+
+  /** The protocol era of a configured server (`server/discover`, probed once; throws when it cannot be reached). */
+  era(alias: string): Promise<Era> {
+    return this.eras.get(this.client(alias));
+  }
+
+  /** The server may have changed era (`suggestsEraChange`): the next `era` probes it again. */
+  forgetEra(alias: string): void {
+    this.eras.forget(this.client(alias).endpoint.url);
+    this.logger.info({ server: alias }, 'the MCP server may have changed protocol era; it will be probed again');
   }
 
   /** Ends every session this process opened (best effort). */

@@ -82,6 +82,11 @@ export class ServerSession {
     return byName.get(name);
   }
 
+  /** Every tool the server lists, fetched now (what the server catalog stores; the objects are kept as the server sent them). */
+  async listTools(): Promise<ToolInfo[]> {
+    return [...(await this.toolList(true)).values()];
+  }
+
   async close(): Promise<void> {
     const cur = await this.current?.catch(() => undefined);
     this.current = undefined;

@@ -33,7 +33,7 @@ export interface ServiceContext {
 }
 
 export interface BootOptions {
-  service: 'submitter' | 'joiner' | 'client';
+  service: 'submitter' | 'joiner' | 'gateway' | 'client';
   consumers?: Array<'submitter' | 'joiner'>;
   /** Config object instead of MCPQ_CONFIG (tests). */
   config?: Config;

@@ -33,6 +33,8 @@ export interface Names {
   dlq(reason: string): string;
   /** `<prefix>.ctl.cancel.<callId>`: broadcast to joiners that a call was cancelled. */
   controlCancel(callId: string): string;
+  /** `<prefix>.ctl.joiners`: core-NATS request every joiner answers with its JoinerReport (the console gathers them). */
+  readonly controlJoiners: string;
   readonly submitWildcard: string;
   readonly joinWildcard: string;
   readonly dlqWildcard: string;
@@ -72,6 +74,7 @@ export function names(prefix = 'mcpq'): Names {
     cancel: (callId) => `${prefix}.cancel.${callId}`,
     dlq: (reason) => `${prefix}.dlq.${reason}`,
     controlCancel: (callId) => `${prefix}.ctl.cancel.${callId}`,
+    controlJoiners: `${prefix}.ctl.joiners`,
     submitWildcard: `${prefix}.submit.>`,
     joinWildcard: `${prefix}.join.>`,
     dlqWildcard: `${prefix}.dlq.>`,

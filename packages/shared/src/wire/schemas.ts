@@ -17,6 +17,14 @@ export const ServerAliasSchema = z.string().regex(TOKEN_PATTERN, 'server alias m
 export const ModeSchema = z.enum(['task', 'resume', 'hold']);
 export type Mode = z.infer<typeof ModeSchema>;
 
+/**
+ * The MCP protocol revision (era) a call is made in: `2025-11-25` (sessions,
+ * resumable streams, tasks in the core) or `2026-07-28` (stateless, the tasks
+ * extension). Independent of the mode, which stays task / resume / hold.
+ * (The type is `ProtocolEra`, in mcp/protocol-2026.ts.)
+ */
+export const ProtocolEraSchema = z.enum(['2025-11-25', '2026-07-28']);
+
 /** Status values published on `<prefix>.call.<id>.status`. */
 export const CallStatusSchema = z.enum(['queued', 'dispatched', 'running', 'completed', 'failed', 'cancelled', 'timeout']);
 export type CallStatus = z.infer<typeof CallStatusSchema>;
@@ -58,6 +66,14 @@ export const StatusEventSchema = z.object({
   at: z.string(),
   detail: z.string().optional(),
   attempt: z.number().int().nonnegative().optional(),
+  /** The MCP protocol revision the call is made in, once known. */
+  protocol: ProtocolEraSchema.optional(),
+  /**
+   * The MCP server asks for input (MCP 2026-07-28 `inputRequests`, keyed by
+   * the server's ids), on a status whose detail starts with `input_required`.
+   * Left out when larger than 16 KB.
+   */
+  inputRequests: z.record(z.string(), z.unknown()).optional(),
 });
 export type StatusEvent = z.infer<typeof StatusEventSchema>;
 

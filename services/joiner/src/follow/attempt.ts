@@ -121,3 +121,66 @@ export async function redispatch(deps: FollowDeps, found: Versioned<CallRecord>)
     });
   }
 }
+
+/**
+ * The joiner that sent this call itself stopped with it in flight (the
+ * record still says `dispatching`), and the server offers no way to rejoin
+ * it (`why` says which). A non-idempotent call ends `outcome_unknown`; an
+ * idempotent one may run again (undefined: go on and send it again).
+ */
+export function holderVanished(deps: FollowDeps, found: Versioned<CallRecord>, why: string): Disposition | undefined {
+  const rec = found.value;
+  const verdict = rerunAfterLoss(deps, rec, 'maybe');
+  if (verdict.verdict === 'outcome_unknown') {
+    return failed(found, {
+      code: ErrorCode.outcome_unknown,
+      message: `the joiner holding this call stopped before the call ended (${why}); the tool may or may not have finished, and it is not idempotent, so it was not run again`,
+    });
+  }
+  if (verdict.verdict === 'fail') {
+    return failed(found, {
+      code: ErrorCode.outcome_unknown,
+      message: `gave up after ${rec.attempts} attempts: the joiner holding this call stopped before the call ended (${why})`,
+    });
+  }
+  return undefined;
+}
+
+/**
+ * A call this joiner sent and held broke off with `error`: hand it back to be
+ * run again, or end it (`outcome_unknown` when it may have run and is not
+ * idempotent), as `decideRerun` says. `sent` says whether it reached the server.
+ */
+export function judgeBrokenCall(
+  deps: FollowDeps,
+  current: Versioned<CallRecord>,
+  error: McpqError,
+  sent: 'no' | 'maybe',
+  attempt: number,
+  why: string,
+): Promise<Disposition> | Disposition {
+  // Once the held stream is open a break loses the answer, which a new run of an idempotent tool recovers.
+  const verdict = decideRerun({
+    idempotent: current.value.idempotent,
+    sent,
+    transient: sent !== 'no' || error.retryable || error.code === ErrorCode.session_lost,
+    attemptsLeft: attempt < deps.ctx.config.joiner.maxAttempts,
+  });
+  switch (verdict.verdict) {
+    case 'rerun':
+      return handBack(deps, current, error);
+    case 'outcome_unknown':
+      return failed(current, {
+        code: ErrorCode.outcome_unknown,
+        message: `the held call broke off after it reached the server${why}: ${error.message}; not run again (tool not idempotent)`,
+        data: { cause: error.toWire() },
+      });
+    case 'fail':
+      return failed(
+        current,
+        verdict.gaveUp && sent !== 'no'
+          ? { code: error.code, message: `gave up after ${attempt} attempts: ${error.message}`, data: { cause: error.toWire() } }
+          : error.toWire(),
+      );
+  }
+}

@@ -18,6 +18,7 @@ import {
   type Logger,
   type McpHttpClient,
   type McpqError,
+  type ModernMcpClient,
   type Mode,
   type Outcome,
   type ServerSession,
@@ -34,6 +35,8 @@ export interface FollowDeps {
   startedAt: number;
   /** The joiner's own session with the server, for calls it sends itself (hold mode, re-dispatch). */
   sessions: ServerSession;
+  /** The server's MCP 2026-07-28 client (calls whose record says `protocol: 2026-07-28`). */
+  modern: ModernMcpClient;
   joinerId: string;
   /** The call's request, carried by the join when the joiner may have to send it (hold mode, idempotent calls). */
   request: CallRequest | undefined;

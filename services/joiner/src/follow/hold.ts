@@ -12,7 +12,6 @@
 import {
   capDelay,
   childTraceparent,
-  decideRerun,
   ErrorCode,
   McpqError,
   outcomeOfResponse,
@@ -28,7 +27,7 @@ import {
   type CallRecord,
   type Versioned,
 } from '@mcpq/shared';
-import { handBack, newAttempt, rerunAfterLoss } from './attempt.js';
+import { holderVanished, judgeBrokenCall, newAttempt } from './attempt.js';
 import { answerServerRequest, callStreamEvent, failed, interrupted, rejoined, type Disposition, type FollowDeps } from './common.js';
 import { publishProgress } from './progress.js';
 
@@ -37,21 +36,8 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
   const rec = found.value;
   if (!request) return failed(found, { code: ErrorCode.internal, message: 'hold-mode join carries no request' });
   if (rec.status === 'dispatching') {
-    // The joiner that held this call stopped with it in flight (hold mode: the server offers no way to rejoin).
-    const verdict = rerunAfterLoss(deps, rec, 'maybe');
-    if (verdict.verdict === 'outcome_unknown') {
-      return failed(found, {
-        code: ErrorCode.outcome_unknown,
-        message:
-          'the joiner holding this call stopped before the call ended (hold mode: the server offers no way to rejoin); the tool may or may not have finished, and it is not idempotent, so it was not run again',
-      });
-    }
-    if (verdict.verdict === 'fail') {
-      return failed(found, {
-        code: ErrorCode.outcome_unknown,
-        message: `gave up after ${rec.attempts} attempts: the joiner holding this call stopped before the call ended (hold mode)`,
-      });
-    }
+    const ended = holderVanished(deps, found, 'hold mode: the server offers no way to rejoin');
+    if (ended) return ended;
   }
   const begun = await newAttempt(deps, found);
   if ('kind' in begun) return begun;
@@ -105,29 +91,6 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
     const error = toMcpqError(err, ErrorCode.server_unreachable);
     if (error.code === ErrorCode.session_lost) await deps.sessions.invalidate(session);
     const sent = reached === 'no' ? requestReachedServer(err) : reached;
-    // Once the held stream is open a break loses the answer, which a new run of an idempotent tool recovers.
-    const verdict = decideRerun({
-      idempotent: current.value.idempotent,
-      sent,
-      transient: sent !== 'no' || error.retryable || error.code === ErrorCode.session_lost,
-      attemptsLeft: attempt < ctx.config.joiner.maxAttempts,
-    });
-    switch (verdict.verdict) {
-      case 'rerun':
-        return handBack(deps, current, error);
-      case 'outcome_unknown':
-        return failed(current, {
-          code: ErrorCode.outcome_unknown,
-          message: `the held call broke off after it reached the server: ${error.message}; not run again (tool not idempotent)`,
-          data: { cause: error.toWire() },
-        });
-      case 'fail':
-        return failed(
-          current,
-          verdict.gaveUp && sent !== 'no'
-            ? { code: error.code, message: `gave up after ${attempt} attempts: ${error.message}`, data: { cause: error.toWire() } }
-            : error.toWire(),
-        );
-    }
+    return judgeBrokenCall(deps, current, error, sent, attempt, '');
   }
 }

@@ -9,6 +9,7 @@ import { ErrorCode, type CallRecord, type Mode, type Versioned } from '@mcpq/sha
 import { redispatch, rerunAfterLoss } from './attempt.js';
 import { failed, type Disposition, type Follower, type FollowDeps } from './common.js';
 import { followHold } from './hold.js';
+import { followModern, isModernCall } from './modern.js';
 import { followResume } from './resume.js';
 import { followTask } from './task.js';
 
@@ -31,7 +32,18 @@ export function interruptedRedispatch(mode: Mode, record: CallRecord): boolean {
   return mode !== 'hold' && record.status === 'dispatching';
 }
 
+/**
+ * Whether the joiner itself sends this call and holds its stream (so the
+ * call is not claimed first, and not handed back on shutdown): hold mode,
+ * and a 2026-07-28 call that has no task yet.
+ */
+export function joinerHoldsCall(mode: Mode, record: CallRecord): boolean {
+  return mode === 'hold' || (isModernCall(record) && !record.taskId);
+}
+
 export async function followCall(deps: FollowDeps, record: Versioned<CallRecord>, mode: Mode): Promise<Disposition> {
+  // 2026-07-28 calls (task or hold mode) have their own follower, which also judges its interrupted sends.
+  if (isModernCall(record.value)) return followModern(deps, record);
   const disposition = interruptedRedispatch(mode, record.value)
     ? await afterInterruptedRedispatch(deps, record)
     : await followers[mode](deps, record);

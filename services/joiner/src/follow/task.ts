@@ -5,9 +5,9 @@
  * statusMessage is published as a progress event; a terminal task's result
  * comes from `tasks/result`.
  */
-import { ErrorCode, MCP_PROTOCOL_VERSION, McpqError, toMcpqError, type CallRecord, type Outcome, type Versioned } from '@mcpq/shared';
+import { ErrorCode, MCP_PROTOCOL_VERSION, toMcpqError, type CallRecord, type Outcome, type Versioned } from '@mcpq/shared';
 import { clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps } from './common.js';
-import { publishProgress } from './progress.js';
+import { noteTaskStatus, taskCancelledUpstream, taskPollDelay, unknownTaskIsLost } from './task-status.js';
 
 export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, client, watch } = deps;
@@ -23,46 +23,12 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
     current = await clearFailures(ctx, current);
     const status = typeof task.status === 'string' ? task.status : 'working';
     const message = typeof task.statusMessage === 'string' ? task.statusMessage : undefined;
-    if (status !== rec.taskStatus || message !== rec.taskStatusMessage) {
-      if (status === 'input_required') {
-        await ctx.events.status(rec.callId, 'running', {
-          mode: 'task',
-          traceparent: rec.traceparent,
-          attempt: rec.attempts,
-          key: `input${current.value.progressSeq}`,
-          detail: `input_required: the MCP server asks for input${message ? ` (${message})` : ''}; mcpq cannot answer elicitation through the queue yet, so the call waits until it is cancelled or its deadline passes`,
-        });
-        current = await ctx.store.update(current, { taskStatus: status, taskStatusMessage: message });
-      } else if (message !== undefined && message !== rec.taskStatusMessage) {
-        current = await publishProgress(
-          ctx,
-          current,
-          { progress: current.value.progressSeq + 1, message },
-          (seq) => `t${rec.attempts}.${seq}`,
-          {
-            taskStatus: status,
-            taskStatusMessage: message,
-          },
-        );
-      } else {
-        current = await ctx.store.update(current, { taskStatus: status, taskStatusMessage: message });
-      }
-    }
+    current = await noteTaskStatus(ctx, current, { status, message });
     if (status === 'completed' || status === 'failed') {
       return { kind: 'outcome', record: current, outcome: await taskResult(deps, session, rec.taskId) };
     }
-    if (status === 'cancelled') {
-      return {
-        kind: 'outcome',
-        record: current,
-        outcome: {
-          status: 'cancelled',
-          error: { code: ErrorCode.cancelled, message: `the MCP server cancelled the task${message ? `: ${message}` : ''}` },
-        },
-      };
-    }
-    const suggested = typeof task.pollInterval === 'number' ? task.pollInterval : (rec.pollIntervalMs ?? ctx.config.joiner.pollMinMs);
-    const delay = Math.min(ctx.config.joiner.pollMaxMs, Math.max(ctx.config.joiner.pollMinMs, suggested));
+    if (status === 'cancelled') return { kind: 'outcome', record: current, outcome: taskCancelledUpstream(message) };
+    const delay = taskPollDelay(ctx, typeof task.pollInterval === 'number' ? task.pollInterval : undefined, rec.pollIntervalMs);
     return { kind: 'park', delayMs: delay, why: `task ${status}` };
   } catch (err) {
     const interruption = interrupted(err, watch, current);
@@ -85,13 +51,4 @@ async function taskResult(
     if (error.code === ErrorCode.upstream_error) return { status: 'failed', error: error.toWire() };
     throw err;
   }
-}
-
-/** "Task not found" (-32602 on tasks/get) means the server forgot the task: the session is lost for this call. */
-function unknownTaskIsLost(error: McpqError, taskId: string): McpqError {
-  const data = error.data as { jsonrpcCode?: number } | undefined;
-  if (error.code === ErrorCode.upstream_error && data?.jsonrpcCode === -32602) {
-    return new McpqError(ErrorCode.session_lost, `the MCP server no longer knows task ${taskId}: ${error.message}`, { data: error.data });
-  }
-  return error;
 }

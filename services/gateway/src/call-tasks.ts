@@ -1,0 +1,152 @@
+/**
+ * mcpq calls seen as MCP tasks, for one principal. Everything is read from
+ * mcpq's shared state (the KV call record, the events stream), never from
+ * this process's memory, so any gateway replica answers for any task.
+ *
+ * The task-id rule: a task id is the mcpq call id, minted for the tenant
+ * (`newTenantCallId`), so its owner is known from the id alone; another
+ * tenant's id is "not found". Before the call is queued the gateway
+ * publishes a `queued` status event for it (the acceptance marker): a call
+ * with no record yet (no submitter has claimed it) is `working` when that
+ * marker exists, and unknown otherwise. A made-up id, even of the right
+ * tenant, has no marker and no record, so it is "not found" at once.
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import {
+  CALL_ID_PATTERN,
+  describeError,
+  ErrorCode,
+  mayAccessCall,
+  McpqError,
+  newTenantCallId,
+  StatusEventSchema,
+  type CallEvents,
+  type CallStatus,
+  type CancelReply,
+  type Names,
+  type Principal,
+  type ResultEvent,
+} from '@mcpq/shared';
+import type { CallInfo, McpqClient } from '@mcpq/client';
+
+/** The MCP task states (2025-11-25 and the 2026-07-28 extension share them). */
+export type TaskState = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+
+export interface CallTask {
+  taskId: string;
+  status: TaskState;
+  statusMessage?: string;
+  createdAt: string;
+  lastUpdatedAt: string;
+}
+
+/** Suggested time between two `tasks/get` of a host. */
+export const TASK_POLL_INTERVAL_MS = 1_000;
+
+/** How long `tasks/result` (and the result of a finished task) waits for the result event once the record says the call ended. */
+const RESULT_WAIT_MS = 30_000;
+
+const PAGE_SIZE = 100;
+
+export interface SubmitCall {
+  server: string;
+  tool: string;
+  arguments?: Record<string, unknown> | undefined;
+}
+
+export class CallTasks {
+  constructor(
+    private readonly client: McpqClient,
+    private readonly jsm: JetStreamManager,
+    private readonly names: Names,
+    private readonly events: CallEvents,
+  ) {}
+
+  /**
+   * Queues the call for `principal` and returns its id once JetStream has
+   * accepted it. The acceptance marker goes first: an id is handed out only
+   * after both are stored, and a marker whose submission then failed names
+   * an id nobody was given.
+   */
+  async submit(principal: Principal, call: SubmitCall): Promise<{ callId: string; acceptedAt: string }> {
+    const callId = newTenantCallId(principal.tenant);
+    const acceptedAt = new Date().toISOString();
+    await this.events.status(callId, 'queued', { detail: 'accepted by the gateway', key: 'gateway' }).catch((err: unknown) => {
+      throw new McpqError(ErrorCode.nats_error, `could not record the call's acceptance: ${describeError(err)}`, { cause: err });
+    });
+    await this.client.submit(call.server, call.tool, call.arguments, { callId });
+    return { callId, acceptedAt };
+  }
+
+  /** The task, or undefined when `principal` has no task with this id. */
+  async get(principal: Principal, taskId: string): Promise<CallTask | undefined> {
+    if (!this.visible(principal, taskId)) return undefined;
+    const info = await this.client.status(taskId);
+    if (info) return fromCallInfo(info);
+    const marker = await this.marker(taskId);
+    return marker ? { taskId, status: 'working', statusMessage: 'queued', createdAt: marker, lastUpdatedAt: marker } : undefined;
+  }
+
+  /** Waits for the call's result (bounded by `signal`; the call goes on when the wait stops). */
+  async result(principal: Principal, taskId: string, signal?: AbortSignal): Promise<ResultEvent> {
+    if (!this.visible(principal, taskId)) throw notFound(taskId);
+    return this.client.result(taskId, signal ? { signal } : { timeoutMs: RESULT_WAIT_MS });
+  }
+
+  async cancel(principal: Principal, taskId: string, reason: string): Promise<CancelReply> {
+    if (principal.readOnly) throw new McpqError(ErrorCode.forbidden, 'this token is read-only: it cannot cancel tasks');
+    if (!(await this.get(principal, taskId))) throw notFound(taskId);
+    return this.client.cancel(taskId, { reason });
+  }
+
+  /** The principal's tasks known to KV, newest first, a page at a time (the cursor is an offset). */
+  async list(principal: Principal, cursor?: string): Promise<{ tasks: CallTask[]; nextCursor?: string }> {
+    const offset = cursor === undefined ? 0 : Number(cursor);
+    if (!Number.isInteger(offset) || offset < 0) throw new McpqError(ErrorCode.invalid_request, `invalid cursor "${cursor}"`);
+    const all = (await this.client.list()).filter((c) => mayAccessCall(principal, c.callId));
+    const page = all.slice(offset, offset + PAGE_SIZE).map(fromCallInfo);
+    return offset + PAGE_SIZE < all.length ? { tasks: page, nextCursor: String(offset + PAGE_SIZE) } : { tasks: page };
+  }
+
+  private visible(principal: Principal, taskId: string): boolean {
+    return CALL_ID_PATTERN.test(taskId) && mayAccessCall(principal, taskId);
+  }
+
+  /** When the gateway accepted the call (its marker event), or undefined when no status event exists for the id. */
+  private async marker(callId: string): Promise<string | undefined> {
+    const m = await this.jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'status') });
+    if (!m) return undefined;
+    const parsed = StatusEventSchema.safeParse(m.json());
+    return parsed.success ? parsed.data.at : new Date(m.timestamp).toISOString();
+  }
+}
+
+export function notFound(taskId: string): McpqError {
+  return new McpqError(ErrorCode.not_found, `no task ${taskId}`);
+}
+
+export function taskState(status: CallStatus): TaskState {
+  switch (status) {
+    case 'completed':
+      return 'completed';
+    case 'cancelled':
+      return 'cancelled';
+    case 'failed':
+    case 'timeout':
+      return 'failed';
+    default:
+      return 'working';
+  }
+}
+
+function fromCallInfo(info: CallInfo): CallTask {
+  const task: CallTask = {
+    taskId: info.callId,
+    status: taskState(info.status),
+    createdAt: info.createdAt,
+    lastUpdatedAt: info.updatedAt,
+  };
+  const message = info.error ? `${info.error.code}: ${info.error.message}` : task.status === 'working' ? info.status : undefined;
+  if (message) task.statusMessage = message;
+  return task;
+}
