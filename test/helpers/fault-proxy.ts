@@ -1,24 +1,41 @@
 /**
  * FAULT INJECTOR, not a real part: an HTTP proxy in front of a real MCP
- * server that, on request, answers with an error status, never answers, or
- * cuts the connection — failures a real server cannot be made to produce at
- * a chosen moment. Everything it does not intercept is passed through
- * unchanged, streams included.
+ * server that, on request, answers with an error status, never answers,
+ * cuts the connection, answers with a body no conforming server sends (a
+ * wrong JSON-RPC id, non-JSON, a truncated SSE stream, an error or an event
+ * of megabytes), or passes a request on and then answers like a failing
+ * gateway — failures a real server cannot be made to produce at a chosen
+ * moment. Everything it does not intercept is passed through unchanged,
+ * streams included.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 
+/** What the proxy knows of an intercepted request. */
+export interface RpcInfo {
+  /** JSON-RPC id of the request (POST), if any. */
+  id?: string | number;
+  method?: string;
+  session?: string;
+}
+
 export type FaultAction =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  /** Answer with this body (default HTTP 200, content-type application/json), never asking the server. */
+  | { kind: 'respond'; status?: number; headers?: Record<string, string>; body: string | ((rpc: RpcInfo) => string); thenReset?: boolean }
+  /** Pass the request on (the server starts it), drop the server's answer, and answer `status` like a failing gateway. */
+  | { kind: 'forward-then-status'; status: number }
   /** Accept the request and never answer (until the proxy closes). */
   | { kind: 'hang' }
   /** Destroy the connection without answering (after the request reached the proxy). */
   | { kind: 'reset' };
 
 export interface FaultRule {
-  /** JSON-RPC method of the request body (POST), or 'GET' for stream resumption. */
+  /** JSON-RPC method of the request body (POST), 'GET' for stream resumption, or '*' for every request. */
   match: string;
+  /** Only requests of this MCP session (Mcp-Session-Id): how a test makes the server "forget" one session. */
+  session?: string;
   action: FaultAction;
   /** How many matching requests get the fault (default: all until cleared). */
   times?: number;
@@ -27,6 +44,7 @@ export interface FaultRule {
 export interface RequestSeen {
   method: string;
   rpc?: string;
+  session?: string;
   at: number;
   fault?: FaultAction['kind'];
 }
@@ -79,16 +97,25 @@ export class FaultProxy {
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
     let rpc: string | undefined;
+    let id: string | number | undefined;
     if (req.method === 'POST') {
       try {
-        rpc = (JSON.parse(body.toString('utf8')) as { method?: string }).method;
+        const parsed = JSON.parse(body.toString('utf8')) as { method?: string; id?: string | number };
+        rpc = parsed.method;
+        id = parsed.id;
       } catch {
         rpc = undefined;
       }
     }
+    const session = typeof req.headers['mcp-session-id'] === 'string' ? req.headers['mcp-session-id'] : undefined;
     const key = req.method === 'GET' ? 'GET' : rpc;
-    const rule = this.rules.find((r) => r.match === key && (r.times === undefined || r.times > 0));
-    const seen: RequestSeen = { method: req.method ?? '', at: Date.now(), ...(rpc ? { rpc } : {}) };
+    const rule = this.rules.find(
+      (r) =>
+        (r.match === key || r.match === '*') &&
+        (r.session === undefined || r.session === session) &&
+        (r.times === undefined || r.times > 0),
+    );
+    const seen: RequestSeen = { method: req.method ?? '', at: Date.now(), ...(rpc ? { rpc } : {}), ...(session ? { session } : {}) };
     this.seen.push(seen);
     if (rule) {
       if (rule.times !== undefined) rule.times--;
@@ -97,6 +124,16 @@ export class FaultProxy {
       if (a.kind === 'status') {
         res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
         res.end(a.body ?? JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: `injected HTTP ${a.status}` }, id: null }));
+      } else if (a.kind === 'respond') {
+        const text =
+          typeof a.body === 'function'
+            ? a.body({ ...(id !== undefined ? { id } : {}), ...(rpc ? { method: rpc } : {}), ...(session ? { session } : {}) })
+            : a.body;
+        res.writeHead(a.status ?? 200, { 'content-type': 'application/json', ...a.headers });
+        if (a.thenReset) res.write(text, () => req.socket.destroy());
+        else res.end(text);
+      } else if (a.kind === 'forward-then-status') {
+        await this.forwardThenFail(req, res, body, a.status);
       } else if (a.kind === 'reset') {
         req.socket.destroy();
       }
@@ -105,11 +142,22 @@ export class FaultProxy {
     await this.forward(req, res, body);
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (typeof v === 'string' && !['host', 'connection', 'content-length'].includes(k)) headers[k] = v;
+  /** The request goes to the server (which starts it); the client gets `status` instead of the answer. */
+  private async forwardThenFail(req: IncomingMessage, res: ServerResponse, body: Buffer, status: number): Promise<void> {
+    const controller = new AbortController();
+    try {
+      const upstream = await fetch(this.target, { method: 'POST', headers: forwardedHeaders(req), body, signal: controller.signal });
+      // Leave the server's stream without reading it: the call runs on upstream.
+      await upstream.body?.cancel();
+    } catch {
+      // the server failed too: the client gets the gateway's status all the same
     }
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(`injected gateway HTTP ${status} after passing the request on`);
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const headers = forwardedHeaders(req);
     const controller = new AbortController();
     res.on('close', () => controller.abort());
     try {
@@ -133,4 +181,12 @@ export class FaultProxy {
       else res.destroy();
     }
   }
+}
+
+function forwardedHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (typeof v === 'string' && !['host', 'connection', 'content-length'].includes(k)) headers[k] = v;
+  }
+  return headers;
 }

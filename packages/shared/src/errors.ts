@@ -14,6 +14,12 @@ export const ErrorCode = {
   invalid_arguments: 'invalid_arguments',
   /** The arguments are larger than `limits.maxArgumentsBytes`. */
   arguments_too_large: 'arguments_too_large',
+  /** `arguments` or `meta` are nested deeper than `limits.maxArgumentsDepth`. */
+  arguments_too_deep: 'arguments_too_deep',
+  /** An HTTP answer of the MCP server (a JSON body or one SSE event) is larger than `limits.maxResponseBytes`. */
+  response_too_large: 'response_too_large',
+  /** The MCP server answered with a redirect; mcpq does not follow it (the configured credentials would go along). */
+  redirect_refused: 'redirect_refused',
   /** A call with this callId already exists; the new submission was not run. */
   duplicate_call_id: 'duplicate_call_id',
   /** The MCP server could not be reached (after retries). */

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import {
   backoffDelay,
   cancelUpstream,
+  clipText,
   describeError,
   ErrorCode,
   finishCall,
@@ -22,6 +23,7 @@ import {
   JoinMessageSchema,
   keepWorking,
   limitResult,
+  recordRefreshAfterMs,
   mayRunUpstream,
   publishDeadLetter,
   republishResult,
@@ -43,6 +45,9 @@ import { CallWatch, followCall, interruptedRedispatch, joinerHoldsCall, type Dis
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
+/** Failures in a row handling one join (mcpq's own errors) before the call ends `internal`. */
+const MAX_JOIN_FAILURES = 10;
+
 export class Joiner {
   readonly id: string;
   state: JoinerState = 'created';
@@ -56,7 +61,7 @@ export class Joiner {
   private readonly activeByServer = new Map<string, number>();
 
   constructor(private readonly ctx: ServiceContext) {
-    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
     this.id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.loop = new WorkLoop({
       name: 'join',
@@ -64,6 +69,8 @@ export class Joiner {
       concurrency: ctx.config.joiner.maxInFlight,
       handle: (msg) => this.handle(msg),
       logger: ctx.logger,
+      maxFailures: MAX_JOIN_FAILURES,
+      giveUp: (msg, err) => this.giveUp(msg, err),
     });
     this.cancels = new CancelRequests(
       ctx,
@@ -169,10 +176,18 @@ export class Joiner {
    * call without a task yet) or an interrupted re-dispatch (the follower
    * records its own attempt). Undefined when another process wrote in between.
    */
-  private async claim(found: Versioned<CallRecord>, mode: Mode): Promise<Versioned<CallRecord> | undefined> {
+  private async claim(read: Versioned<CallRecord>, mode: Mode): Promise<Versioned<CallRecord> | undefined> {
+    let record: Versioned<CallRecord>;
+    let found: Versioned<CallRecord>;
+    try {
+      // Each delivery of a live call keeps its record from expiring while the call is quiet.
+      found = await this.ctx.store.refresh(read, recordRefreshAfterMs(this.ctx.config));
+    } catch (err) {
+      if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
+      return undefined;
+    }
     if (joinerHoldsCall(mode, found.value) || interruptedRedispatch(mode, found.value)) return found;
     if (found.value.status === 'running' && (found.value.owner === this.id || mode === 'task')) return found;
-    let record: Versioned<CallRecord>;
     try {
       record = await this.ctx.store.update(found, { status: 'running', owner: this.id });
     } catch (err) {
@@ -353,6 +368,28 @@ export class Joiner {
     }
   }
 
+  /**
+   * Handling this join failed MAX_JOIN_FAILURES times in a row (an error of
+   * mcpq's own, not the server's): end the call `internal` with the last
+   * error rather than retry forever; if even that cannot be written, the join
+   * becomes a dead letter.
+   */
+  private async giveUp(msg: JsMsg, err: unknown): Promise<void> {
+    const join = this.parseJoin(msg);
+    if (!join) return; // parseJoin dead-lettered it
+    const message = `mcpq failed to handle this call ${MAX_JOIN_FAILURES} times in a row and gave up: ${clipText(describeError(err))}`;
+    this.ctx.logger.error({ callId: join.callId, err: describeError(err) }, message);
+    try {
+      const found = await this.ctx.store.get(join.callId);
+      if (found && !this.ctx.store.isTerminal(found)) {
+        await finishCall(this.ctx.store, this.ctx.events, found, { status: 'failed', error: { code: ErrorCode.internal, message } });
+      }
+      msg.ack();
+    } catch {
+      await this.deadLetter(msg, ErrorCode.internal, message, join.callId);
+    }
+  }
+
   private parseJoin(msg: JsMsg): JoinMessage | undefined {
     let json: unknown;
     try {
@@ -376,7 +413,14 @@ export class Joiner {
   private async deadLetter(msg: JsMsg, code: ErrorCode, message: string, callId?: string): Promise<void> {
     this.ctx.logger.error({ code, subject: msg.subject, seq: msg.seq, callId }, message);
     try {
-      await publishDeadLetter(this.ctx.js, this.ctx.names, { reason: 'join', code, message, msg, callId });
+      await publishDeadLetter(this.ctx.js, this.ctx.names, {
+        reason: 'join',
+        code,
+        message,
+        msg,
+        callId,
+        maxPayload: this.ctx.nc.info?.max_payload,
+      });
       this.ctx.telemetry.emit('dead-letter', { reason: 'join', code });
       msg.ack();
     } catch (err) {

@@ -123,6 +123,6 @@ export async function deadLetterSubmission(
   message: string,
   callId: string | undefined,
 ): Promise<void> {
-  await publishDeadLetter(ctx.js, ctx.names, { reason: 'submit', code, message, msg, callId });
+  await publishDeadLetter(ctx.js, ctx.names, { reason: 'submit', code, message, msg, callId, maxPayload: ctx.nc.info?.max_payload });
   ctx.telemetry.emit('dead-letter', { reason: 'submit', code });
 }

@@ -20,6 +20,9 @@ interface Advisory {
   deliveries?: number;
 }
 
+/** Deliveries of one advisory before it is given up (each failed one is retried after the work loop's 5 s). */
+const MAX_ADVISORY_DELIVERIES = 10;
+
 export class ExhaustedRequests {
   private readonly loop: WorkLoop;
 
@@ -28,9 +31,27 @@ export class ExhaustedRequests {
       name: 'advisories',
       consumer: () => ctx.js.consumers.get(ctx.names.streams.advisories, ctx.names.consumers.advisories),
       concurrency: 4,
-      handle: (msg) => this.handle(msg),
+      handle: (msg) => this.handleBounded(msg),
       logger: ctx.logger,
     });
+  }
+
+  /**
+   * One advisory is tried at most MAX_ADVISORY_DELIVERIES times: a request
+   * whose dead letter or result cannot be written (whatever the reason) must
+   * not go round forever; the last failure is logged and the advisory let go.
+   */
+  private async handleBounded(msg: JsMsg): Promise<void> {
+    try {
+      await this.handle(msg);
+    } catch (err) {
+      if (msg.info.deliveryCount < MAX_ADVISORY_DELIVERIES) throw err;
+      this.ctx.logger.error(
+        { err: describeError(err), seq: msg.seq, deliveries: msg.info.deliveryCount },
+        'giving up on an exhausted-request advisory after repeated failures; the request stays in the submit stream',
+      );
+      msg.ack();
+    }
   }
 
   start(): void {
@@ -55,19 +76,14 @@ export class ExhaustedRequests {
     const stored = await this.ctx.jsm.streams.getMessage(stream, { seq }).catch(() => null);
     if (!stored) return msg.ack(); // handled after all, or already removed
     const deliveries = advisory.deliveries ?? this.ctx.config.submitter.maxDeliver;
-    const intake = parseSubmission(
-      stored.subject,
-      stored.data,
-      this.ctx.names,
-      this.ctx.config,
-      stored.header?.get('Nats-Msg-Id') || undefined,
-    );
+    const intake = parseSubmission(stored.subject, stored.data, this.ctx.names, this.ctx.config, stored.header?.values('Nats-Msg-Id'));
     const callId = intake.ok ? intake.request.callId : intake.callId;
     const log = this.ctx.logger.child({ callId, seq });
     const message = terminated
       ? 'the request was terminated before it could be handled'
       : `the request was delivered ${deliveries} times and never handled (each submitter that took it stopped before finishing)`;
     await publishDeadLetter(this.ctx.js, this.ctx.names, {
+      maxPayload: this.ctx.nc.info?.max_payload,
       reason: terminated ? 'terminated' : 'exhausted',
       code: ErrorCode.delivery_exhausted,
       message,

@@ -34,6 +34,9 @@ import {
   toMcpqError,
   traceIdOf,
   WorkLoop,
+  KeyedBudget,
+  untilDeadline,
+  type SlotLease,
   type CallRecord,
   type CallRequest,
   type Era,
@@ -85,6 +88,10 @@ export class Submitter {
   private readonly servers: ServerClients;
   /** Calls this process is dispatching right now (a redelivery of one of them must wait, not judge it lost). */
   private readonly dispatching = new Set<string>();
+  /** Dispatches per server alias (servers.<alias>.maxDispatching). */
+  private readonly budget = new KeyedBudget((server) => this.ctx.config.servers[server]?.maxDispatching ?? 1);
+  /** Aborted on stop: requests waiting for a server's budget go back to the queue. */
+  private readonly stopping = new AbortController();
   readonly id = `${hostname()}-${process.pid}`;
 
   constructor(private readonly ctx: ServiceContext) {
@@ -92,11 +99,11 @@ export class Submitter {
       name: 'submit',
       consumer: () => ctx.js.consumers.get(ctx.names.streams.submit, ctx.names.consumers.submitter),
       concurrency: ctx.config.submitter.concurrency,
-      handle: (msg) => this.handle(msg),
+      handle: (msg, lease) => this.handle(msg, lease),
       logger: ctx.logger,
     });
     this.exhausted = new ExhaustedRequests(ctx);
-    this.servers = new ServerClients(ctx.config.servers, ctx.logger);
+    this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
     this.arguments = new ArgumentValidator(ctx.logger);
   }
 
@@ -110,6 +117,7 @@ export class Submitter {
   /** Stops taking requests and finishes the dispatches already started (bounded by `graceMs`). */
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
+    this.stopping.abort();
     await this.loop.stop();
     await this.exhausted.stop(Math.min(graceMs, 5_000));
     const left = await this.loop.drain(graceMs);
@@ -121,9 +129,9 @@ export class Submitter {
     return this.loop.inFlight;
   }
 
-  private async handle(msg: JsMsg): Promise<void> {
+  private async handle(msg: JsMsg, lease: SlotLease): Promise<void> {
     const startedAt = Date.now();
-    const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config, msg.headers?.get('Nats-Msg-Id') || undefined);
+    const intake = parseSubmission(msg.subject, msg.data, this.ctx.names, this.ctx.config, msg.headers?.values('Nats-Msg-Id'));
     if (!intake.ok) return this.reject(msg, intake);
     const traceparent = msg.headers?.get('traceparent') || undefined;
     const traceId = traceIdOf(traceparent);
@@ -134,34 +142,70 @@ export class Submitter {
       ...(traceId ? { traceId } : {}),
     });
     const serverSession = this.servers.session(intake.server);
-    const plan = await this.plan(intake.server, intake.request);
     // The deadline counts from when the request entered the queue; one already past is ended by dispatch().
     const deadline =
       intake.request.timeoutMs !== undefined ? Math.floor(msg.info.timestampNanos / 1e6) + intake.request.timeoutMs : undefined;
-    const startsAtOnce = deadline === undefined || Date.now() < deadline;
-    const initial = !startsAtOnce ? undefined : plan.kind === 'start' ? plan.first.patch : plan.kind === 'hold' ? plan.patch : undefined;
-    const record = await claimCall(
-      this.ctx,
-      { msg, server: intake.server, request: intake.request, log, traceparent: traceId ? traceparent : undefined, deadline, initial },
-      (callId) => this.dispatching.has(callId),
-    );
-    if (!record) return msg.ack();
-    if ('retryInMs' in record) return msg.nak(record.retryInMs);
+    // Waiting for the server's budget and planning may take a while: keep the request ours meanwhile.
     const stopKeepAlive = keepWorking(msg, Math.max(1_000, Math.floor(this.ctx.config.submitter.ackWaitMs / 3)));
-    this.dispatching.add(intake.request.callId);
     try {
-      await this.dispatch(msg, record, serverSession, plan, intake.request, log, startedAt);
+      // Planning and dispatching talk to the server: both run inside the server's own budget.
+      const giveBack = await this.serverBudget(intake.server, lease);
+      if (!giveBack) return msg.nak(); // stopping: another submitter takes it
+      try {
+        await this.planAndDispatch(
+          msg,
+          intake.server,
+          intake.request,
+          serverSession,
+          deadline,
+          log,
+          startedAt,
+          traceId ? traceparent : undefined,
+        );
+      } finally {
+        giveBack();
+      }
     } finally {
-      this.dispatching.delete(intake.request.callId);
       stopKeepAlive();
     }
   }
 
+  private async planAndDispatch(
+    msg: JsMsg,
+    server: string,
+    request: CallRequest,
+    serverSession: ServerSession,
+    deadline: number | undefined,
+    log: Logger,
+    startedAt: number,
+    traceparent: string | undefined,
+  ): Promise<void> {
+    const plan = await this.plan(server, request, deadline);
+    const startsAtOnce = deadline === undefined || Date.now() < deadline;
+    const initial = !startsAtOnce ? undefined : plan.kind === 'start' ? plan.first.patch : plan.kind === 'hold' ? plan.patch : undefined;
+    const record = await claimCall(this.ctx, { msg, server, request, log, traceparent, deadline, initial }, (callId) =>
+      this.dispatching.has(callId),
+    );
+    if (!record) return msg.ack();
+    if ('retryInMs' in record) return msg.nak(record.retryInMs);
+    this.dispatching.add(request.callId);
+    try {
+      await this.dispatch(msg, record, serverSession, plan, request, log, startedAt);
+    } finally {
+      this.dispatching.delete(request.callId);
+    }
+  }
+
   /** Checks what can be checked before the claim: the era, the session, the tool, the arguments, the mode. Never throws. */
-  private async plan(server: string, request: CallRequest): Promise<Plan> {
+  private async plan(server: string, request: CallRequest, deadline: number | undefined): Promise<Plan> {
     let era: Era | undefined;
     try {
-      const call = await planCall(this.servers, server, this.ctx.config.servers[server]!.mode, request.tool, (e) => (era = e));
+      // A hanging server must not hold this call past its deadline (the shared session goes on opening for the others).
+      const call = await untilDeadline(
+        planCall(this.servers, server, this.ctx.config.servers[server]!.mode, request.tool, (e) => (era = e)),
+        deadline,
+        `opening a session with ${server} and listing its tools`,
+      );
       const tool = call.tool;
       if (!tool) {
         return {
@@ -202,6 +246,21 @@ export class Submitter {
       };
     } catch (err) {
       return { kind: 'failed', err: afterEraChange(this.servers, server, era, err) };
+    }
+  }
+
+  /**
+   * Waits for room in the server's own dispatch budget (servers.<alias>.maxDispatching).
+   * A request that has to wait gives its shared slot back first, so a server
+   * that hangs holds only its own budget and other servers' calls go on.
+   * Undefined when the submitter stops meanwhile.
+   */
+  private async serverBudget(server: string, lease: SlotLease): Promise<(() => void) | undefined> {
+    if (!this.budget.hasRoom(server)) lease.release();
+    try {
+      return await this.budget.take(server, this.stopping.signal);
+    } catch {
+      return undefined;
     }
   }
 

@@ -256,6 +256,12 @@ async function dlqReplay(argv: string[]): Promise<number> {
       process.stderr.write(`no dead letter with sequence ${seq}\n`);
       return ExitCode.notFound;
     }
+    if (out.outcome === 'truncated') {
+      process.stderr.write(
+        `not replayed: dead letter ${seq} holds only the first part of its payload (${out.payloadBytes ?? '?'} bytes were too large to keep whole)\n`,
+      );
+      return ExitCode.error;
+    }
     if (out.outcome === 'duplicate') {
       process.stderr.write(`not replayed: ${out.subject} still holds this Nats-Msg-Id within its duplicate window; try again later\n`);
       return ExitCode.error;
@@ -275,7 +281,9 @@ async function dlqReplay(argv: string[]): Promise<number> {
 export type ReplayOutcome =
   | { outcome: 'replayed'; replayed: number; subject: string; stream: string; seq: number; deleted: boolean }
   | { outcome: 'not_found' }
-  | { outcome: 'duplicate'; subject: string };
+  | { outcome: 'duplicate'; subject: string }
+  /** The letter holds only the start of its payload (cut to fit one NATS message): it cannot be replayed. */
+  | { outcome: 'truncated'; payloadBytes?: number | undefined };
 
 /**
  * Publishes a dead letter's original payload and headers again to its original subject, then
@@ -286,6 +294,7 @@ export async function replayDeadLetter(client: McpqClient, seq: number, options:
   const stored = await jsm.streams.getMessage(client.names.streams.dlq, { seq });
   if (!stored) return { outcome: 'not_found' };
   const letter = DeadLetterSchema.parse(stored.json());
+  if (letter.payloadTruncated) return { outcome: 'truncated', payloadBytes: letter.payloadBytes };
   const payload =
     letter.payload !== undefined ? new TextEncoder().encode(letter.payload) : Buffer.from(letter.payloadBase64 ?? '', 'base64');
   const h = natsHeaders();

@@ -7,6 +7,10 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Names } from '../wire/names.js';
 import type { DeadLetter } from '../wire/schemas.js';
+import { fitDeadLetter } from '../bounds/dead-letter.js';
+
+/** NATS's default max_payload, when the server did not say. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export interface DeadLetterInput {
   /** Subject token after `<prefix>.dlq.`: `submit`, `join`, `exhausted`. */
@@ -15,6 +19,8 @@ export interface DeadLetterInput {
   message: string;
   msg: Pick<JsMsg, 'subject' | 'data' | 'headers' | 'seq'> & { info?: { deliveryCount: number; stream: string } };
   callId?: string | undefined;
+  /** The NATS server's max_payload (`nc.info.max_payload`): the letter is cut to fit it. */
+  maxPayload?: number | undefined;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -47,9 +53,14 @@ export function buildDeadLetter(input: DeadLetterInput): DeadLetter {
   return letter;
 }
 
-/** Publishes a dead letter; deduplicated per original stream message, so a redelivery does not add a second one. */
+/**
+ * Publishes a dead letter, cut to fit one NATS message (a payload near the
+ * limit grows when embedded and escaped: a letter that cannot be published
+ * would send its message round the redeliveries forever); deduplicated per
+ * original stream message, so a redelivery does not add a second one.
+ */
 export async function publishDeadLetter(js: JetStreamClient, n: Names, input: DeadLetterInput): Promise<DeadLetter> {
-  const letter = buildDeadLetter(input);
+  const letter = fitDeadLetter(buildDeadLetter(input), input.maxPayload ?? DEFAULT_MAX_PAYLOAD);
   const msgID = letter.stream ? `dlq.${letter.stream}.${letter.seq}` : undefined;
   await js.publish(n.dlq(input.reason), JSON.stringify(letter), msgID ? { msgID } : {});
   return letter;

@@ -43,6 +43,10 @@ export const CallRecordSchema = z.object({
   progressToken: JsonRpcIdSchema.optional(),
   /** Resume token: the last SSE event id seen on the call's stream. */
   lastEventId: z.string().optional(),
+  /** The server's SSE `retry:` (ms) when it sent one: how long to wait before resuming its stream (capped by limits.maxRetryAfterMs when used). */
+  retryMs: z.number().int().nonnegative().optional(),
+  /** HTTP 409s in a row on the resume GET (the stream held by another connection): counted apart from rejoinFailures. */
+  streamConflicts: z.number().int().nonnegative().optional(),
   taskId: z.string().optional(),
   /** Task mode: the task status and statusMessage last seen, and the server's suggested poll interval. */
   taskStatus: z.string().optional(),

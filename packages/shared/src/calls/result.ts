@@ -5,6 +5,7 @@
  * with the dedupe id `<callId>.result`. A crash between the two steps is
  * repaired by `republishResult` when the message is redelivered.
  */
+import { measureJson } from '../bounds/json.js';
 import { ErrorCode } from '../errors.js';
 import type { WireError, ResultEvent, TerminalStatus } from '../wire/schemas.js';
 import type { CallEvents } from './events.js';
@@ -42,13 +43,31 @@ export async function finishCall(
   return stored;
 }
 
+/** Deepest result kept: deeper ones are refused before anything serializes them (which would overflow the stack). */
+export const MAX_RESULT_DEPTH = 512;
+
 /**
  * A result larger than `maxBytes` (JSON) is not kept: the call fails with
- * `result_too_large`, saying how large it was. Outcomes without a result pass.
+ * `result_too_large`, saying how large it was; likewise a result nested
+ * deeper than MAX_RESULT_DEPTH. Outcomes without a result pass.
  */
 export function limitResult(outcome: Outcome, maxBytes: number): Outcome {
   if (outcome.result === undefined) return outcome;
-  const bytes = Buffer.byteLength(JSON.stringify(outcome.result));
+  const measured = measureJson(outcome.result, MAX_RESULT_DEPTH);
+  if (!measured.ok) {
+    return {
+      status: 'failed',
+      error: {
+        code: ErrorCode.result_too_large,
+        message:
+          measured.reason === 'too_deep'
+            ? `the tool's result is nested deeper than ${MAX_RESULT_DEPTH} levels; it was not kept`
+            : `the tool's result cannot be serialized: ${measured.message}`,
+        data: { limit: maxBytes, isError: outcome.result.isError === true },
+      },
+    };
+  }
+  const bytes = measured.bytes;
   if (bytes <= maxBytes) return outcome;
   return {
     status: 'failed',

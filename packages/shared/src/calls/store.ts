@@ -7,6 +7,7 @@
  */
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { boundWireError, DEFAULT_MAX_ERROR_BYTES } from '../bounds/wire-error.js';
 import { ErrorCode, McpqError } from '../errors.js';
 import { retryWhileNatsFails } from '../nats/errors.js';
 import { canTransition, CallRecordSchema, isTerminalRecord, type CallRecord } from './record.js';
@@ -21,8 +22,20 @@ export type RecordPatch = Partial<Omit<CallRecord, 'v' | 'callId' | 'createdAt' 
 export type NewRecord = Omit<CallRecord, 'v' | 'createdAt' | 'updatedAt' | 'progressSeq' | 'attempts'> &
   Partial<Pick<CallRecord, 'progressSeq' | 'attempts'>>;
 
+export interface CallStoreOptions {
+  /** `limits.maxErrorBytes`: every error a record keeps (`lastError`, `result.error`) is cut to this. */
+  maxErrorBytes?: number;
+}
+
 export class CallStore {
-  constructor(private readonly kv: KV) {}
+  private readonly maxErrorBytes: number;
+
+  constructor(
+    private readonly kv: KV,
+    options: CallStoreOptions = {},
+  ) {
+    this.maxErrorBytes = options.maxErrorBytes ?? DEFAULT_MAX_ERROR_BYTES;
+  }
 
   async get(callId: string): Promise<Versioned<CallRecord> | null> {
     const entry = await this.kv.get(callId);
@@ -61,7 +74,7 @@ export class CallStore {
     if (!canTransition(from, to)) {
       throw new McpqError(ErrorCode.internal, `call ${current.value.callId}: no transition ${from} -> ${to}`);
     }
-    const value: CallRecord = { ...current.value, ...patch, updatedAt: new Date().toISOString() };
+    const value: CallRecord = this.bounded({ ...current.value, ...patch, updatedAt: new Date().toISOString() });
     for (const key of Object.keys(patch) as Array<keyof RecordPatch>) {
       if (patch[key] === undefined) delete (value as Record<string, unknown>)[key];
     }
@@ -101,6 +114,28 @@ export class CallStore {
       },
       { until: Date.now() + boundMs },
     );
+  }
+
+  /**
+   * The record with its errors cut to `maxErrorBytes`: a server's error of
+   * megabytes would make every write fail (a KV value must fit one NATS
+   * message), and the call would never end. The one place every write passes.
+   */
+  private bounded(value: CallRecord): CallRecord {
+    const out = value;
+    if (out.lastError) out.lastError = boundWireError(out.lastError, this.maxErrorBytes);
+    if (out.result?.error) out.result = { ...out.result, error: boundWireError(out.result.error, this.maxErrorBytes) };
+    return out;
+  }
+
+  /**
+   * Rewrites a live record unchanged once it is `olderThanMs` old, so that it
+   * does not expire (records live streams.callsTtlMs after their last write)
+   * while its call is quiet. Compare-and-set like every write.
+   */
+  async refresh(current: Versioned<CallRecord>, olderThanMs: number): Promise<Versioned<CallRecord>> {
+    if (isTerminalRecord(current.value) || Date.now() - Date.parse(current.value.updatedAt) < olderThanMs) return current;
+    return this.update(current, {});
   }
 
   isTerminal(record: Versioned<CallRecord>): boolean {

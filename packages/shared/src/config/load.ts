@@ -4,6 +4,7 @@
  * pass. Every problem is reported at start-up with the path of the bad value.
  */
 import { readFileSync } from 'node:fs';
+import { minRecordTtlMs, RECORD_TTL_MARGIN } from './record-ttl.js';
 import { z } from 'zod';
 import { ErrorCode, McpqError } from '../errors.js';
 import { ConfigSchema, type Config, type Secret, type ServerConfig } from './schema.js';
@@ -72,6 +73,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (config.joiner.pollMinMs > config.joiner.pollMaxMs) {
     throw new McpqError(ErrorCode.config_invalid, `invalid config (${source}): joiner.pollMinMs must not exceed joiner.pollMaxMs`);
+  }
+  const minTtl = minRecordTtlMs(config);
+  if (config.streams.callsTtlMs < minTtl) {
+    throw new McpqError(
+      ErrorCode.config_invalid,
+      `invalid config (${source}): streams.callsTtlMs (${config.streams.callsTtlMs}) must be at least ${minTtl}: ${RECORD_TTL_MARGIN} times the longest time a live call may go untouched (the largest of the AckWaits, timeouts, backoff caps, joiner.pollMaxMs, joiner.idleTimeoutMs and limits.maxRetryAfterMs), or records of quiet calls could expire`,
+    );
   }
   // Resolve every secret now, so a missing variable is a start-up error, not a failed call.
   // (gateway.tokens are resolved by the processes that check them, the gateway and the console, at their

@@ -36,6 +36,10 @@ export const ServerConfigSchema = z.strictObject({
   taskTtlMs: positiveMs(24 * 3600 * 1000),
   /** Per-request HTTP timeout for short requests (initialize, tools/list, tasks/get, notifications). */
   requestTimeoutMs: positiveMs(30_000),
+  /** Bound on opening a session (initialize), at most requestTimeoutMs: a server that accepts connections and never answers fails this fast. */
+  connectTimeoutMs: positiveMs(5_000),
+  /** Dispatches to this server one submitter runs at once; more wait without holding the submitter's shared slots. */
+  maxDispatching: z.number().int().positive().default(8),
 });
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 
@@ -156,7 +160,11 @@ export const StreamsConfigSchema = z.strictObject({
   duplicateWindowMs: positiveMs(120_000),
   /** How long call events stay replayable in the events stream. */
   eventsMaxAgeMs: positiveMs(24 * 3600 * 1000),
-  /** How long call records stay in KV after their last update. */
+  /**
+   * How long call records stay in KV after their last update. Live calls' records are rewritten
+   * once a third of this old; it must be at least 3 times the longest time a live call may go
+   * untouched (checked at start-up).
+   */
   callsTtlMs: positiveMs(7 * 24 * 3600 * 1000),
   /** How long dead letters are kept. */
   dlqMaxAgeMs: positiveMs(7 * 24 * 3600 * 1000),
@@ -178,6 +186,22 @@ export const LimitsConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(512 * 1024),
+  /** Deepest nesting accepted in `arguments` and `meta` (a `{}` is 1); deeper requests end `arguments_too_deep`. */
+  maxArgumentsDepth: z.number().int().min(1).max(1000).default(64),
+  /** Largest error kept in a record, a status or a result, in bytes of JSON; a larger one is cut (the code always survives). */
+  maxErrorBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024),
+  /** Largest HTTP answer read from an MCP server (a JSON body, or one SSE event); a larger one is `response_too_large`. */
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(16 * 1024 * 1024),
+  /** Longest wait a server may ask for with `Retry-After` or an SSE `retry:`; longer asks are cut to this (and to the call's deadline). */
+  maxRetryAfterMs: positiveMs(60_000),
 });
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Which protocol era a server speaks, found once per endpoint and cached:
- * `server/discover` with the 2026-07-28 envelope; a 200, or a 400 carrying
+ * `server/discover` with the 2026-07-28 envelope; a 200 listing 2026-07-28 in
+ * `supportedVersions`, or a 400 carrying
  * -32020/-32021/-32022, means a 2026-07-28 server (unless its -32022 lists
  * only older versions); any other answer means a 2025-11-25 server (SDK 1.x
  * answers the probe with HTTP 400 and -32000). An unreachable server is an
@@ -48,7 +49,16 @@ export async function probeEra(client: McpHttpClient, options: { signal?: AbortS
       ...options,
       headers: routingHeaders(method, undefined),
     });
-    return { protocol: MODERN_PROTOCOL_VERSION, discover: discoverInfo(result) };
+    const discover = discoverInfo(result);
+    // A real server/discover lists the versions it serves. A 200 without 2026-07-28 among them comes from a
+    // server that answers every request alike (the conformance suite's legacy scenario servers do): not modern.
+    if (!discover.supportedVersions.includes(MODERN_PROTOCOL_VERSION)) {
+      return {
+        protocol: LEGACY_PROTOCOL_VERSION,
+        reason: `server/discover answered without ${MODERN_PROTOCOL_VERSION} among supportedVersions (${discover.supportedVersions.join(', ') || 'none'})`,
+      };
+    }
+    return { protocol: MODERN_PROTOCOL_VERSION, discover };
   } catch (err) {
     const code = modernErrorCodeOf(err);
     if (code === JsonRpcCode2026.unsupportedProtocolVersion) return fromUnsupported(err as McpqError);

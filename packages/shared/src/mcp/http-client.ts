@@ -6,6 +6,10 @@
  * ~60 KB per request; mcpq needs to detach and to hold thousands of streams.
  * HTTP failures become McpqErrors with stable codes and a `retryable` flag.
  */
+import { DEFAULT_MAX_RESPONSE_BYTES, readBodyCapped, readBodyPrefix } from '../bounds/body.js';
+import { clipText } from '../bounds/json.js';
+import { capDelay, DEFAULT_MAX_RETRY_AFTER_MS } from '../bounds/delay.js';
+import { Redactor, redactUrl } from '../bounds/redact.js';
 import { describeError, ErrorCode, McpqError } from '../errors.js';
 import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
@@ -23,6 +27,12 @@ export interface McpEndpoint {
   headers: Record<string, string>;
   /** Bound on short requests, and on waiting for response headers of long ones. */
   requestTimeoutMs: number;
+  /** Bound on opening a session (initialize); requestTimeoutMs when not given. */
+  connectTimeoutMs?: number | undefined;
+  /** Largest answer read (a JSON body, or one SSE event): `limits.maxResponseBytes`. */
+  maxResponseBytes?: number | undefined;
+  /** Cap on a server's `Retry-After`: `limits.maxRetryAfterMs`. */
+  maxRetryAfterMs?: number | undefined;
 }
 
 /** What mcpq keeps of an MCP session; the same fields live in the call record. */
@@ -50,7 +60,23 @@ export interface RequestOptions {
 let nextRequestNumber = 1;
 
 export class McpHttpClient {
-  constructor(readonly endpoint: McpEndpoint) {}
+  /** The URL as it may be shown: user info and query values redacted. Every message and log line uses this one. */
+  readonly safeUrl: string;
+  /** Removes the configured secrets from whatever a server or the network stack said. */
+  readonly redactor: Redactor;
+  /** Largest answer read (a JSON body, or one SSE event). */
+  readonly maxResponseBytes: number;
+  private readonly fetchUrl: string;
+  private readonly baseHeaders: Record<string, string>;
+
+  constructor(readonly endpoint: McpEndpoint) {
+    this.safeUrl = redactUrl(endpoint.url);
+    this.redactor = new Redactor(endpoint.url, Object.values(endpoint.headers));
+    this.maxResponseBytes = endpoint.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const { url, headers } = credentialsAsHeader(endpoint.url, endpoint.headers);
+    this.fetchUrl = url;
+    this.baseHeaders = headers;
+  }
 
   /** Opens a session: initialize, then notifications/initialized. */
   async initialize(options: RequestOptions = {}): Promise<InitializedSession> {
@@ -61,7 +87,7 @@ export class McpHttpClient {
       method: 'initialize',
       params: { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO },
     };
-    const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.requestTimeoutMs);
+    const bounded = withTimeout(options.signal, options.timeoutMs ?? this.endpoint.connectTimeoutMs ?? this.endpoint.requestTimeoutMs);
     try {
       const res = await this.send(
         'POST',
@@ -73,9 +99,14 @@ export class McpHttpClient {
       );
       const sessionId = res.headers.get('mcp-session-id') ?? undefined;
       let resumable = false;
-      const message = await readResponse(res, id, (eventId) => {
-        if (eventId) resumable = true;
-      });
+      const message = await readResponse(
+        res,
+        id,
+        (eventId) => {
+          if (eventId) resumable = true;
+        },
+        this.maxResponseBytes,
+      );
       const result = expectResult(message, 'initialize');
       const protocolVersion = typeof result.protocolVersion === 'string' ? result.protocolVersion : '';
       if (!SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)) {
@@ -92,7 +123,7 @@ export class McpHttpClient {
       await this.notify(session, 'notifications/initialized', undefined, { signal: bounded.signal });
       return session;
     } catch (err) {
-      throw bounded.translate(err, 'initialize');
+      throw this.redactor.error(bounded.translate(err, 'initialize'));
     } finally {
       bounded.done();
     }
@@ -115,9 +146,9 @@ export class McpHttpClient {
         bounded.signal,
         options.headers,
       );
-      return expectResult(await readResponse(res, id), method);
+      return expectResult(await readResponse(res, id, undefined, this.maxResponseBytes), method);
     } catch (err) {
-      throw bounded.translate(err, method);
+      throw this.redactor.error(bounded.translate(err, method));
     } finally {
       bounded.done();
     }
@@ -135,7 +166,7 @@ export class McpHttpClient {
       );
       await res.body?.cancel();
     } catch (err) {
-      throw bounded.translate(err, method);
+      throw this.redactor.error(bounded.translate(err, method));
     } finally {
       bounded.done();
     }
@@ -153,7 +184,7 @@ export class McpHttpClient {
       const res = await this.send('POST', session, JSON.stringify(body), bounded.signal);
       await res.body?.cancel();
     } catch (err) {
-      throw bounded.translate(err, 'response');
+      throw this.redactor.error(bounded.translate(err, 'response'));
     } finally {
       bounded.done();
     }
@@ -206,7 +237,7 @@ export class McpHttpClient {
     } catch (err) {
       options.signal?.removeEventListener('abort', onAbort);
       const reason = controller.signal.reason;
-      throw reason instanceof McpqError ? reason : toHttpError(err, `${method} ${this.endpoint.url}`);
+      throw this.redactor.error(reason instanceof McpqError ? reason : toHttpError(err, `${method} ${this.safeUrl}`));
     } finally {
       clearTimeout(timer);
     }
@@ -221,7 +252,7 @@ export class McpHttpClient {
     initializing = false,
   ): Promise<Response> {
     const headers: Record<string, string> = {
-      ...this.endpoint.headers,
+      ...this.baseHeaders,
       accept: method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream',
       ...extra,
     };
@@ -230,13 +261,14 @@ export class McpHttpClient {
     if (!initializing) headers['mcp-protocol-version'] = session.protocolVersion;
     let res: Response;
     try {
-      res = await fetch(this.endpoint.url, { method, headers, body, signal });
+      // Redirects are not followed: the configured headers (credentials) would go wherever they point.
+      res = await fetch(this.fetchUrl, { method, headers, body, signal, redirect: 'manual' });
     } catch (err) {
-      throw toHttpError(err, `${method} ${this.endpoint.url}`);
+      throw toHttpError(err, `${method} ${this.safeUrl}`);
     }
     if (res.ok) return res;
-    const text = await res.text().catch(() => '');
-    throw statusError(res, text, method, session);
+    const text = this.redactor.text(await readBodyPrefix(res));
+    throw statusError(res, text, `${method} ${this.safeUrl}`, session, this.endpoint.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
   }
 }
 
@@ -248,14 +280,21 @@ export async function readResponse(
   res: Response,
   id: JsonRpcId,
   onEventId?: (eventId: string | undefined) => void,
+  maxBytes: number = DEFAULT_MAX_RESPONSE_BYTES,
 ): Promise<JsonRpcMessage> {
   const type = res.headers.get('content-type') ?? '';
   if (type.includes('application/json')) {
-    const json: unknown = await res.json();
+    let json: unknown;
+    const text = await readBodyCapped(res, maxBytes, `answer to request ${String(id)}`);
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new McpqError(ErrorCode.protocol_error, `the answer to request ${String(id)} is not JSON: ${(err as Error).message}`);
+    }
     const items = Array.isArray(json) ? json : [json];
     for (const item of items) {
       const m = classify(item);
-      if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, id)) return m;
+      if (m && answers(m, id, items.length === 1)) return m;
     }
     throw new McpqError(ErrorCode.protocol_error, `JSON answer holds no response to request ${String(id)}`);
   }
@@ -263,31 +302,55 @@ export async function readResponse(
     throw new McpqError(ErrorCode.protocol_error, `unexpected content-type "${type}" in answer to request ${String(id)}`);
   }
   // The answer to a short request ends its stream: reading to the end lets the connection be reused.
-  for await (const event of readSse(res.body, { drainMs: 100 })) {
+  for await (const event of readSse(res.body, { drainMs: 100, maxEventChars: maxBytes })) {
     onEventId?.(event.id);
     const m = parseEventData(event.data);
-    if (m && (m.kind === 'result' || m.kind === 'error') && sameId(m.message.id, id)) return m;
+    if (m && answers(m, id, true)) return m;
   }
   throw new McpqError(ErrorCode.protocol_error, `stream ended without a response to request ${String(id)}`, { retryable: true });
+}
+
+/**
+ * Whether `m` answers request `id`. An error with `id: null` is the server's
+ * answer to a request it could not read (JSON-RPC: parse error, invalid
+ * request): on the response to a POST carrying one request, it is the
+ * answer to that request and ends it, rather than being waited past.
+ */
+export function answers(
+  m: JsonRpcMessage,
+  id: JsonRpcId,
+  onlyRequest: boolean,
+): m is Extract<JsonRpcMessage, { kind: 'result' | 'error' }> {
+  if (m.kind === 'result') return sameId(m.message.id, id);
+  if (m.kind === 'error') return sameId(m.message.id, id) || (onlyRequest && m.message.id === null);
+  return false;
 }
 
 function expectResult(message: JsonRpcMessage, method: string): Record<string, unknown> {
   if (message.kind === 'result') return message.message.result;
   if (message.kind === 'error') {
     const e = message.message.error;
-    throw new McpqError(ErrorCode.upstream_error, `${method} failed: ${e.message} (JSON-RPC ${e.code})`, {
+    throw new McpqError(ErrorCode.upstream_error, `${method} failed: ${clipText(String(e.message))} (JSON-RPC ${e.code})`, {
       data: { jsonrpcCode: e.code, message: e.message, data: e.data },
     });
   }
   throw new McpqError(ErrorCode.protocol_error, `${method}: expected a response, got a ${message.kind}`);
 }
 
-/** An HTTP status from the MCP server, as an McpqError. */
-function statusError(res: Response, text: string, method: string, session: McpSession): McpqError {
+/** An HTTP status from the MCP server, as an McpqError. `request` names the request (its URL already redacted). */
+function statusError(res: Response, text: string, request: string, session: McpSession, maxRetryAfterMs: number): McpqError {
   const status = res.status;
   const detail = text.length > 500 ? `${text.slice(0, 500)}...` : text;
   const data = { httpStatus: status, body: detail };
-  const what = `${method} ${res.url || ''} answered HTTP ${status}`;
+  const what = `${request} answered HTTP ${status}`;
+  if (status >= 300 && status < 400) {
+    const target = redirectTarget(res);
+    return new McpqError(
+      ErrorCode.redirect_refused,
+      `${what} (a redirect${target ? ` to ${target}` : ''}); redirects are not followed, so that the configured headers go nowhere else: configure the final URL`,
+      { data: { httpStatus: status, ...(target ? { location: target } : {}) } },
+    );
+  }
   // 2026-07-28 servers answer protocol errors with a JSON-RPC error body (HTTP 400, or 404 with -32601).
   const rpc = jsonRpcErrorOf(text);
   const modern = rpc && modernError(rpc, status, what);
@@ -297,7 +360,8 @@ function statusError(res: Response, text: string, method: string, session: McpSe
     return new McpqError(ErrorCode.session_lost, `${what}: the server no longer knows session ${session.sessionId}`, { data });
   }
   if (status === 429 || status === 408 || status >= 500 || status === 409) {
-    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+    const asked = parseRetryAfter(res.headers.get('retry-after'));
+    const retryAfterMs = asked === undefined ? undefined : capDelay(asked, { maxMs: maxRetryAfterMs });
     return new McpqError(ErrorCode.server_unreachable, `${what}${detail ? `: ${detail}` : ''}`, {
       data,
       retryable: true,
@@ -308,6 +372,17 @@ function statusError(res: Response, text: string, method: string, session: McpSe
     return new McpqError(ErrorCode.server_unreachable, `${what}: check the server's headers (credentials) in the config`, { data });
   }
   return new McpqError(ErrorCode.protocol_error, `${what}${detail ? `: ${detail}` : ''}`, { data });
+}
+
+/** Where a redirect points, redacted; undefined when it says nothing usable. */
+function redirectTarget(res: Response): string | undefined {
+  const location = res.headers.get('location');
+  if (!location) return undefined;
+  try {
+    return redactUrl(new URL(location, res.url || undefined).href);
+  } catch {
+    return '[unparseable location]';
+  }
 }
 
 /** fetch() failures (refused, reset, DNS, abort) as an McpqError. */
@@ -355,6 +430,32 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Statuses a proxy or gateway answers with, also after the request reached the server behind it. */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * fetch() refuses a URL with user info: it becomes an `Authorization: Basic`
+ * header (unless one is configured), and the URL is used without it.
+ */
+function credentialsAsHeader(url: string, headers: Record<string, string>): { url: string; headers: Record<string, string> } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { url, headers };
+  }
+  if (!u.username && !u.password) return { url, headers };
+  const user = decodeURIComponent(u.username);
+  const pass = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  const hasAuth = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
+  return {
+    url: u.href,
+    headers: hasAuth ? headers : { ...headers, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` },
+  };
+}
+
 /** Network error codes that prove a request never reached the server. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -365,7 +466,10 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOST
  * This decides between a retry and `outcome_unknown`.
  */
 export function requestReachedServer(err: unknown): 'no' | 'maybe' {
-  if (err instanceof McpqError && isRecord(err.data) && typeof err.data.httpStatus === 'number') return 'no';
+  if (err instanceof McpqError && isRecord(err.data) && typeof err.data.httpStatus === 'number') {
+    // A gateway's 502/503/504 may come after it passed the request on: the server may have started the call.
+    return GATEWAY_STATUSES.has(err.data.httpStatus) ? 'maybe' : 'no';
+  }
   for (let cur: unknown = err, depth = 0; cur && depth < 5; depth++) {
     const code = (cur as { code?: unknown }).code;
     if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return 'no';

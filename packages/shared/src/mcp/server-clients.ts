@@ -5,17 +5,32 @@
  * (probed once, cached) with its 2026-07-28 client.
  */
 import { resolveHeaders } from '../config/load.js';
-import type { ServerConfig } from '../config/schema.js';
+import type { Config, ServerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { EraCache, type Era } from './era.js';
 import { McpHttpClient } from './http-client.js';
 import { ModernMcpClient } from './modern-client.js';
 import { ServerSession } from './server-session.js';
 
-/** An MCP HTTP client for one configured server; `maxRequestTimeoutMs` caps its request timeout (short-lived uses like the CLI). */
-export function mcpClientFor(server: ServerConfig, options: { maxRequestTimeoutMs?: number } = {}): McpHttpClient {
+export interface McpClientOptions {
+  /** Caps the request timeout (short-lived uses like the CLI). */
+  maxRequestTimeoutMs?: number;
+  /** `limits` of the config: caps on answers and on the waits a server may ask for (defaults when absent). */
+  limits?: Pick<Config['limits'], 'maxResponseBytes' | 'maxRetryAfterMs'>;
+}
+
+/** An MCP HTTP client for one configured server. */
+export function mcpClientFor(server: ServerConfig, options: McpClientOptions = {}): McpHttpClient {
   const cap = options.maxRequestTimeoutMs ?? Number.POSITIVE_INFINITY;
-  return new McpHttpClient({ url: server.url, headers: resolveHeaders(server), requestTimeoutMs: Math.min(server.requestTimeoutMs, cap) });
+  return new McpHttpClient({
+    url: server.url,
+    headers: resolveHeaders(server),
+    requestTimeoutMs: Math.min(server.requestTimeoutMs, cap),
+    // Opening a session is a short request too: never allowed longer than one.
+    connectTimeoutMs: Math.min(server.connectTimeoutMs, server.requestTimeoutMs, cap),
+    maxResponseBytes: options.limits?.maxResponseBytes,
+    maxRetryAfterMs: options.limits?.maxRetryAfterMs,
+  });
 }
 
 /** A process's clients and sessions, by server alias. */
@@ -28,13 +43,14 @@ export class ServerClients {
   constructor(
     private readonly servers: Record<string, ServerConfig>,
     private readonly logger: Logger,
+    private readonly limits?: McpClientOptions['limits'],
   ) {}
 
   /** The client of a configured server (the caller checks that `alias` is configured). */
   client(alias: string): McpHttpClient {
     let client = this.clients.get(alias);
     if (!client) {
-      client = mcpClientFor(this.servers[alias]!);
+      client = mcpClientFor(this.servers[alias]!, this.limits ? { limits: this.limits } : {});
       this.clients.set(alias, client);
     }
     return client;

@@ -4,7 +4,7 @@
  * replaced when the server forgets it, and with the server's tool list
  * cached (refreshed on a miss and after a time to live).
  */
-import { ErrorCode, McpqError } from '../errors.js';
+import { ErrorCode, isMcpqError, McpqError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InitializedSession, McpHttpClient } from './http-client.js';
 
@@ -93,15 +93,27 @@ export class ServerSession {
     if (cur) await this.client.terminate(cur);
   }
 
+  /**
+   * The tool list of the live session. A 404 (the server forgot the session)
+   * replaces the session and asks once more on the new one: a lost session
+   * must not fail every later call until a restart.
+   */
   private async toolList(refresh: boolean): Promise<Map<string, ToolInfo>> {
-    const session = await this.session();
-    if (this.tools && this.tools.session === session && !refresh) return this.tools.byName;
-    if (!this.toolsLoading) {
-      this.toolsLoading = this.fetchTools(session).finally(() => {
-        this.toolsLoading = undefined;
-      });
+    for (let attempt = 1; ; attempt++) {
+      const session = await this.session();
+      if (this.tools && this.tools.session === session && !refresh) return this.tools.byName;
+      if (!this.toolsLoading) {
+        this.toolsLoading = this.fetchTools(session).finally(() => {
+          this.toolsLoading = undefined;
+        });
+      }
+      try {
+        return await this.toolsLoading;
+      } catch (err) {
+        if (!isMcpqError(err, ErrorCode.session_lost) || attempt >= 2) throw err;
+        await this.invalidate(session);
+      }
     }
-    return this.toolsLoading;
   }
 
   private async fetchTools(session: InitializedSession): Promise<Map<string, ToolInfo>> {

@@ -4,13 +4,15 @@
  * bound on how much one event may buffer.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../bounds/body.js';
+import { ErrorCode, McpqError } from '../errors.js';
 
 export type SseEvent = EventSourceMessage;
 
 export interface SseReadOptions {
   /** Called when the server sends a `retry:` field (SEP-1699 polling interval). */
   onRetry?: (ms: number) => void;
-  /** Largest event kept in memory, in characters. */
+  /** Largest event kept in memory, in characters (`limits.maxResponseBytes`); a larger one fails the read with `response_too_large`. */
   maxEventChars?: number;
   /**
    * When the reader stops early, keep reading (and dropping) for up to this
@@ -27,22 +29,27 @@ export interface SseReadOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_MAX_EVENT_CHARS = 32 * 1024 * 1024;
-
 /** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
 export async function* readSse(body: ReadableStream<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const pending: SseEvent[] = [];
-  let parseError: Error | undefined;
+  let parseError: McpqError | undefined;
+  const maxEventChars = options.maxEventChars ?? DEFAULT_MAX_RESPONSE_BYTES;
   let ended = false;
   const parser = createParser({
     onEvent: (event) => pending.push(event),
     onRetry: (ms) => options.onRetry?.(ms),
     onError: (err) => {
-      if (err.type === 'max-buffer-size-exceeded') parseError = err;
+      if (err.type === 'max-buffer-size-exceeded') {
+        parseError = new McpqError(
+          ErrorCode.response_too_large,
+          `an SSE event is larger than ${maxEventChars} characters (limits.maxResponseBytes)`,
+          { data: { limit: maxEventChars } },
+        );
+      }
     },
-    maxBufferSize: options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS,
+    maxBufferSize: maxEventChars,
   });
   const stop = (): void => void reader.cancel().catch(() => undefined);
   options.signal?.addEventListener('abort', stop, { once: true });

@@ -11,8 +11,8 @@
  * notifications/cancelled is sent, so the call runs on upstream.
  */
 import { ErrorCode, McpqError, toMcpqError } from '../errors.js';
-import { readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
-import type { JsonRpcError, JsonRpcResult } from './jsonrpc.js';
+import { answers, readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
+import { parseEventData, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
 import { readSse } from './sse.js';
 import { callStreamEvent, type CallStreamEvent } from './call-stream.js';
 import type { Outcome } from '../calls/result.js';
@@ -21,7 +21,9 @@ import type { CallRequest } from '../wire/schemas.js';
 import { outcomeOfResponse, toolCallMessage, type ToolCallIds } from './tool-call.js';
 
 export type StartOutcome =
-  { kind: 'detached'; lastEventId: string } | { kind: 'finished'; message: JsonRpcResult | JsonRpcError; lastEventId?: string | undefined };
+  /** `retryMs`: the server's SSE `retry:` (how long to wait before resuming), when it sent one. */
+  | { kind: 'detached'; lastEventId: string; retryMs?: number | undefined }
+  | { kind: 'finished'; message: JsonRpcResult | JsonRpcError; lastEventId?: string | undefined };
 
 /** A failed dispatch, with whether the request may have reached the server. */
 export class DispatchError extends Error {
@@ -72,13 +74,20 @@ export async function startResumableCall(
       const type = res.headers.get('content-type') ?? '';
       if (!type.includes('text/event-stream') || !res.body) {
         // A JSON answer: the server finished the call before answering.
-        const m = await readResponse(res, ids.requestId);
+        const m = await readResponse(res, ids.requestId, undefined, client.maxResponseBytes);
         if (m.kind === 'result' || m.kind === 'error') return { kind: 'finished', message: m.message };
       } else {
         // The window closes the stream when it ends with a resume token in hand; else the first event id after it leaves.
         const leave = new AbortController();
         let windowOver = !window || window.windowMs <= 0;
         let lastEventId: string | undefined;
+        let retryMs: number | undefined;
+        const onRetry = (ms: number) => (retryMs = ms);
+        const detached = (id: string): StartOutcome => ({
+          kind: 'detached',
+          lastEventId: id,
+          ...(retryMs !== undefined ? { retryMs } : {}),
+        });
         const timer = windowOver
           ? undefined
           : setTimeout(() => {
@@ -86,18 +95,20 @@ export async function startResumableCall(
               if (lastEventId) leave.abort();
             }, window!.windowMs);
         try {
-          for await (const event of readSse(res.body, { signal: leave.signal })) {
+          for await (const event of readSse(res.body, { signal: leave.signal, onRetry, maxEventChars: client.maxResponseBytes })) {
+            // On the call's own POST stream an error with id null answers it too.
+            const m = parseEventData(event.data);
+            if (m && answers(m, ids.requestId, true)) return { kind: 'finished', message: m.message, lastEventId: event.id };
             const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
-            if (e.kind === 'response') return { kind: 'finished', message: e.message, lastEventId: event.id };
             if (!windowOver && (e.kind === 'progress' || e.kind === 'request')) {
               if ((await window!.onEvent(e, event.id, event.id ?? lastEventId)) === 'leave') windowOver = true;
             }
             if (event.id) lastEventId = event.id;
             // Leaving the loop cancels the body: the detach.
-            if (lastEventId && windowOver) return { kind: 'detached', lastEventId };
+            if (lastEventId && windowOver) return detached(lastEventId);
           }
           // The server ended the stream (or the window did): the call goes on, resumable from the last event id.
-          if (lastEventId) return { kind: 'detached', lastEventId };
+          if (lastEventId) return detached(lastEventId);
         } finally {
           clearTimeout(timer);
         }
@@ -162,7 +173,7 @@ export async function startTaskCall(
     timeoutMs,
     `no answer to the task-augmented tools/call within ${timeoutMs} ms`,
     async (res) => {
-      const m = await readResponse(res, requestId);
+      const m = await readResponse(res, requestId, undefined, client.maxResponseBytes);
       if (m.kind === 'error') return { kind: 'finished', message: m.message };
       if (m.kind !== 'result') throw new McpqError(ErrorCode.protocol_error, 'tools/call answered with something that is not a response');
       const task = m.message.result.task as Partial<TaskInfo> | undefined;
@@ -228,5 +239,5 @@ export async function startCall(
   }
   const started = await startResumableCall(client, session, message, ids, options.timeoutMs, options.window);
   if (started.kind === 'finished') return { kind: 'finished', outcome: outcomeOfResponse(started.message) };
-  return { kind: 'started', patch: { lastEventId: started.lastEventId } };
+  return { kind: 'started', patch: { lastEventId: started.lastEventId, retryMs: started.retryMs } };
 }

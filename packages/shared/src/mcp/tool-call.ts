@@ -5,6 +5,7 @@
  * can recognise the call's own events on a stream that carries others.
  */
 import type { Outcome } from '../calls/result.js';
+import { clipText } from '../bounds/json.js';
 import { ErrorCode } from '../errors.js';
 import type { CallRequest } from '../wire/schemas.js';
 import type { JsonRpcError, JsonRpcResult } from './jsonrpc.js';
@@ -49,7 +50,7 @@ export function outcomeOfResponse(message: JsonRpcResult | JsonRpcError): Outcom
     status: 'failed',
     error: {
       code: e.code === -32602 ? ErrorCode.invalid_arguments : ErrorCode.upstream_error,
-      message: `MCP server answered with JSON-RPC error ${e.code}: ${e.message}`,
+      message: `MCP server answered with JSON-RPC error ${e.code}: ${clipText(String(e.message))}`,
       data: { jsonrpcCode: e.code, ...(e.data !== undefined ? { data: e.data } : {}) },
     },
   };

@@ -48,7 +48,18 @@ export async function bootService(options: BootOptions): Promise<ServiceContext>
   watchConnection(nc, logger, telemetry);
   const { jsm, kv, names } = await provision(nc, config, { consumers: options.consumers ?? [], logger });
   const js = jetstream(nc);
-  return { config, logger, nc, js, jsm, kv, store: new CallStore(kv), events: new CallEvents(js, names, telemetry), names, telemetry };
+  return {
+    config,
+    logger,
+    nc,
+    js,
+    jsm,
+    kv,
+    store: new CallStore(kv, { maxErrorBytes: config.limits.maxErrorBytes }),
+    events: new CallEvents(js, names, telemetry),
+    names,
+    telemetry,
+  };
 }
 
 /** Logs NATS connection changes (disconnect, reconnect) as they happen. */

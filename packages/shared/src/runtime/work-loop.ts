@@ -4,6 +4,9 @@
  * pulled only when a slot is free, so nothing waits unacknowledged in a local
  * buffer). `stop()` stops pulling; `drain()` waits for the handlers.
  * A handler that throws never stops the loop: its message is retried later.
+ * A handler that must wait for something other than this loop's capacity
+ * (a per-server budget) gives its slot back with `lease.release()`, so one
+ * stalled kind of work cannot hold the slots every other kind needs.
  */
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { describeError } from '../errors.js';
@@ -15,29 +18,51 @@ export interface WorkLoopOptions {
   consumer: () => Promise<Consumer>;
   /** Most messages handled at once. */
   concurrency: number;
-  handle: (msg: JsMsg) => Promise<void>;
+  handle: (msg: JsMsg, lease: SlotLease) => Promise<void>;
   logger: Logger;
   /** How long one pull request waits for messages (min 1000). */
   pullExpiresMs?: number;
   /** Delay before a message whose handler threw is delivered again. */
   errorRetryMs?: number;
+  /**
+   * A message whose handler threw this many times in a row (in this process)
+   * goes to `giveUp` instead of round again: every retry loop ends.
+   */
+  maxFailures?: number;
+  /** Ends a message the handler keeps failing on (fails its call, dead-letters it); must ack or term it. */
+  giveUp?: (msg: JsMsg, err: unknown) => Promise<void>;
+}
+
+/** Most messages whose failures in a row are remembered (the oldest are forgotten first). */
+const MAX_TRACKED_FAILURES = 10_000;
+
+/** A handler's hold on one of the loop's slots. */
+export interface SlotLease {
+  /** Gives the slot back while the handler goes on (idempotent); the loop pulls another message into it. */
+  release(): void;
 }
 
 export type WorkLoopState = 'idle' | 'running' | 'stopping' | 'stopped';
 
 export class WorkLoop {
+  /** Slots taken (handlers that did not release theirs). */
   private inFlightCount = 0;
+  /** Handlers running, released or not: what drain() waits for. */
+  private runningCount = 0;
   private slotWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   private current?: ConsumerMessages | undefined;
   private loop?: Promise<void> | undefined;
   private stopSignal = new AbortController();
+  /** Failures in a row by stream sequence. */
+  private readonly failures = new Map<number, number>();
   state: WorkLoopState = 'idle';
 
   constructor(private readonly opts: WorkLoopOptions) {}
 
+  /** Messages being handled (including those whose handler gave its slot back to wait elsewhere). */
   get inFlight(): number {
-    return this.inFlightCount;
+    return this.runningCount;
   }
 
   start(): void {
@@ -59,9 +84,9 @@ export class WorkLoop {
 
   /** Resolves when no handler runs, or after `timeoutMs`; returns how many were still running. */
   async drain(timeoutMs: number): Promise<number> {
-    if (this.inFlightCount === 0) return 0;
+    if (this.runningCount === 0) return 0;
     await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), sleep(timeoutMs)]);
-    return this.inFlightCount;
+    return this.runningCount;
   }
 
   private async run(): Promise<void> {
@@ -95,9 +120,32 @@ export class WorkLoop {
 
   private dispatch(msg: JsMsg): void {
     this.inFlightCount++;
+    this.runningCount++;
+    let held = true;
+    const lease: SlotLease = {
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.inFlightCount--;
+        this.slotWaiters.shift()?.();
+      },
+    };
     this.opts
-      .handle(msg)
-      .catch((err: unknown) => {
+      .handle(msg, lease)
+      .then(() => this.failures.delete(msg.seq))
+      .catch(async (err: unknown) => {
+        const failures = (this.failures.get(msg.seq) ?? 0) + 1;
+        this.failures.delete(msg.seq);
+        if (this.opts.giveUp && this.opts.maxFailures !== undefined && failures >= this.opts.maxFailures) {
+          try {
+            await this.opts.giveUp(msg, err);
+            return;
+          } catch (giveUpErr) {
+            this.opts.logger.error({ loop: this.opts.name, seq: msg.seq, err: describeError(giveUpErr) }, 'giving up on a message failed');
+          }
+        }
+        this.failures.set(msg.seq, failures);
+        if (this.failures.size > MAX_TRACKED_FAILURES) this.failures.delete(this.failures.keys().next().value!);
         this.opts.logger.error(
           {
             loop: this.opts.name,
@@ -115,9 +163,9 @@ export class WorkLoop {
         }
       })
       .finally(() => {
-        this.inFlightCount--;
-        this.slotWaiters.shift()?.();
-        if (this.inFlightCount === 0) for (const w of this.idleWaiters.splice(0)) w();
+        lease.release();
+        this.runningCount--;
+        if (this.runningCount === 0) for (const w of this.idleWaiters.splice(0)) w();
       });
   }
 

@@ -140,6 +140,10 @@ export const DeadLetterSchema = z.object({
   payload: z.string().optional(),
   /** The original payload in base64, when it is not valid UTF-8. */
   payloadBase64: z.string().optional(),
+  /** The payload above is only the start of the original (the letter had to fit one NATS message); it cannot be replayed. */
+  payloadTruncated: z.boolean().optional(),
+  /** Size of the original payload in bytes, when `payloadTruncated`. */
+  payloadBytes: z.number().int().nonnegative().optional(),
   headers: z.record(z.string(), z.array(z.string())).optional(),
   deliveries: z.number().int().nonnegative(),
   /** Stream and sequence of the original message, when it came from a stream. */

@@ -99,7 +99,9 @@ export function rejoined(deps: FollowDeps, callId: string, mode: Mode): void {
 
 /** A rejoin worked: forget the failures counted so far. */
 export async function clearFailures(ctx: ServiceContext, current: Versioned<CallRecord>): Promise<Versioned<CallRecord>> {
-  return current.value.rejoinFailures ? ctx.store.update(current, { rejoinFailures: 0, lastError: undefined }) : current;
+  return current.value.rejoinFailures || current.value.streamConflicts
+    ? ctx.store.update(current, { rejoinFailures: 0, streamConflicts: undefined, lastError: undefined })
+    : current;
 }
 
 // The classifier of a call's stream events and the answer to server requests are shared with the submitter's fast path.

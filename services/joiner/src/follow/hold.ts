@@ -5,15 +5,23 @@
  * sent; a later delivery that finds it so knows the holder died with the
  * call in flight, and ends it `outcome_unknown` unless the tool is
  * idempotent, in which case it runs it again (and `attempts` says so).
+ * A server may close the held stream before the answer (SEP-1699): when its
+ * events carried ids, the joiner waits the server's `retry` (capped) and
+ * resumes the stream with Last-Event-ID, at most joiner.maxRejoinFailures times.
  */
 import {
+  capDelay,
   childTraceparent,
   ErrorCode,
   McpqError,
   outcomeOfResponse,
   readResponse,
   readSse,
+  recordRefreshAfterMs,
   requestReachedServer,
+  TICK,
+  withTicks,
+  sleep,
   toMcpqError,
   toolCallMessage,
   type CallRecord,
@@ -44,14 +52,36 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
     await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
     const type = res.headers.get('content-type') ?? '';
     if (!type.includes('text/event-stream') || !res.body) {
-      const m = await readResponse(res, ids.requestId);
+      const m = await readResponse(res, ids.requestId, undefined, deps.client.maxResponseBytes);
       if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
     } else {
-      for await (const event of readSse(res.body)) {
-        const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
-        if (e.kind === 'response') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(e.message) };
-        if (e.kind === 'progress') current = await publishProgress(ctx, current, e.update, (seq) => `h${attempt}.${seq}`);
-        else if (e.kind === 'request') void answerServerRequest(deps.client, session, e.message);
+      let body: ReadableStream<Uint8Array> | null = res.body;
+      const refreshAfter = recordRefreshAfterMs(ctx.config);
+      let lastEventId: string | undefined;
+      let retryMs: number | undefined;
+      for (let resumes = 0; body; resumes++) {
+        const events = readSse(body, { onRetry: (ms) => (retryMs = ms), maxEventChars: deps.client.maxResponseBytes });
+        // The held call may be silent for long: keep its record from expiring meanwhile.
+        for await (const event of withTicks(events, refreshAfter)) {
+          if (event === TICK) {
+            current = await ctx.store.refresh(current, refreshAfter);
+            continue;
+          }
+          if (event.id) lastEventId = event.id;
+          const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
+          if (e.kind === 'response') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(e.message) };
+          if (e.kind === 'progress') current = await publishProgress(ctx, current, e.update, (seq) => `h${attempt}.${seq}`);
+          else if (e.kind === 'request') void answerServerRequest(deps.client, session, e.message);
+        }
+        // The server closed the stream before the answer: resumable only when its events had ids.
+        if (lastEventId === undefined || resumes >= ctx.config.joiner.maxRejoinFailures) break;
+        const waitMs = capDelay(retryMs ?? ctx.config.joiner.parkDelayMs, {
+          maxMs: ctx.config.limits.maxRetryAfterMs,
+          deadline: rec.deadline,
+        });
+        await sleep(waitMs, watch.signal);
+        watch.signal.throwIfAborted();
+        body = (await deps.client.resume(session, lastEventId, { signal: watch.signal })).body;
       }
     }
     throw new McpqError(ErrorCode.protocol_error, 'the held stream ended without a response');
