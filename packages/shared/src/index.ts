@@ -56,3 +56,4 @@ export * from './nats/accounts.js';
 export * from './wire/reply.js';
 export * from './mcp/call-stream.js';
 export * from './calls/progress.js';
+export * from './runtime/queue-stats.js';

@@ -72,11 +72,15 @@ export class CallEvents {
     return this.publish(this.n.call(event.callId, 'progress'), event, `${event.callId}.p.${eventKey}`, traceparent);
   }
 
-  async result(event: ResultEvent, traceparent?: string): Promise<PublishOutcome> {
+  /** `call` names the server alias and tool for the metrics. */
+  async result(event: ResultEvent, traceparent?: string, call?: { server: string; tool: string }): Promise<PublishOutcome> {
     const outcome = await this.publish(this.n.call(event.callId, 'result'), event, resultDedupeId(event.callId), traceparent, true);
     if (outcome.stored) {
       this.telemetry?.emit('call:finished', {
         callId: event.callId,
+        server: call?.server,
+        tool: call?.tool,
+        isError: event.result?.isError === true,
         mode: event.mode,
         status: event.status,
         code: event.error?.code,

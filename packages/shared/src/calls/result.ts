@@ -96,6 +96,6 @@ export async function republishResult(events: CallEvents, record: CallRecord): P
     traceparent: record.traceparent,
     protocol: record.protocol,
   });
-  const result = events.result(record.result, record.traceparent);
+  const result = events.result(record.result, record.traceparent, { server: record.server, tool: record.tool });
   await Promise.all([status, result]);
 }

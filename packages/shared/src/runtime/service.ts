@@ -16,6 +16,7 @@ import { streamNames, type Names } from '../wire/names.js';
 import { describeError } from '../errors.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, type GaugeSources } from './metrics.js';
+import { QueueStats } from './queue-stats.js';
 import { Telemetry } from './telemetry.js';
 
 export interface ServiceContext {
@@ -88,7 +89,12 @@ export async function startObservability(
   gauges: GaugeSources,
   accepting: () => boolean,
 ): Promise<() => Promise<void>> {
-  const registry = createMetrics(service, ctx.telemetry, gauges);
+  const { streams: s, consumers: c } = ctx.names;
+  const queues = new QueueStats(ctx.jsm, [
+    { stream: s.submit, consumer: c.submitter },
+    { stream: s.join, consumer: c.joiner },
+  ]);
+  const registry = createMetrics(service, ctx.telemetry, { queues, ...gauges });
   if (ctx.config.httpPort === 0) return async () => undefined;
   const server = await startHealthServer({
     port: ctx.config.httpPort,
