@@ -82,7 +82,9 @@ describe('call metrics per server alias', () => {
     telemetry.emit('call:finished', { ...done, callId: 'c2', status: 'failed', code: 'session_lost' });
     telemetry.emit('queue:taken', { queue: 'submit', server: 'demo', waitMs: 250 });
     const text = await registry.metrics();
-    expect(sample(text, 'mcpq_calls_finished_total', 'server="demo",tool="slow",status="failed",mode="resume",code="session_lost"')).toBe(1);
+    expect(sample(text, 'mcpq_calls_finished_total', 'server="demo",tool="slow",status="failed",mode="resume",code="session_lost"')).toBe(
+      1,
+    );
     expect(sample(text, 'mcpq_tool_errors_total', 'server="demo",tool="slow"')).toBe(1);
     expect(sample(text, 'mcpq_call_duration_seconds_sum', 'server="demo",tool="slow",status="completed"')).toBe(1.5);
     expect(sample(text, 'mcpq_queue_wait_seconds_sum', 'queue="submit",server="demo"')).toBe(0.25);

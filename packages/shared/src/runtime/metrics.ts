@@ -187,7 +187,11 @@ function addQueueGauges(registry: Registry, queues: QueueStats): void {
       },
     });
   gauge('mcpq_queue_pending', 'Messages waiting undelivered in a work queue', (s) => s.pending);
-  gauge('mcpq_queue_ack_pending', 'Messages delivered and not yet acknowledged (handled, held, or parked until redelivery)', (s) => s.ackPending);
+  gauge(
+    'mcpq_queue_ack_pending',
+    'Messages delivered and not yet acknowledged (handled, held, or parked until redelivery)',
+    (s) => s.ackPending,
+  );
   gauge('mcpq_queue_redelivered', 'Unacknowledged messages delivered more than once', (s) => s.redelivered);
   gauge('mcpq_queue_oldest_age_seconds', 'Age of the oldest undelivered message (0 when none waits)', (s) => s.oldestAgeSeconds);
   new Gauge({
