@@ -57,3 +57,4 @@ export * from './wire/reply.js';
 export * from './mcp/call-stream.js';
 export * from './calls/progress.js';
 export * from './runtime/queue-stats.js';
+export * from './wire/json-schema.js';

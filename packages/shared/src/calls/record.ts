@@ -24,7 +24,7 @@ export type RecordStatus = z.infer<typeof RecordStatusSchema>;
 
 const JsonRpcIdSchema = z.union([z.string(), z.number()]);
 
-export const CallRecordSchema = z.object({
+const callRecordObject = z.object({
   v: z.literal(1),
   callId: CallIdSchema,
   /** The server alias from the submit subject (may be an unknown alias on a rejected call). */
@@ -77,7 +77,9 @@ export const CallRecordSchema = z.object({
   cancel: z.object({ at: z.string(), reason: z.string().optional() }).optional(),
   traceparent: z.string().optional(),
 });
-export type CallRecord = z.infer<typeof CallRecordSchema>;
+/** Parsing keeps fields a newer process wrote, so they survive a compare-and-set rewrite by an older one (rolling upgrades). */
+export const CallRecordSchema = callRecordObject.loose();
+export type CallRecord = z.infer<typeof callRecordObject>;
 
 const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout'] as const;
 
