@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeError, isMcpqError } from '@mcpq/shared';
+import { describeError, isMcpqError } from '@mcpq/contract';
 import { accounts } from './cli/accounts.js';
 import { UsageError } from './cli/args.js';
 import { dlq, ls, provision, servers } from './cli/admin-commands.js';
@@ -15,7 +15,27 @@ import { gateway } from './cli/gateway.js';
 import { ExitCode } from './cli/exit-codes.js';
 import { ui } from './cli/ui.js';
 
-const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, provision, accounts, dev, gateway, ui };
+const commands: Record<string, Command> = {
+  call,
+  submit: call,
+  watch,
+  status,
+  result,
+  cancel,
+  ls,
+  servers,
+  dlq,
+  provision,
+  accounts,
+  dev,
+  gateway,
+  ui,
+};
+
+/** The version of the installed @mcpq/client (its package.json sits next to dist/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function help(): string {
   const lines = Object.entries(commands)
@@ -23,7 +43,7 @@ function help(): string {
     .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
   return `mcpq: durable, non-blocking MCP tool calls over NATS JetStream
 
-usage: mcpq <command> [options]     (mcpq <command> --help for its options)
+usage: mcpq <command> [options]     (mcpq <command> --help for its options; mcpq --version)
 
 ${lines.join('\n')}
 
@@ -35,6 +55,10 @@ its NATS is used when neither NATS_URL nor MCPQ_CONFIG is set.
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return ExitCode.ok;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
     return name ? ExitCode.ok : ExitCode.error;

@@ -11,16 +11,14 @@ import {
   connectNats,
   DeadLetterSchema,
   describeError,
-  describeServer,
   loadConfig,
-  mcpClientFor,
   streamNames,
-  provision as provisionNats,
   type DeadLetter,
   type ServerConfig,
-} from '@mcpq/shared';
+} from '@mcpq/contract';
 import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
+import { loadServices, type Services } from './services.js';
 import type { Command } from './commands.js';
 import { ExitCode } from './exit-codes.js';
 import { table, wantsJson } from './render.js';
@@ -84,6 +82,7 @@ export const servers: Command = {
   initialize and tools/list (2025-11-25) or the stateless tools/list (2026-07-28).`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: common });
+    const services = await loadServices('servers');
     const config = loadConfig();
     const aliases = Object.keys(config.servers);
     if (aliases.length === 0) throw new UsageError('no servers configured: set MCPQ_CONFIG to a config file with a "servers" section');
@@ -91,7 +90,7 @@ export const servers: Command = {
       aliases.map(async (alias) => {
         const cfg = config.servers[alias]!;
         try {
-          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeRow(alias, cfg)) };
+          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeRow(services, alias, cfg)) };
         } catch (err) {
           return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: false, error: describeError(err) };
         }
@@ -122,7 +121,8 @@ export const servers: Command = {
 };
 
 /** A server's row in `mcpq servers`: its description, with the mode of each tool or why it has none. */
-async function describeRow(alias: string, cfg: ServerConfig) {
+async function describeRow(services: Services, alias: string, cfg: ServerConfig) {
+  const { describeServer, mcpClientFor } = services;
   const { entry, resumable, tasks, modeErrors } = await describeServer(alias, cfg, mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 }));
   const tools = entry.tools.map((t) => ({
     name: t.name,
@@ -145,6 +145,7 @@ export const provision: Command = {
                     tenant of \`mcpq accounts\`)`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { ...common, prefix: { type: 'string', multiple: true } } });
+    const { provision: provisionNats } = await loadServices('provision');
     const config = loadConfig();
     const prefixes = values.prefix ?? [config.prefix];
     const nc = await connectNats(config.nats, { name: 'mcpq-provision' });

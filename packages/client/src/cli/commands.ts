@@ -4,7 +4,7 @@
  * an exit code.
  */
 import { parseArgs } from 'node:util';
-import { isMcpqError, ErrorCode, type ResultEvent } from '@mcpq/shared';
+import { isMcpqError, ErrorCode, type ResultEvent } from '@mcpq/contract';
 import { McpqClient, type CallEvent } from '../client.js';
 import { buildArguments, parseDuration, UsageError } from './args.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';

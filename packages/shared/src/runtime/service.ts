@@ -5,15 +5,11 @@
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
-import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { type Config, connectNats, describeError, loadConfig, type Names, streamNames } from '@mcpq/contract';
 import { CallEvents } from '../calls/events.js';
 import { CallStore } from '../calls/store.js';
 import { createLogger, type Logger } from '../log.js';
-import { connectNats } from '../nats/connect.js';
 import { provision } from '../nats/provision.js';
-import { streamNames, type Names } from '../wire/names.js';
-import { describeError } from '../errors.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, type GaugeSources } from './metrics.js';
 import { QueueStats } from './queue-stats.js';

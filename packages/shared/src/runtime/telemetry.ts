@@ -3,7 +3,7 @@
  * (and anything else that wants to observe) subscribe. Emitting never
  * throws: a broken observer must not break a call.
  */
-import type { Mode, TerminalStatus } from '../wire/schemas.js';
+import type { Mode, TerminalStatus } from '@mcpq/contract';
 
 export interface TelemetryEvents {
   /** A call was started upstream (or handed to a joiner, in hold mode). */

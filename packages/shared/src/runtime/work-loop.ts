@@ -9,10 +9,8 @@
  * stalled kind of work cannot hold the slots every other kind needs.
  */
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { describeError } from '../errors.js';
+import { describeError, serverOfSubject, sleep } from '@mcpq/contract';
 import type { Logger } from '../log.js';
-import { sleep } from './backoff.js';
-import { serverOfSubject } from '../wire/names.js';
 import type { Telemetry } from './telemetry.js';
 
 export interface WorkLoopOptions {

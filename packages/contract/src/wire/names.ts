@@ -112,3 +112,8 @@ export function streamNames(n: Names): string[] {
 export function serverOfSubject(subject: string): string {
   return subject.slice(subject.lastIndexOf('.') + 1);
 }
+
+/** The dedupe id (Nats-Msg-Id) of a call's result: JetStream keeps one result per call. */
+export function resultDedupeId(callId: string): string {
+  return `${callId}.result`;
+}

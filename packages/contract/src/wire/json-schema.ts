@@ -5,7 +5,7 @@
  * checked-in files drift from the schemas here.
  */
 import { z } from 'zod';
-import { CallRecordSchema } from '../calls/record.js';
+import { CallRecordSchema } from '../record.js';
 import {
   CallRequestSchema,
   CancelReplySchema,
