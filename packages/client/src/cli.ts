@@ -13,6 +13,7 @@ import { call, cancel, result, status, watch, type Command } from './cli/command
 import { dev, DEV_ENV_FILE } from './cli/dev.js';
 import { gateway } from './cli/gateway.js';
 import { ExitCode } from './cli/exit-codes.js';
+import { CONNECTION_USAGE, takeConnectionFlags } from './cli/connection.js';
 import { ui } from './cli/ui.js';
 
 const commands: Record<string, Command> = {
@@ -47,13 +48,22 @@ usage: mcpq <command> [options]     (mcpq <command> --help for its options; mcpq
 
 ${lines.join('\n')}
 
-Environment: NATS_URL (default nats://127.0.0.1:4222), MCPQ_PREFIX (default mcpq),
-MCPQ_CONFIG (config file, for NATS credentials). In a directory where 'mcpq dev' runs,
-its NATS is used when neither NATS_URL nor MCPQ_CONFIG is set.
+${CONNECTION_USAGE}
+
+Environment: MCPQ_PREFIX (default mcpq), MCPQ_CONFIG (config file: NATS credentials, TLS).
+In a directory where 'mcpq dev' runs, its NATS is used when neither NATS_URL nor MCPQ_CONFIG is set.
+Output: text on a terminal; JSON lines with --json, and whenever stdout is not a terminal.
 `;
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  let argv: string[];
+  try {
+    argv = takeConnectionFlags(args);
+  } catch (err) {
+    process.stderr.write(`mcpq: ${describeError(err)}\n`);
+    return ExitCode.error;
+  }
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V') {
     process.stdout.write(`${packageVersion()}\n`);
@@ -69,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     return ExitCode.error;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n\n${CONNECTION_USAGE}\n`);
     return ExitCode.ok;
   }
   const devEnv = join(process.env.MCPQ_DEV_DIR || '.mcpq', DEV_ENV_FILE);

@@ -45,3 +45,4 @@ export * from './nats/accounts.js';
 export * from './mcp/call-stream.js';
 export * from './calls/progress.js';
 export * from './runtime/queue-stats.js';
+export * from './runtime/service-cli.js';

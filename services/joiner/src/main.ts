@@ -4,9 +4,15 @@
  * MCPQ_PREFIX, LOG_LEVEL, MCPQ_HTTP_PORT. SIGTERM hands followed calls back
  * to the other joiners and exits 0. Run as many as you like.
  */
-import { bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
+import { serviceCli, bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
 import { Joiner } from './joiner.js';
 import { answerJoinerReports } from './joiner-report.js';
+
+serviceCli({
+  name: 'joiner',
+  summary: 'rejoins started MCP tool calls, publishes their progress and their one result; run as many as you like',
+  packageJson: new URL('../package.json', import.meta.url),
+});
 
 try {
   const ctx = await bootService({ service: 'joiner', consumers: ['joiner'] });

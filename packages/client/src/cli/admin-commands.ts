@@ -27,15 +27,15 @@ const common = { json: { type: 'boolean', default: false }, help: { type: 'boole
 
 export const ls: Command = {
   summary: 'list calls from their records (newest first)',
-  usage: `mcpq ls [--status STATUS] [--server ALIAS] [--limit N] [--json]
+  usage: `mcpq ls [--status STATUS] [--alias ALIAS] [--limit N] [--json]
 
   --status STATUS   queued, dispatched, running, completed, failed, cancelled or timeout
-  --server ALIAS    only calls of this server
+  --alias ALIAS     only calls of this server alias
   --limit N         at most N calls (default 50)`,
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { ...common, status: { type: 'string' }, server: { type: 'string' }, limit: { type: 'string', default: '50' } },
+      options: { ...common, status: { type: 'string' }, alias: { type: 'string' }, limit: { type: 'string', default: '50' } },
     });
     const status = values.status === undefined ? undefined : CallStatusSchema.safeParse(values.status);
     if (status && !status.success) throw new UsageError(`--status must be one of ${CallStatusSchema.options.join(', ')}`);
@@ -45,7 +45,7 @@ export const ls: Command = {
     try {
       const calls = await client.list({
         ...(status?.success ? { status: status.data } : {}),
-        ...(values.server ? { server: values.server } : {}),
+        ...(values.alias ? { server: values.alias } : {}),
         limit,
       });
       if (wantsJson(values.json)) {
