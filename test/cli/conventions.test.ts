@@ -37,13 +37,14 @@ function node(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Prom
 const version = (pkg: string) => (JSON.parse(readFileSync(`${REPO_ROOT}${pkg}/package.json`, 'utf8')) as { version: string }).version;
 
 describe('services', () => {
-  for (const name of ['submitter', 'joiner'] as const) {
+  for (const name of ['submitter', 'joiner', 'gateway'] as const) {
     it(`${name} --version prints its version and --help its usage, without connecting to NATS`, async () => {
       // A NATS URL where nothing listens: a service that tried to start would fail or hang, not exit 0.
       const nowhere = { NATS_URL: `nats://127.0.0.1:${await freePort()}` };
-      const v = await node(ENTRY[name], ['--version'], nowhere);
+      const script = `${REPO_ROOT}services/${name}/dist/main.js`;
+      const v = await node(script, ['--version'], nowhere);
       expect(v).toMatchObject({ code: 0, stdout: `${version(`services/${name}`)}\n` });
-      const help = await node(ENTRY[name], ['--help'], nowhere);
+      const help = await node(script, ['--help'], nowhere);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`usage: node services/${name}/dist/main.js`));
       expect(help.stdout).toMatch(/MCPQ_CONFIG/);
