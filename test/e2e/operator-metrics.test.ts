@@ -90,6 +90,12 @@ describe('call metrics per server alias', () => {
     expect(sample(text, 'mcpq_queue_wait_seconds_sum', 'queue="submit",server="demo"')).toBe(0.25);
   });
 
+  it('a joiner reports the calls it holds and the calls it parked as two gauges', async () => {
+    const text = await createMetrics('joiner', new Telemetry(), { inFlight: () => 0, held: () => 3, parked: () => 7 }).metrics();
+    expect(text).toMatch(/^mcpq_calls_held\{service="joiner"\} 3$/m);
+    expect(text).toMatch(/^mcpq_calls_parked\{service="joiner"\} 7$/m);
+  });
+
   it('label values callers choose are bounded: past the limit they count as _other', () => {
     const label = new BoundedLabel(2);
     expect(['a', 'b', 'c', 'a', 'd'].map((v) => label.value(v))).toEqual(['a', 'b', OTHER_LABEL, 'a', OTHER_LABEL]);

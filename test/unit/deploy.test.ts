@@ -41,7 +41,7 @@ const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 async function exposedNames(): Promise<Set<string>> {
   // Queue gauges with no queue to read: registered, and JetStream is never asked.
   const queues = new QueueStats(undefined as never, []);
-  const registry = createMetrics('test', new Telemetry(), { inFlight: () => 0, held: () => 0, queues });
+  const registry = createMetrics('test', new Telemetry(), { inFlight: () => 0, held: () => 0, parked: () => 0, queues });
   const names = new Set<string>();
   for (const m of await registry.getMetricsAsJSON()) {
     names.add(m.name);

@@ -13,6 +13,8 @@ export interface GaugeSources {
   inFlight: () => number;
   /** Calls whose stream or request is held in memory now (joiner). */
   held?: () => number;
+  /** Calls this joiner parked (join given back with a delay) whose delay has not passed yet (joiner). */
+  parked?: () => number;
   /** Depth and age of mcpq's work queues (JetStream consumer info, cached and bounded). */
   queues?: QueueStats;
 }
@@ -146,6 +148,17 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
     });
   }
 
+  if (gauges.parked) {
+    const parkedNow = gauges.parked;
+    new Gauge({
+      name: 'mcpq_calls_parked',
+      help: 'Calls this joiner parked whose delay has not passed yet (held by no joiner meanwhile)',
+      registers: [registry],
+      collect() {
+        this.set(parkedNow());
+      },
+    });
+  }
   if (gauges.queues) addQueueGauges(registry, gauges.queues);
 
   telemetry.on('call:finished', (e) => {
