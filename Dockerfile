@@ -1,6 +1,6 @@
 # One image for every mcpq process: submitter, joiner, the example MCP server, the CLI.
 # docker build -t mcpq . ; docker run mcpq node services/joiner/dist/main.js
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN npm install -g pnpm@10.34.8
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.json tsconfig.base.json ./
@@ -11,7 +11,7 @@ COPY test/package.json ./test/package.json
 COPY bench/package.json ./bench/package.json
 RUN pnpm install --frozen-lockfile && pnpm build
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app /app

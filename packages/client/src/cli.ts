@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeError, isMcpqError } from '@mcpq/shared';
+import { describeError, isMcpqError } from '@mcpq/contract';
 import { accounts } from './cli/accounts.js';
 import { UsageError } from './cli/args.js';
 import { dlq, ls, provision, servers } from './cli/admin-commands.js';
@@ -13,9 +13,30 @@ import { call, cancel, result, status, watch, type Command } from './cli/command
 import { dev, DEV_ENV_FILE } from './cli/dev.js';
 import { gateway } from './cli/gateway.js';
 import { ExitCode } from './cli/exit-codes.js';
+import { CONNECTION_USAGE, takeConnectionFlags } from './cli/connection.js';
 import { ui } from './cli/ui.js';
 
-const commands: Record<string, Command> = { call, submit: call, watch, status, result, cancel, ls, servers, dlq, provision, accounts, dev, gateway, ui };
+const commands: Record<string, Command> = {
+  call,
+  submit: call,
+  watch,
+  status,
+  result,
+  cancel,
+  ls,
+  servers,
+  dlq,
+  provision,
+  accounts,
+  dev,
+  gateway,
+  ui,
+};
+
+/** The version of the installed @mcpq/client (its package.json sits next to dist/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function help(): string {
   const lines = Object.entries(commands)
@@ -23,18 +44,31 @@ function help(): string {
     .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
   return `mcpq: durable, non-blocking MCP tool calls over NATS JetStream
 
-usage: mcpq <command> [options]     (mcpq <command> --help for its options)
+usage: mcpq <command> [options]     (mcpq <command> --help for its options; mcpq --version)
 
 ${lines.join('\n')}
 
-Environment: NATS_URL (default nats://127.0.0.1:4222), MCPQ_PREFIX (default mcpq),
-MCPQ_CONFIG (config file, for NATS credentials). In a directory where 'mcpq dev' runs,
-its NATS is used when neither NATS_URL nor MCPQ_CONFIG is set.
+${CONNECTION_USAGE}
+
+Environment: MCPQ_PREFIX (default mcpq), MCPQ_CONFIG (config file: NATS credentials, TLS).
+In a directory where 'mcpq dev' runs, its NATS is used when neither NATS_URL nor MCPQ_CONFIG is set.
+Output: text on a terminal; JSON lines with --json, and whenever stdout is not a terminal.
 `;
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  let argv: string[];
+  try {
+    argv = takeConnectionFlags(args);
+  } catch (err) {
+    process.stderr.write(`mcpq: ${describeError(err)}\n`);
+    return ExitCode.error;
+  }
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return ExitCode.ok;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
     return name ? ExitCode.ok : ExitCode.error;
@@ -45,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     return ExitCode.error;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n\n${CONNECTION_USAGE}\n`);
     return ExitCode.ok;
   }
   const devEnv = join(process.env.MCPQ_DEV_DIR || '.mcpq', DEV_ENV_FILE);

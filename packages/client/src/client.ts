@@ -21,7 +21,7 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core'
 import {
   CALL_ID_PATTERN,
   CallRequestSchema,
-  CallStore,
+  readRecord,
   CancelReplySchema,
   connectNats,
   ErrorCode,
@@ -50,7 +50,7 @@ import {
   type ProgressEvent,
   type ResultEvent,
   type StatusEvent,
-} from '@mcpq/shared';
+} from '@mcpq/contract';
 import { WakeUps } from './wake-ups.js';
 
 export interface McpqClientOptions {
@@ -184,7 +184,11 @@ export class McpqClient {
           }
           return { callId: request.callId };
         },
-        { until: Date.now() + (options.submitTimeoutMs ?? 15_000), stepMs: 250, retryable: (err) => !(err instanceof McpqError) && isNatsError(err) },
+        {
+          until: Date.now() + (options.submitTimeoutMs ?? 15_000),
+          stepMs: 250,
+          retryable: (err) => !(err instanceof McpqError) && isNatsError(err),
+        },
       );
     } catch (err) {
       throw natsError(err, `could not queue the call on ${subject}`);
@@ -245,7 +249,7 @@ export class McpqClient {
    * the result's dedupe id `<callId>.result` counts.
    */
   private async keptResult(callId: string, deadline: number, published: boolean): Promise<ResultEvent | undefined> {
-    const record = await this.readEvents(async () => new CallStore(await this.bucket()).get(callId), deadline, `KV_${this.names.bucket}`);
+    const record = await this.readEvents(async () => readRecord(await this.bucket(), callId), deadline, `KV_${this.names.bucket}`);
     if (!record) return this.storedResult(callId, deadline);
     if (!isTerminalRecord(record.value)) return undefined;
     return published || (await this.lastOnResultSubject(callId, deadline)) ? record.value.result : undefined;
@@ -264,7 +268,10 @@ export class McpqClient {
   /** The last message stored on the call's result subject (direct get), whoever published it. */
   private async lastOnResultSubject(callId: string, deadline: number): Promise<StoredMsg | null> {
     // No account check up front: right after a NATS restart it would time out; the retries below cover it.
-    const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false, ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}) }));
+    const jsm = await (this.jsm ??= jetstreamManager(this.nc, {
+      checkAPI: false,
+      ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}),
+    }));
     return this.readEvents(
       () => jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'result') }),
       deadline,
@@ -287,7 +294,7 @@ export class McpqClient {
 
   /** The call's current state, or null when no call with this id is known (yet: a queued call has no record until a submitter takes it). */
   async status(callId: string): Promise<CallInfo | null> {
-    const record = await new CallStore(await this.bucket()).get(callId);
+    const record = await readRecord(await this.bucket(), callId);
     return record ? toCallInfo(record.value) : null;
   }
 
@@ -439,12 +446,7 @@ export function newCallId(): string {
 
 function natsError(err: unknown, what: string): McpqError {
   if (err instanceof McpqError) return err;
-  const detail =
-    streamNotFound(err)
-      ? 'stream not found'
-      : err instanceof Error
-        ? err.message
-        : String(err);
+  const detail = streamNotFound(err) ? 'stream not found' : err instanceof Error ? err.message : String(err);
   return new McpqError(ErrorCode.nats_error, `${what}: ${detail}`, { cause: err });
 }
 

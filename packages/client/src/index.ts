@@ -11,5 +11,5 @@ export {
   type WaitOptions,
 } from './client.js';
 export { ExitCode } from './cli/exit-codes.js';
-export { ErrorCode, McpqError, isMcpqError, type ResultEvent, type ProgressEvent, type StatusEvent } from '@mcpq/shared';
+export { ErrorCode, McpqError, isMcpqError, type ResultEvent, type ProgressEvent, type StatusEvent } from '@mcpq/contract';
 export { readDeadLetters, replayDeadLetter, type ReplayOutcome } from './cli/admin-commands.js';

@@ -5,11 +5,17 @@
  * MCPQ_GATEWAY_PORT (the MCP endpoint). SIGTERM stops taking requests,
  * gives open ones a few seconds and exits 0; the calls they started go on.
  */
-import { BearerTokens, bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
+import { BearerTokens, bootService, serviceCli, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
 import { startGateway } from './start.js';
 
 /** How long open requests (synchronous calls waiting for their result) get on SIGTERM before their connections close. */
 const DRAIN_MS = 5_000;
+
+serviceCli({
+  name: 'gateway',
+  summary: 'an MCP server whose tool calls are durable mcpq calls (MCPQ_GATEWAY_PORT, endpoint /mcp)',
+  packageJson: new URL('../package.json', import.meta.url),
+});
 
 try {
   const ctx = await bootService({ service: 'gateway' });

@@ -7,16 +7,23 @@
  */
 import { isReplyInbox, type JoinerReport, type ServiceContext } from '@mcpq/shared';
 
-/** Starts answering; the returned function stops. `held` reads the joiner's current count. */
-export function answerJoinerReports(ctx: ServiceContext, id: string, held: () => number): () => void {
+/**
+ * Counts the calls this joiner parked whose delay has not passed yet (read by
+ * the report and the `mcpq_calls_parked` gauge).
+ */
+export function trackParked(telemetry: ServiceContext['telemetry']): () => number {
   // callId -> epoch ms when its park delay ends (a parked call is redelivered then, to any joiner).
   const parkedUntil = new Map<string, number>();
-  ctx.telemetry.on('call:parked', ({ callId, delayMs }) => parkedUntil.set(callId, Date.now() + delayMs));
-  const parked = (): number => {
+  telemetry.on('call:parked', ({ callId, delayMs }) => parkedUntil.set(callId, Date.now() + delayMs));
+  return () => {
     const now = Date.now();
     for (const [callId, until] of parkedUntil) if (until <= now) parkedUntil.delete(callId);
     return parkedUntil.size;
   };
+}
+
+/** Starts answering; the returned function stops. `held` and `parked` read the joiner's current counts. */
+export function answerJoinerReports(ctx: ServiceContext, id: string, held: () => number, parked: () => number): () => void {
   const sub = ctx.nc.subscribe(ctx.names.controlJoiners, {
     callback: (err, msg) => {
       // Only to an inbox: a reply subject naming a call record or an event subject gets nothing.

@@ -35,6 +35,7 @@ import {
   type JoinMessage,
   type Logger,
   type Mode,
+  serverOfSubject,
   type Outcome,
   type ServiceContext,
   type Versioned,
@@ -71,6 +72,7 @@ export class Joiner {
       logger: ctx.logger,
       maxFailures: MAX_JOIN_FAILURES,
       giveUp: (msg, err) => this.giveUp(msg, err),
+      telemetry: ctx.telemetry,
     });
     this.cancels = new CancelRequests(
       ctx,
@@ -299,7 +301,7 @@ export class Joiner {
     }
     const delay = Math.max(d.error.retryAfterMs ?? 0, backoffDelay(Math.max(1, failures), joiner.retryBaseMs, joiner.retryMaxMs));
     log.warn({ err: describeError(d.error), failures, retryInMs: delay }, 'rejoin failed; will retry');
-    this.ctx.telemetry.emit('call:retry', { callId, stage: 'rejoin', code: d.error.code });
+    this.ctx.telemetry.emit('call:retry', { callId, server: serverOfSubject(msg.subject), stage: 'rejoin', code: d.error.code });
     return this.park(msg, callId, delay, deadline);
   }
 
@@ -337,7 +339,7 @@ export class Joiner {
   private park(msg: JsMsg, callId: string, delayMs: number, deadline: number | undefined): void {
     const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
     const delay = Math.min(delayMs, untilDeadline);
-    this.ctx.telemetry.emit('call:parked', { callId, delayMs: delay });
+    this.ctx.telemetry.emit('call:parked', { callId, server: serverOfSubject(msg.subject), delayMs: delay });
     msg.nak(delay);
   }
 

@@ -4,21 +4,28 @@
  * MCPQ_PREFIX, LOG_LEVEL, MCPQ_HTTP_PORT. SIGTERM hands followed calls back
  * to the other joiners and exits 0. Run as many as you like.
  */
-import { bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
+import { serviceCli, bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
 import { Joiner } from './joiner.js';
-import { answerJoinerReports } from './joiner-report.js';
+import { answerJoinerReports, trackParked } from './joiner-report.js';
+
+serviceCli({
+  name: 'joiner',
+  summary: 'rejoins started MCP tool calls, publishes their progress and their one result; run as many as you like',
+  packageJson: new URL('../package.json', import.meta.url),
+});
 
 try {
   const ctx = await bootService({ service: 'joiner', consumers: ['joiner'] });
   const joiner = new Joiner(ctx);
+  const parked = trackParked(ctx.telemetry);
   const stopHttp = await startObservability(
     ctx,
     'joiner',
-    { inFlight: () => joiner.inFlight, held: () => joiner.held },
+    { inFlight: () => joiner.inFlight, held: () => joiner.held, parked },
     () => joiner.state === 'running',
   );
   joiner.start();
-  answerJoinerReports(ctx, joiner.id, () => joiner.held);
+  answerJoinerReports(ctx, joiner.id, () => joiner.held, parked);
   // Handing back is quick; the bound stays below AckWait so a forced exit costs no extra failover time.
   const graceMs = Math.max(2_000, Math.floor(ctx.config.joiner.ackWaitMs / 2));
   handleSignals({

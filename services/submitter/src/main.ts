@@ -4,8 +4,14 @@
  * MCPQ_PREFIX, LOG_LEVEL, MCPQ_HTTP_PORT. SIGTERM stops taking requests,
  * finishes the dispatches under way and exits 0.
  */
-import { bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
+import { serviceCli, bootService, createLogger, describeError, handleSignals, startObservability } from '@mcpq/shared';
 import { Submitter } from './submitter.js';
+
+serviceCli({
+  name: 'submitter',
+  summary: 'takes queued MCP tool calls and starts them on their MCP servers, then hands them to the joiners',
+  packageJson: new URL('../package.json', import.meta.url),
+});
 
 try {
   const ctx = await bootService({ service: 'submitter', consumers: ['submitter'] });

@@ -101,6 +101,7 @@ export class Submitter {
       concurrency: ctx.config.submitter.concurrency,
       handle: (msg, lease) => this.handle(msg, lease),
       logger: ctx.logger,
+      telemetry: ctx.telemetry,
     });
     this.exhausted = new ExhaustedRequests(ctx);
     this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
@@ -376,7 +377,7 @@ export class Submitter {
     });
     await publishJoin(this.ctx, rec, mode, request);
     msg.ack();
-    this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, mode, latencyMs: Date.now() - startedAt });
+    this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, tool: rec.tool, mode, latencyMs: Date.now() - startedAt });
     log.info({ mode: rec.mode, protocol: rec.protocol, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
   }
 
@@ -458,7 +459,7 @@ export class Submitter {
       const deadline = current.value.deadline;
       const delay = deadline !== undefined ? Math.max(0, Math.min(backoff, deadline - Date.now())) : backoff;
       log.warn({ err: describeError(error), deliveries, retryInMs: delay }, 'dispatch failed; will retry');
-      this.ctx.telemetry.emit('call:retry', { callId: current.value.callId, stage: 'dispatch', code: error.code });
+      this.ctx.telemetry.emit('call:retry', { callId: current.value.callId, server: current.value.server, stage: 'dispatch', code: error.code });
       await events.status(current.value.callId, 'queued', {
         detail: `retrying in ${delay} ms: ${error.message}`,
         attempt: current.value.attempts,

@@ -4,10 +4,12 @@
  * from the prefix(es) given; it connects to nothing.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_ACCOUNTS, loadConfig, natsAccountsConfig, type TenantAccount } from '@mcpq/shared';
+import { loadConfig } from '@mcpq/contract';
+import type { TenantAccount } from '@mcpq/shared';
 import { UsageError } from './args.js';
 import type { Command } from './commands.js';
 import { ExitCode } from './exit-codes.js';
+import { loadServices } from './services.js';
 
 export const accounts: Command = {
   summary: 'print nats-server accounts and users for least privilege, one account per tenant',
@@ -24,6 +26,7 @@ export const accounts: Command = {
   --tenant ACCOUNT=PREFIX   a tenant's account name and mcpq prefix (repeatable)
   --services-account NAME   the services' account (default MCPQ)`,
   async run(argv) {
+    const { DEFAULT_ACCOUNTS, natsAccountsConfig } = await loadServices('accounts');
     const { values } = parseArgs({
       args: argv,
       options: {

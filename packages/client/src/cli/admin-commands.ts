@@ -11,16 +11,14 @@ import {
   connectNats,
   DeadLetterSchema,
   describeError,
-  describeServer,
   loadConfig,
-  mcpClientFor,
   streamNames,
-  provision as provisionNats,
   type DeadLetter,
   type ServerConfig,
-} from '@mcpq/shared';
+} from '@mcpq/contract';
 import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
+import { loadServices, type Services } from './services.js';
 import type { Command } from './commands.js';
 import { ExitCode } from './exit-codes.js';
 import { table, wantsJson } from './render.js';
@@ -29,15 +27,15 @@ const common = { json: { type: 'boolean', default: false }, help: { type: 'boole
 
 export const ls: Command = {
   summary: 'list calls from their records (newest first)',
-  usage: `mcpq ls [--status STATUS] [--server ALIAS] [--limit N] [--json]
+  usage: `mcpq ls [--status STATUS] [--alias ALIAS] [--limit N] [--json]
 
   --status STATUS   queued, dispatched, running, completed, failed, cancelled or timeout
-  --server ALIAS    only calls of this server
+  --alias ALIAS     only calls of this server alias
   --limit N         at most N calls (default 50)`,
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { ...common, status: { type: 'string' }, server: { type: 'string' }, limit: { type: 'string', default: '50' } },
+      options: { ...common, status: { type: 'string' }, alias: { type: 'string' }, limit: { type: 'string', default: '50' } },
     });
     const status = values.status === undefined ? undefined : CallStatusSchema.safeParse(values.status);
     if (status && !status.success) throw new UsageError(`--status must be one of ${CallStatusSchema.options.join(', ')}`);
@@ -47,7 +45,7 @@ export const ls: Command = {
     try {
       const calls = await client.list({
         ...(status?.success ? { status: status.data } : {}),
-        ...(values.server ? { server: values.server } : {}),
+        ...(values.alias ? { server: values.alias } : {}),
         limit,
       });
       if (wantsJson(values.json)) {
@@ -84,6 +82,7 @@ export const servers: Command = {
   initialize and tools/list (2025-11-25) or the stateless tools/list (2026-07-28).`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: common });
+    const services = await loadServices('servers');
     const config = loadConfig();
     const aliases = Object.keys(config.servers);
     if (aliases.length === 0) throw new UsageError('no servers configured: set MCPQ_CONFIG to a config file with a "servers" section');
@@ -91,7 +90,7 @@ export const servers: Command = {
       aliases.map(async (alias) => {
         const cfg = config.servers[alias]!;
         try {
-          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeRow(alias, cfg)) };
+          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeRow(services, alias, cfg)) };
         } catch (err) {
           return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: false, error: describeError(err) };
         }
@@ -122,7 +121,8 @@ export const servers: Command = {
 };
 
 /** A server's row in `mcpq servers`: its description, with the mode of each tool or why it has none. */
-async function describeRow(alias: string, cfg: ServerConfig) {
+async function describeRow(services: Services, alias: string, cfg: ServerConfig) {
+  const { describeServer, mcpClientFor } = services;
   const { entry, resumable, tasks, modeErrors } = await describeServer(alias, cfg, mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 }));
   const tools = entry.tools.map((t) => ({
     name: t.name,
@@ -145,6 +145,7 @@ export const provision: Command = {
                     tenant of \`mcpq accounts\`)`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { ...common, prefix: { type: 'string', multiple: true } } });
+    const { provision: provisionNats } = await loadServices('provision');
     const config = loadConfig();
     const prefixes = values.prefix ?? [config.prefix];
     const nc = await connectNats(config.nats, { name: 'mcpq-provision' });

@@ -4,7 +4,7 @@
  * an exit code.
  */
 import { parseArgs } from 'node:util';
-import { isMcpqError, ErrorCode, type ResultEvent } from '@mcpq/shared';
+import { isMcpqError, ErrorCode, type ResultEvent } from '@mcpq/contract';
 import { McpqClient, type CallEvent } from '../client.js';
 import { buildArguments, parseDuration, UsageError } from './args.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
@@ -21,18 +21,25 @@ const common = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/** Usage of the commands that wait on one call (watch, result). */
-const WAIT_USAGE = `[--timeout DUR] [--json]
+/**
+ * Usage of the commands that wait on one call (watch, result). Their bound is
+ * `--max-wait`, not `--timeout`: `mcpq call --timeout` is the call's own deadline.
+ */
+const WAIT_USAGE = `[--max-wait DUR] [--json]
 
-  --timeout DUR   stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`;
+  --max-wait DUR  stop waiting after DUR (exit ${ExitCode.waitTimeout}); the call goes on`;
 
-/** The arguments of the commands that wait on one call: <callId> [--timeout DUR] [--json]. */
+/** The arguments of the commands that wait on one call: <callId> [--max-wait DUR] [--json]. */
 function waitArgs(argv: string[]): { callId: string; json: boolean; timeoutMs: number | undefined } {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, timeout: { type: 'string' } } });
+  if (argv.includes('--timeout') || argv.some((a) => a.startsWith('--timeout='))) {
+    throw new UsageError("--timeout is the call's deadline (mcpq call --timeout); to bound how long this command waits use --max-wait");
+  }
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, 'max-wait': { type: 'string' } } });
+  const maxWait = values['max-wait'];
   return {
     callId: one(positionals, '<callId>'),
     json: values.json,
-    timeoutMs: values.timeout ? parseDuration(values.timeout) : undefined,
+    timeoutMs: maxWait ? parseDuration(maxWait) : undefined,
   };
 }
 

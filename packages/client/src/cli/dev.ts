@@ -11,9 +11,9 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, natsServerBinary, portIsFree, waitForPort } from '@mcpq/shared';
 import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
+import { loadServices } from './services.js';
 import type { Command } from './commands.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { renderer } from './render.js';
@@ -48,6 +48,7 @@ export const dev: Command = {
   port 4222, or a free port when 4222 is taken, with its data in .mcpq/nats.
   MCPQ_DEV_DIR moves .mcpq (data, logs, config) elsewhere.`,
   async run(argv) {
+    const { freePort, natsServerBinary, portIsFree, waitForPort } = await loadServices('dev');
     const { values } = parseArgs({
       args: argv,
       options: {
@@ -82,7 +83,7 @@ export const dev: Command = {
       let natsUrl = process.env.NATS_URL;
       if (!natsUrl) {
         const port = (await portIsFree(4222)) ? 4222 : await freePort();
-        const bin = findNatsServer();
+        const bin = findNatsServer(natsServerBinary());
         children.push(start('nats-server', bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'nats')], dir));
         natsUrl = `nats://127.0.0.1:${port}`;
         await waitForPort(port, 10_000).catch(() => {
@@ -200,8 +201,7 @@ function stopChild(c: Child, graceMs: number): Promise<void> {
   });
 }
 
-function findNatsServer(): string {
-  const bin = natsServerBinary();
+function findNatsServer(bin: string | undefined): string {
   if (!bin) throw new UsageError('nats-server not found on PATH or in /usr/sbin: install it (apt-get install nats-server) or set NATS_URL');
   return bin;
 }

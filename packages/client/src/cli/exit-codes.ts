@@ -1,5 +1,5 @@
 /** Exit codes of the mcpq command (documented in docs/cli.md). */
-import type { ResultEvent } from '@mcpq/shared';
+import type { ResultEvent } from '@mcpq/contract';
 
 export const ExitCode = {
   ok: 0,

@@ -2,7 +2,7 @@
  * How call events are shown: JSON lines when stdout is not a terminal (for
  * scripts), a one-line progress bar and a readable result on a terminal.
  */
-import type { ResultEvent } from '@mcpq/shared';
+import type { ResultEvent } from '@mcpq/contract';
 import type { CallEvent } from '../client.js';
 
 /** Output is JSON lines when asked (--json) or when stdout is not a terminal (a pipe, a file). */

@@ -5,8 +5,7 @@
  * never logged; without tokens a face serves loopback only.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { resolveSecret } from '../config/load.js';
-import type { AccessToken } from '../config/schema.js';
+import { type AccessToken, resolveSecret } from '@mcpq/contract';
 
 /** Who a request acts for. */
 export interface Principal {

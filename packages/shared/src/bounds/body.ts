@@ -4,7 +4,7 @@
  * gigabytes would fill the heap. These readers stop at the cap and cancel
  * the rest of the body.
  */
-import { ErrorCode, McpqError } from '../errors.js';
+import { ErrorCode, McpqError } from '@mcpq/contract';
 
 /** Largest HTTP answer (a JSON body, or one SSE event) mcpq reads when no other limit is given (`limits.maxResponseBytes`). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;

@@ -6,7 +6,7 @@
  * would loop through redeliveries. `fitDeadLetter` cuts the parts a sender
  * controls (message, headers, payload) until the letter fits, and says so.
  */
-import type { DeadLetter } from '../wire/schemas.js';
+import type { DeadLetter } from '@mcpq/contract';
 import { truncateForJson } from './json.js';
 
 /** Room kept for the NATS headers (Nats-Msg-Id) and JetStream's framing. */

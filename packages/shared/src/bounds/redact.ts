@@ -6,7 +6,7 @@
  * the printable form of a URL; a `Redactor` removes known secret values from
  * any text a server or the network stack produced (which may echo them).
  */
-import { McpqError } from '../errors.js';
+import { McpqError } from '@mcpq/contract';
 
 export const REDACTED = '[REDACTED]';
 

@@ -6,7 +6,7 @@
  * message is cut; `data` keeps its small top-level fields and says what was
  * left out.
  */
-import type { WireError } from '../wire/schemas.js';
+import type { WireError } from '@mcpq/contract';
 import { DEFAULT_MAX_JSON_DEPTH, measureJson, truncateForJson } from './json.js';
 
 /** Largest error kept in a record or a result when no other limit is given (`limits.maxErrorBytes`). */

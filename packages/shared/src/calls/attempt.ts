@@ -12,8 +12,8 @@
  * the same bound that limits the send itself.
  */
 import { toolCallIds, type ToolCallIds } from '../mcp/tool-call.js';
-import type { CallRecord } from './record.js';
-import type { CallStore, RecordPatch, Versioned } from './store.js';
+import { type CallRecord, type Versioned } from '@mcpq/contract';
+import type { CallStore, RecordPatch } from './store.js';
 
 export interface AttemptStart {
   /** The process that sends the call (submitter or joiner id). */

@@ -5,8 +5,7 @@
  * them for `streams.dlqMaxAgeMs`.
  */
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { Names } from '../wire/names.js';
-import type { DeadLetter } from '../wire/schemas.js';
+import { type DeadLetter, type Names } from '@mcpq/contract';
 import { fitDeadLetter } from '../bounds/dead-letter.js';
 
 /** NATS's default max_payload, when the server did not say. */

@@ -10,9 +10,16 @@
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { Telemetry } from '../runtime/telemetry.js';
-import type { Names } from '../wire/names.js';
+import {
+  type CallStatus,
+  type Mode,
+  type Names,
+  type ProgressEvent,
+  resultDedupeId,
+  type ResultEvent,
+  type StatusEvent,
+} from '@mcpq/contract';
 import type { ProtocolEra } from '../mcp/protocol-2026.js';
-import type { CallStatus, Mode, ProgressEvent, ResultEvent, StatusEvent } from '../wire/schemas.js';
 
 export interface StatusOptions {
   mode?: Mode | undefined;
@@ -34,11 +41,6 @@ const MAX_INPUT_REQUESTS_BYTES = 16 * 1024;
 export interface PublishOutcome {
   /** False when JetStream dropped the message as a duplicate (or, for a result, as a second one). */
   stored: boolean;
-}
-
-/** The dedupe id (Nats-Msg-Id) of a call's result. */
-export function resultDedupeId(callId: string): string {
-  return `${callId}.result`;
 }
 
 /** Longest status detail or progress message published (they come from servers and errors; the full error is in the result). */
@@ -72,11 +74,15 @@ export class CallEvents {
     return this.publish(this.n.call(event.callId, 'progress'), event, `${event.callId}.p.${eventKey}`, traceparent);
   }
 
-  async result(event: ResultEvent, traceparent?: string): Promise<PublishOutcome> {
+  /** `call` names the server alias and tool for the metrics. */
+  async result(event: ResultEvent, traceparent?: string, call?: { server: string; tool: string }): Promise<PublishOutcome> {
     const outcome = await this.publish(this.n.call(event.callId, 'result'), event, resultDedupeId(event.callId), traceparent, true);
     if (outcome.stored) {
       this.telemetry?.emit('call:finished', {
         callId: event.callId,
+        server: call?.server,
+        tool: call?.tool,
+        isError: event.result?.isError === true,
         mode: event.mode,
         status: event.status,
         code: event.error?.code,

@@ -9,10 +9,9 @@
  * event twice.
  */
 import type { ProgressUpdate } from '../mcp/call-stream.js';
-import { whileNatsFails } from '../nats/errors.js';
+import { type CallRecord, type Versioned, whileNatsFails } from '@mcpq/contract';
 import type { ServiceContext } from '../runtime/service.js';
-import type { CallRecord } from './record.js';
-import type { RecordPatch, Versioned } from './store.js';
+import type { RecordPatch } from './store.js';
 
 export async function publishProgress(
   ctx: ServiceContext,

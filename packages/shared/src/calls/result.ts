@@ -6,11 +6,9 @@
  * repaired by `republishResult` when the message is redelivered.
  */
 import { measureJson } from '../bounds/json.js';
-import { ErrorCode } from '../errors.js';
-import type { WireError, ResultEvent, TerminalStatus } from '../wire/schemas.js';
+import { type CallRecord, ErrorCode, type ResultEvent, type TerminalStatus, type Versioned, type WireError } from '@mcpq/contract';
 import type { CallEvents } from './events.js';
-import type { CallRecord } from './record.js';
-import type { CallStore, RecordPatch, Versioned } from './store.js';
+import type { CallStore, RecordPatch } from './store.js';
 
 export interface Outcome {
   status: TerminalStatus;
@@ -96,6 +94,6 @@ export async function republishResult(events: CallEvents, record: CallRecord): P
     traceparent: record.traceparent,
     protocol: record.protocol,
   });
-  const result = events.result(record.result, record.traceparent);
+  const result = events.result(record.result, record.traceparent, { server: record.server, tool: record.tool });
   await Promise.all([status, result]);
 }

@@ -8,14 +8,16 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { boundWireError, DEFAULT_MAX_ERROR_BYTES } from '../bounds/wire-error.js';
-import { ErrorCode, McpqError } from '../errors.js';
-import { retryWhileNatsFails } from '../nats/errors.js';
-import { canTransition, CallRecordSchema, isTerminalRecord, type CallRecord } from './record.js';
-
-export interface Versioned<T> {
-  readonly value: T;
-  readonly revision: number;
-}
+import {
+  type CallRecord,
+  canTransition,
+  ErrorCode,
+  isTerminalRecord,
+  McpqError,
+  readRecord,
+  retryWhileNatsFails,
+  type Versioned,
+} from '@mcpq/contract';
 
 export type RecordPatch = Partial<Omit<CallRecord, 'v' | 'callId' | 'createdAt' | 'updatedAt'>>;
 
@@ -38,9 +40,7 @@ export class CallStore {
   }
 
   async get(callId: string): Promise<Versioned<CallRecord> | null> {
-    const entry = await this.kv.get(callId);
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return null;
-    return { value: parseRecord(callId, entry.string()), revision: entry.revision };
+    return readRecord(this.kv, callId);
   }
 
   /** Claims `callId`. Returns null when a record already exists (the callId was used). */
@@ -141,22 +141,6 @@ export class CallStore {
   isTerminal(record: Versioned<CallRecord>): boolean {
     return isTerminalRecord(record.value);
   }
-}
-
-export function parseRecord(callId: string, text: string): CallRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new McpqError(ErrorCode.internal, `call ${callId}: KV record is not JSON`);
-  }
-  const parsed = CallRecordSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new McpqError(ErrorCode.internal, `call ${callId}: KV record does not match the schema`, {
-      data: parsed.error.issues,
-    });
-  }
-  return parsed.data;
 }
 
 /**

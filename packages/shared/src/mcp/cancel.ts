@@ -8,8 +8,7 @@
  * make it), so nothing is sent from here. Best effort: the call ends on
  * mcpq's side whether or not the server hears it.
  */
-import { describeError } from '../errors.js';
-import type { CallRecord } from '../calls/record.js';
+import { type CallRecord, describeError } from '@mcpq/contract';
 import type { Logger } from '../log.js';
 import { MCP_PROTOCOL_VERSION, type McpHttpClient } from './http-client.js';
 import { ModernMcpClient } from './modern-client.js';

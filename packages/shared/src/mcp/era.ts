@@ -8,7 +8,7 @@
  * error, not an era: nothing is cached. Spec: basic/versioning.mdx
  * ("Backward compatibility"), server/discover.mdx.
  */
-import { ErrorCode, McpqError } from '../errors.js';
+import { ErrorCode, McpqError } from '@mcpq/contract';
 import type { McpHttpClient } from './http-client.js';
 import {
   clientCapabilities,

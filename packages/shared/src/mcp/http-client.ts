@@ -10,7 +10,7 @@ import { DEFAULT_MAX_RESPONSE_BYTES, readBodyCapped, readBodyPrefix } from '../b
 import { clipText } from '../bounds/json.js';
 import { capDelay, DEFAULT_MAX_RETRY_AFTER_MS } from '../bounds/delay.js';
 import { Redactor, redactUrl } from '../bounds/redact.js';
-import { describeError, ErrorCode, McpqError } from '../errors.js';
+import { describeError, ErrorCode, McpqError } from '@mcpq/contract';
 import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
 import { CLIENT_INFO } from './client-info.js';

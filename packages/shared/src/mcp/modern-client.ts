@@ -7,7 +7,7 @@
  * tasks/cancel. There is no session and no resumption: closing a tools/call
  * stream cancels the call (the caller decides when to do that).
  */
-import { ErrorCode, McpqError } from '../errors.js';
+import { ErrorCode, McpqError } from '@mcpq/contract';
 import { readResponse, type McpHttpClient, type McpSession, type RequestOptions } from './http-client.js';
 import { parseEventData, sameId, type JsonRpcError, type JsonRpcId, type JsonRpcNotification, type JsonRpcResult } from './jsonrpc.js';
 import {

@@ -4,9 +4,7 @@
  * A forced mode that the server or tool cannot honour is a clear
  * `mode_unsupported` error at dispatch, never a hang later.
  */
-import type { ModeSetting } from '../config/schema.js';
-import { ErrorCode, McpqError } from '../errors.js';
-import type { Mode } from '../wire/schemas.js';
+import { ErrorCode, McpqError, type Mode, type ModeSetting } from '@mcpq/contract';
 import type { Era } from './era.js';
 import type { InitializedSession } from './http-client.js';
 import type { ToolInfo } from './server-session.js';

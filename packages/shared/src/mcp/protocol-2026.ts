@@ -6,7 +6,7 @@
  * Spec: docs/specification/2026-07-28/basic/transports/streamable-http.mdx,
  * basic/versioning.mdx, basic/patterns/mrtr.mdx; tasks: seps/2663-tasks-extension.md.
  */
-import { ErrorCode, McpqError } from '../errors.js';
+import { ErrorCode, McpqError } from '@mcpq/contract';
 import { CLIENT_INFO } from './client-info.js';
 
 /** The two protocol eras mcpq speaks; a call's `protocol` field holds one. */

@@ -4,8 +4,7 @@
  * configured server, made on first use; and each server's protocol era
  * (probed once, cached) with its 2026-07-28 client.
  */
-import { resolveHeaders } from '../config/load.js';
-import type { Config, ServerConfig } from '../config/schema.js';
+import { type Config, resolveHeaders, type ServerConfig } from '@mcpq/contract';
 import type { Logger } from '../log.js';
 import { EraCache, type Era } from './era.js';
 import { McpHttpClient } from './http-client.js';

@@ -4,7 +4,7 @@
  * replaced when the server forgets it, and with the server's tool list
  * cached (refreshed on a miss and after a time to live).
  */
-import { ErrorCode, isMcpqError, McpqError } from '../errors.js';
+import { ErrorCode, isMcpqError, McpqError } from '@mcpq/contract';
 import type { Logger } from '../log.js';
 import type { InitializedSession, McpHttpClient } from './http-client.js';
 

@@ -5,7 +5,7 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../bounds/body.js';
-import { ErrorCode, McpqError } from '../errors.js';
+import { ErrorCode, McpqError } from '@mcpq/contract';
 
 export type SseEvent = EventSourceMessage;
 

@@ -10,14 +10,13 @@
  * first. Leaving closes only our side of the stream; no
  * notifications/cancelled is sent, so the call runs on upstream.
  */
-import { ErrorCode, McpqError, toMcpqError } from '../errors.js';
+import { type CallRequest, ErrorCode, McpqError, toMcpqError } from '@mcpq/contract';
 import { answers, readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
 import { parseEventData, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
 import { readSse } from './sse.js';
 import { callStreamEvent, type CallStreamEvent } from './call-stream.js';
 import type { Outcome } from '../calls/result.js';
 import type { RecordPatch } from '../calls/store.js';
-import type { CallRequest } from '../wire/schemas.js';
 import { outcomeOfResponse, toolCallMessage, type ToolCallIds } from './tool-call.js';
 
 export type StartOutcome =

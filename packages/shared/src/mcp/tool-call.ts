@@ -6,8 +6,7 @@
  */
 import type { Outcome } from '../calls/result.js';
 import { clipText } from '../bounds/json.js';
-import { ErrorCode } from '../errors.js';
-import type { CallRequest } from '../wire/schemas.js';
+import { type CallRequest, ErrorCode } from '@mcpq/contract';
 import type { JsonRpcError, JsonRpcResult } from './jsonrpc.js';
 
 /** `_meta` key carrying mcpq's call id to the MCP server (for its logs and dedupe). */

@@ -19,7 +19,7 @@
  * streams, nothing else, so tenant B cannot name, read or touch tenant A's
  * calls, records, events or ids.
  */
-import { names } from '../wire/names.js';
+import { names } from '@mcpq/contract';
 
 export interface TenantAccount {
   /** nats-server account name of the tenant's callers (e.g. `TENANT_A`). */

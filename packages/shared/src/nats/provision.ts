@@ -21,10 +21,8 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { Config } from '../config/schema.js';
-import { ErrorCode, McpqError } from '../errors.js';
+import { type Config, ErrorCode, McpqError, names, type Names } from '@mcpq/contract';
 import type { Logger } from '../log.js';
-import { names, type Names } from '../wire/names.js';
 
 type DesiredStream = Partial<StreamConfig> & { name: string; subjects: string[] };
 

@@ -3,7 +3,7 @@
  * waiting past one call's deadline: the shared work goes on for the others,
  * this call stops waiting and is judged on its next delivery.
  */
-import { ErrorCode, McpqError } from '../errors.js';
+import { ErrorCode, McpqError } from '@mcpq/contract';
 
 /** `work`, or a retryable `server_unreachable` once `deadline` (epoch ms) passes; no deadline: `work` as it is. */
 export async function untilDeadline<T>(work: Promise<T>, deadline: number | undefined, what: string): Promise<T> {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Registry } from 'prom-client';
-import { describeError } from '../errors.js';
+import { describeError } from '@mcpq/contract';
 import type { Logger } from '../log.js';
 
 export interface HealthServerOptions {

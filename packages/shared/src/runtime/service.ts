@@ -5,17 +5,14 @@
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
-import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { type Config, connectNats, describeError, loadConfig, type Names, streamNames } from '@mcpq/contract';
 import { CallEvents } from '../calls/events.js';
 import { CallStore } from '../calls/store.js';
 import { createLogger, type Logger } from '../log.js';
-import { connectNats } from '../nats/connect.js';
 import { provision } from '../nats/provision.js';
-import { streamNames, type Names } from '../wire/names.js';
-import { describeError } from '../errors.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, type GaugeSources } from './metrics.js';
+import { QueueStats } from './queue-stats.js';
 import { Telemetry } from './telemetry.js';
 
 export interface ServiceContext {
@@ -88,7 +85,12 @@ export async function startObservability(
   gauges: GaugeSources,
   accepting: () => boolean,
 ): Promise<() => Promise<void>> {
-  const registry = createMetrics(service, ctx.telemetry, gauges);
+  const { streams: s, consumers: c } = ctx.names;
+  const queues = new QueueStats(ctx.jsm, [
+    { stream: s.submit, consumer: c.submitter },
+    { stream: s.join, consumer: c.joiner },
+  ]);
+  const registry = createMetrics(service, ctx.telemetry, { queues, ...gauges });
   if (ctx.config.httpPort === 0) return async () => undefined;
   const server = await startHealthServer({
     port: ctx.config.httpPort,

@@ -5,7 +5,7 @@
  * redelivered by JetStream. Unhandled rejections are logged, not fatal: a
  * bad message must never take a service down.
  */
-import { describeError } from '../errors.js';
+import { describeError } from '@mcpq/contract';
 import type { Logger } from '../log.js';
 
 export interface ShutdownOptions {

@@ -3,19 +3,37 @@
  * (and anything else that wants to observe) subscribe. Emitting never
  * throws: a broken observer must not break a call.
  */
-import type { Mode, TerminalStatus } from '../wire/schemas.js';
+import type { Mode, TerminalStatus } from '@mcpq/contract';
 
 export interface TelemetryEvents {
   /** A call was started upstream (or handed to a joiner, in hold mode). */
-  'call:dispatched': { callId: string; server: string; mode: Mode; latencyMs: number };
+  'call:dispatched': { callId: string; server: string; mode: Mode; latencyMs: number; tool?: string | undefined };
   /** A dispatch or rejoin failed and will be tried again. */
-  'call:retry': { callId: string; stage: 'dispatch' | 'rejoin'; code: string };
+  'call:retry': { callId: string; stage: 'dispatch' | 'rejoin'; code: string; server?: string | undefined };
   /** A joiner started following a call (stream open, poll answered). */
-  'call:rejoined': { callId: string; mode: Mode; latencyMs: number };
+  'call:rejoined': { callId: string; mode: Mode; latencyMs: number; server?: string | undefined };
   /** A joiner gave a call back to the queue to come back later. */
-  'call:parked': { callId: string; delayMs: number };
-  /** A call's one result was published; durationMs is end to end (accepted to finished). */
-  'call:finished': { callId: string; mode?: Mode | undefined; status: TerminalStatus; code?: string | undefined; durationMs: number };
+  'call:parked': { callId: string; delayMs: number; server?: string | undefined };
+  /**
+   * A call's one result was published; durationMs is end to end (accepted to finished).
+   * `isError` is a tool error (status completed, `result.isError: true`).
+   */
+  'call:finished': {
+    callId: string;
+    mode?: Mode | undefined;
+    status: TerminalStatus;
+    code?: string | undefined;
+    durationMs: number;
+    server?: string | undefined;
+    tool?: string | undefined;
+    isError?: boolean | undefined;
+  };
+  /**
+   * A work loop took a message on its first delivery; waitMs is how long it
+   * waited in the stream (from publish to being taken). `server` is the last
+   * token of the subject (`<prefix>.submit.<server>`, `<prefix>.join.<server>`).
+   */
+  'queue:taken': { queue: string; server: string; waitMs: number };
   /** The MCP server was told of a cancellation (after the caller had its answer): `told` says whether it took the message. */
   'call:upstream-cancel': { callId: string; told: boolean };
   'dead-letter': { reason: string; code: string };

@@ -9,9 +9,9 @@
  * stalled kind of work cannot hold the slots every other kind needs.
  */
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { describeError } from '../errors.js';
+import { describeError, serverOfSubject, sleep } from '@mcpq/contract';
 import type { Logger } from '../log.js';
-import { sleep } from './backoff.js';
+import type { Telemetry } from './telemetry.js';
 
 export interface WorkLoopOptions {
   name: string;
@@ -31,6 +31,8 @@ export interface WorkLoopOptions {
   maxFailures?: number;
   /** Ends a message the handler keeps failing on (fails its call, dead-letters it); must ack or term it. */
   giveUp?: (msg: JsMsg, err: unknown) => Promise<void>;
+  /** Told how long each message waited in its stream before its first delivery (queue-wait metric). */
+  telemetry?: Telemetry;
 }
 
 /** Most messages whose failures in a row are remembered (the oldest are forgotten first). */
@@ -120,6 +122,10 @@ export class WorkLoop {
 
   private dispatch(msg: JsMsg): void {
     this.inFlightCount++;
+    if (this.opts.telemetry && msg.info.deliveryCount === 1) {
+      const waitMs = Date.now() - Math.floor(msg.info.timestampNanos / 1_000_000);
+      this.opts.telemetry.emit('queue:taken', { queue: this.opts.name, server: serverOfSubject(msg.subject), waitMs });
+    }
     this.runningCount++;
     let held = true;
     const lease: SlotLease = {

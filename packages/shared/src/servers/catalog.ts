@@ -8,8 +8,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { ModeSchema } from '../wire/schemas.js';
-import type { Names } from '../wire/names.js';
+import { ModeSchema, type Names } from '@mcpq/contract';
 
 /** A tool as the server listed it (unknown fields kept: hosts may need them). */
 export const CatalogToolSchema = z.looseObject({

@@ -5,15 +5,13 @@
  * under the configured `mode`. The one way the server catalog entry is made
  * (the gateway's tool directory) and `mcpq servers` reads a server.
  */
-import type { ServerConfig } from '../config/schema.js';
-import { describeError } from '../errors.js';
+import { describeError, type Mode, type ServerConfig } from '@mcpq/contract';
 import { probeEra } from '../mcp/era.js';
 import type { McpHttpClient } from '../mcp/http-client.js';
 import { ModernMcpClient } from '../mcp/modern-client.js';
 import { chooseMode, chooseModernMode, serverSupportsTasks } from '../mcp/modes.js';
 import { MODERN_PROTOCOL_VERSION } from '../mcp/protocol-2026.js';
 import { fetchToolList } from '../mcp/server-session.js';
-import type { Mode } from '../wire/schemas.js';
 import type { CatalogTool, ServerCatalogEntry } from './catalog.js';
 
 export interface ServerDescription {

@@ -71,7 +71,12 @@ export async function newAttempt(
 }
 
 /** The call did not run (or may safely run again): back to `dispatched`, retried after a backoff. */
-export function handBack(deps: FollowDeps, current: Versioned<CallRecord>, error: McpqError, patch: RecordPatch = {}): Promise<Disposition> {
+export function handBack(
+  deps: FollowDeps,
+  current: Versioned<CallRecord>,
+  error: McpqError,
+  patch: RecordPatch = {},
+): Promise<Disposition> {
   return unlessLost(() => deps.ctx.store.update(current, { ...patch, status: 'dispatched' }), { kind: 'retry', error });
 }
 
@@ -84,7 +89,8 @@ export function handBack(deps: FollowDeps, current: Versioned<CallRecord>, error
 export async function redispatch(deps: FollowDeps, found: Versioned<CallRecord>): Promise<Disposition> {
   const { ctx, request } = deps;
   const rec = found.value;
-  if (!request) return failed(found, { code: ErrorCode.internal, message: 'a re-dispatch needs the request, which the join does not carry' });
+  if (!request)
+    return failed(found, { code: ErrorCode.internal, message: 'a re-dispatch needs the request, which the join does not carry' });
   const mode = rec.mode === 'task' ? 'task' : 'resume';
   const begun = await newAttempt(deps, found, {
     lastEventId: undefined,

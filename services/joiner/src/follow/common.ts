@@ -93,8 +93,8 @@ export async function unlessLost(write: () => Promise<unknown>, then: Dispositio
 }
 
 /** Reports that the call is being followed again (stream open, poll answered). */
-export function rejoined(deps: FollowDeps, callId: string, mode: Mode): void {
-  deps.ctx.telemetry.emit('call:rejoined', { callId, mode, latencyMs: Date.now() - deps.startedAt });
+export function rejoined(deps: FollowDeps, callId: string, mode: Mode, server?: string): void {
+  deps.ctx.telemetry.emit('call:rejoined', { callId, server, mode, latencyMs: Date.now() - deps.startedAt });
 }
 
 /** A rejoin worked: forget the failures counted so far. */

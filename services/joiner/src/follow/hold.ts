@@ -48,7 +48,7 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
     const traceparent = rec.traceparent ? childTraceparent(rec.traceparent) : undefined;
     const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
     reached = 'maybe';
-    rejoined(deps, rec.callId, 'hold');
+    rejoined(deps, rec.callId, 'hold', rec.server);
     await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
     const type = res.headers.get('content-type') ?? '';
     if (!type.includes('text/event-stream') || !res.body) {

@@ -105,7 +105,7 @@ async function sendCall(deps: FollowDeps, found: Versioned<CallRecord>): Promise
       signal: watch.signal,
     });
     reached = 'maybe';
-    rejoined(deps, rec.callId, mode);
+    rejoined(deps, rec.callId, mode, rec.server);
     await ctx.events.status(rec.callId, 'running', { mode, attempt, traceparent: rec.traceparent, protocol: MODERN_PROTOCOL_VERSION });
     let end: ModernCallEnd | undefined;
     const type = res.headers.get('content-type') ?? '';
@@ -208,7 +208,7 @@ async function pollTask(deps: FollowDeps, start: Versioned<CallRecord>, taskId: 
   const rec = start.value;
   try {
     const view = await modern.getTask(taskId, { signal: watch.signal });
-    rejoined(deps, rec.callId, rec.mode ?? 'task');
+    rejoined(deps, rec.callId, rec.mode ?? 'task', rec.server);
     current = await clearFailures(ctx, current);
     const { status, statusMessage: message } = view.task;
     current = await noteTaskStatus(ctx, current, { status, message, inputRequests: view.inputRequests });

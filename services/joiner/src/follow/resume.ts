@@ -51,7 +51,7 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
       throw sessionRefused(err, rec.sessionId);
     });
     if (!res.body) throw new Error('resume answer has no body');
-    rejoined(deps, rec.callId, 'resume');
+    rejoined(deps, rec.callId, 'resume', rec.server);
     current = await clearFailures(ctx, current);
     for await (const event of readSse(res.body, { onRetry: (ms) => (retryHint = ms), maxEventChars: client.maxResponseBytes })) {
       watch.touch();

@@ -19,7 +19,7 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
   const session = { sessionId: rec.sessionId, protocolVersion: rec.protocolVersion ?? MCP_PROTOCOL_VERSION };
   try {
     const task = await client.request(session, 'tasks/get', { taskId: rec.taskId }, { signal: watch.signal });
-    rejoined(deps, rec.callId, 'task');
+    rejoined(deps, rec.callId, 'task', rec.server);
     current = await clearFailures(ctx, current);
     const status = typeof task.status === 'string' ? task.status : 'working';
     const message = typeof task.statusMessage === 'string' ? task.statusMessage : undefined;

@@ -12,7 +12,7 @@ import {
   TimeoutError,
 } from '@nats-io/nats-core';
 import { JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
-import { sleep } from '../runtime/backoff.js';
+import { sleep } from '../backoff.js';
 
 /** True for errors raised by NATS or JetStream themselves (not by an MCP server), here or in their cause. */
 export function isNatsError(err: unknown): boolean {

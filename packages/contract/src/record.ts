@@ -3,8 +3,10 @@
  * the state machine over its `status`. Only CallStore writes records, and only
  * through `transition` checks here, always with compare-and-set.
  */
+import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { CallIdSchema, ModeSchema, ProtocolEraSchema, ResultEventSchema, WireErrorSchema, type CallStatus } from '../wire/schemas.js';
+import { ErrorCode, McpqError } from './errors.js';
+import { CallIdSchema, ModeSchema, ProtocolEraSchema, ResultEventSchema, WireErrorSchema, type CallStatus } from './wire/schemas.js';
 
 export const RecordStatusSchema = z.enum([
   /** The submitter claimed the callId; nothing was sent upstream yet. */
@@ -24,7 +26,7 @@ export type RecordStatus = z.infer<typeof RecordStatusSchema>;
 
 const JsonRpcIdSchema = z.union([z.string(), z.number()]);
 
-export const CallRecordSchema = z.object({
+const callRecordObject = z.object({
   v: z.literal(1),
   callId: CallIdSchema,
   /** The server alias from the submit subject (may be an unknown alias on a rejected call). */
@@ -77,7 +79,9 @@ export const CallRecordSchema = z.object({
   cancel: z.object({ at: z.string(), reason: z.string().optional() }).optional(),
   traceparent: z.string().optional(),
 });
-export type CallRecord = z.infer<typeof CallRecordSchema>;
+/** Parsing keeps fields a newer process wrote, so they survive a compare-and-set rewrite by an older one (rolling upgrades). */
+export const CallRecordSchema = callRecordObject.loose();
+export type CallRecord = z.infer<typeof callRecordObject>;
 
 const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout'] as const;
 
@@ -127,4 +131,33 @@ export function publicStatus(record: Pick<CallRecord, 'status' | 'mode'>): CallS
     default:
       return record.status;
   }
+}
+
+/** A value read from KV with the revision a compare-and-set must name. */
+export interface Versioned<T> {
+  readonly value: T;
+  readonly revision: number;
+}
+
+/** The call record of `callId`, or null when there is none (never created, deleted or expired). */
+export async function readRecord(kv: KV, callId: string): Promise<Versioned<CallRecord> | null> {
+  const entry = await kv.get(callId);
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return null;
+  return { value: parseRecord(callId, entry.string()), revision: entry.revision };
+}
+
+export function parseRecord(callId: string, text: string): CallRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new McpqError(ErrorCode.internal, `call ${callId}: KV record is not JSON`);
+  }
+  const parsed = CallRecordSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new McpqError(ErrorCode.internal, `call ${callId}: KV record does not match the schema`, {
+      data: parsed.error.issues,
+    });
+  }
+  return parsed.data;
 }

@@ -107,3 +107,13 @@ export function names(prefix = 'mcpq'): Names {
 export function streamNames(n: Names): string[] {
   return [n.streams.submit, n.streams.join, n.streams.events, n.streams.dlq, n.streams.advisories, `KV_${n.bucket}`];
 }
+
+/** The server alias of a work-queue subject (`<prefix>.submit.<server>`, `<prefix>.join.<server>`): its last token. */
+export function serverOfSubject(subject: string): string {
+  return subject.slice(subject.lastIndexOf('.') + 1);
+}
+
+/** The dedupe id (Nats-Msg-Id) of a call's result: JetStream keeps one result per call. */
+export function resultDedupeId(callId: string): string {
+  return `${callId}.result`;
+}

@@ -32,8 +32,8 @@ export type CallStatus = z.infer<typeof CallStatusSchema>;
 export const TerminalStatusSchema = z.enum(['completed', 'failed', 'cancelled', 'timeout']);
 export type TerminalStatus = z.infer<typeof TerminalStatusSchema>;
 
-/** `<prefix>.submit.<server>`: a tools/call job. */
-export const CallRequestSchema = z.strictObject({
+/** The fields of a CallRequest that this version of mcpq knows. */
+const callRequestFields = {
   callId: CallIdSchema,
   tool: z.string().min(1, 'tool must not be empty').max(256, 'tool name is longer than 256 characters'),
   arguments: z.record(z.string(), z.unknown()).optional(),
@@ -48,7 +48,38 @@ export const CallRequestSchema = z.strictObject({
   idempotent: z.boolean().optional(),
   /** Caller data passed to the MCP server in the request's `_meta` (keys must not start with `io.mcpq/`). */
   meta: z.record(z.string(), z.unknown()).optional(),
-});
+  /**
+   * Fields of this request that a reader which does not know them may ignore
+   * (a newer caller's optional additions). Any other unknown field is refused.
+   */
+  mayIgnore: z.array(z.string().max(64)).max(32).optional(),
+};
+
+/**
+ * `<prefix>.submit.<server>`: a tools/call job. The one message whose unknown
+ * fields are refused (the compatibility rule, docs/protocol.md): ignoring a
+ * field of a command could run a call other than the one asked for (a typo
+ * such as `args`, a newer option an older submitter cannot honour). A caller
+ * lists in `mayIgnore` the fields the call may run without; those are then
+ * ignored by readers that do not know them. Parsed, only known fields remain.
+ */
+export const CallRequestSchema = z
+  .looseObject(callRequestFields)
+  .superRefine((request, ctx) => {
+    const mayIgnore = new Set(request.mayIgnore ?? []);
+    const refused = Object.keys(request).filter((k) => !Object.hasOwn(callRequestFields, k) && !mayIgnore.has(k));
+    if (refused.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown field${refused.length > 1 ? 's' : ''} ${refused.map((k) => `"${k}"`).join(', ')} (a misspelling? list a newer optional field in mayIgnore to let a call run without it)`,
+      });
+    }
+  })
+  .transform((request) => {
+    const known: Record<string, unknown> = {};
+    for (const k of Object.keys(callRequestFields)) if (request[k] !== undefined) known[k] = request[k];
+    return known as z.output<z.ZodObject<typeof callRequestFields>>;
+  });
 export type CallRequest = z.infer<typeof CallRequestSchema>;
 
 export const WireErrorSchema = z.object({
@@ -123,8 +154,12 @@ export const JoinMessageSchema = z.object({
   callId: CallIdSchema,
   server: ServerAliasSchema,
   mode: ModeSchema,
-  /** The request itself, for modes where the joiner (re)issues the call. */
-  request: CallRequestSchema.optional(),
+  /**
+   * The request itself, for modes where the joiner (re)issues the call. The
+   * submitter has already checked it; fields this joiner does not know (from a
+   * newer submitter) are ignored, as in every message but the CallRequest.
+   */
+  request: z.object(callRequestFields).optional(),
 });
 export type JoinMessage = z.infer<typeof JoinMessageSchema>;
 

@@ -18,7 +18,12 @@ export interface LoadConfigOptions {
 
 /** Environment variables that override config fields, and how. */
 const ENV_OVERRIDES: ReadonlyArray<{ name: string; path: string[]; parse: (v: string) => unknown }> = [
+  // The `nats` command's variables, so one environment serves both.
   { name: 'NATS_URL', path: ['nats', 'servers'], parse: (v) => v },
+  { name: 'NATS_CREDS', path: ['nats', 'credsFile'], parse: (v) => v },
+  { name: 'NATS_USER', path: ['nats', 'user'], parse: (v) => v },
+  // The password stays a reference to its variable: no secret is copied into the config.
+  { name: 'NATS_PASSWORD', path: ['nats', 'password'], parse: () => ({ env: 'NATS_PASSWORD' }) },
   { name: 'MCPQ_PREFIX', path: ['prefix'], parse: (v) => v },
   { name: 'LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
   { name: 'MCPQ_HTTP_PORT', path: ['httpPort'], parse: portNumber },

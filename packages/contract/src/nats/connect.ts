@@ -9,12 +9,11 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import { resolveSecret } from '../config/load.js';
 import type { NatsConfig } from '../config/schema.js';
 import { describeError, ErrorCode, McpqError } from '../errors.js';
-import type { Logger } from '../log.js';
 
 export interface NatsConnectOptions {
   /** Connection name shown in NATS monitoring. */
   name: string;
-  logger?: Logger;
+  logger?: ConnectLogger;
   env?: NodeJS.ProcessEnv;
   /** Total bound on the first connection, retries included (default nats.connectTimeoutMs). */
   firstConnectTimeoutMs?: number;
@@ -97,4 +96,10 @@ function readFileBytes(path: string, field: string): Uint8Array {
       `invalid config: ${field} names ${path}, which cannot be read (${(err as Error).message})`,
     );
   }
+}
+
+/** What connecting logs (pino's logger fits; callers without one pass nothing). */
+export interface ConnectLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }

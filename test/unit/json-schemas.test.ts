@@ -1,0 +1,107 @@
+/**
+ * The wire contract's JSON Schemas (schemas/v1) are what the zod schemas
+ * say, and the compatibility rule of docs/protocol.md holds: readers ignore
+ * unknown fields, except the CallRequest, which refuses them unless listed
+ * in `mayIgnore`.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import {
+  CallRecordSchema,
+  CallRequestSchema,
+  CancelReplySchema,
+  CancelRequestSchema,
+  DeadLetterSchema,
+  JoinMessageSchema,
+  ProgressEventSchema,
+  ResultEventSchema,
+  StatusEventSchema,
+  wireJsonSchemas,
+} from '@mcpq/shared';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dir = `${root}schemas/v1/`;
+const at = '2026-11-27T06:17:18.949Z';
+
+describe('JSON Schemas of the wire contract', () => {
+  it('the checked-in files are exactly what the zod schemas generate (run `pnpm schemas` after changing one)', () => {
+    const generated = wireJsonSchemas();
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.sort()).toEqual(Object.keys(generated).sort());
+    for (const f of files) expect(JSON.parse(readFileSync(`${dir}${f}`, 'utf8')), f).toEqual(generated[f]);
+  });
+
+  it('every JSON example in docs/protocol.md is valid under one of the schemas', () => {
+    const ajv = new Ajv2020({ strict: false });
+    const validators = Object.values(wireJsonSchemas()).map((s) => ajv.compile(s));
+    const protocol = readFileSync(`${root}docs/protocol.md`, 'utf8');
+    const examples = [...protocol.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as unknown);
+    const submit = /nats pub mcpq\.submit\.demo[^']*'([^']+)'/.exec(protocol);
+    examples.push(JSON.parse(submit![1]!));
+    expect(examples.length).toBeGreaterThanOrEqual(6);
+    expect(examples.filter((e) => !validators.some((v) => v(e)))).toEqual([]);
+  });
+
+  it('a JSON Schema validator refuses what zod refuses (a callId with a dot, a negative timeoutMs)', () => {
+    const ajv = new Ajv2020({ strict: false });
+    const validate = ajv.compile(wireJsonSchemas()['call-request.json']!);
+    expect(validate({ callId: 'c1', tool: 't', timeoutMs: 1000 })).toBe(true);
+    expect(validate({ callId: 'a.b', tool: 't' })).toBe(false);
+    expect(validate({ callId: 'c1', tool: 't', timeoutMs: -1 })).toBe(false);
+  });
+});
+
+describe('compatibility rule', () => {
+  it('a CallRequest with an unknown field is refused, naming the field', () => {
+    const r = CallRequestSchema.safeParse({ callId: 'c1', tool: 't', args: { a: 1 } });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toMatch(/"args"/);
+  });
+
+  it('a CallRequest may carry newer fields it lists in mayIgnore; they are ignored, the rest is kept', () => {
+    const r = CallRequestSchema.parse({ callId: 'c1', tool: 't', arguments: { a: 1 }, priority: 5, mayIgnore: ['priority'] });
+    expect(r).toEqual({ callId: 'c1', tool: 't', arguments: { a: 1 }, mayIgnore: ['priority'] });
+    const partly = CallRequestSchema.safeParse({ callId: 'c1', tool: 't', priority: 5, region: 'eu', mayIgnore: ['priority'] });
+    expect(partly.error!.issues[0]!.message).toMatch(/"region"/);
+  });
+
+  it('every other message is read with fields a newer mcpq added', () => {
+    const newer = { addedInAFutureVersion: { any: 'thing' } };
+    const messages: Array<[string, { safeParse: (v: unknown) => { success: boolean } }, unknown]> = [
+      ['StatusEvent', StatusEventSchema, { callId: 'c1', status: 'running', at }],
+      ['ProgressEvent', ProgressEventSchema, { callId: 'c1', seq: 1, progress: 1, at }],
+      ['ResultEvent', ResultEventSchema, { callId: 'c1', status: 'completed', attempts: 1, startedAt: at, finishedAt: at }],
+      ['CancelRequest', CancelRequestSchema, {}],
+      ['CancelReply', CancelReplySchema, { callId: 'c1', accepted: true, status: 'cancelled' }],
+      ['DeadLetter', DeadLetterSchema, { reason: 'submit', code: 'invalid_request', message: 'm', subject: 's', deliveries: 1, at }],
+      // A newer submitter hands a request with a newer field to an older joiner (rolling upgrade).
+      ['JoinMessage', JoinMessageSchema, { callId: 'c1', server: 'demo', mode: 'hold', request: { callId: 'c1', tool: 't', ...newer } }],
+    ];
+    for (const [name, schema, value] of messages) {
+      expect(schema.safeParse({ ...(value as object), ...newer }).success, name).toBe(true);
+    }
+  });
+
+  it('a call record keeps fields it does not know, so an older process rewriting it loses nothing', () => {
+    const record = {
+      v: 1,
+      callId: 'c1',
+      server: 'demo',
+      tool: 't',
+      status: 'running',
+      idempotent: false,
+      progressSeq: 0,
+      attempts: 1,
+      createdAt: at,
+      updatedAt: at,
+      addedInAFutureVersion: 42,
+    };
+    const parsed = CallRecordSchema.parse(record);
+    expect(JSON.parse(JSON.stringify({ ...parsed, status: 'completed' }))).toMatchObject({
+      addedInAFutureVersion: 42,
+      status: 'completed',
+    });
+  });
+});
