@@ -116,10 +116,10 @@ describe('Kubernetes manifests', () => {
   it('every mcpq container runs a service entry point, probes /readyz and /healthz on httpPort, and is given time to drain', () => {
     const defaults = loadConfig({ config: {}, env: {} });
     const json: string = find('mcpq-config.yaml', 'ConfigMap', 'mcpq-config').data['config.json'];
-    // The drain bounds of services/*/src/main.ts: submitter dispatchTimeoutMs + 5 s, joiner half of ackWaitMs.
+    // The drain bounds of services/*/src/main.ts: submitter dispatchTimeoutMs + 5 s, joiner 10 s or half of ackWaitMs.
     const drainSeconds: Record<string, number> = {
       submitter: (defaults.submitter.dispatchTimeoutMs + 5_000) / 1000,
-      joiner: defaults.joiner.ackWaitMs / 2 / 1000,
+      joiner: Math.max(10_000, defaults.joiner.ackWaitMs / 2) / 1000,
       gateway: 0,
     };
     for (const name of ['submitter', 'joiner', 'gateway']) {

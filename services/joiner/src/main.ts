@@ -26,8 +26,10 @@ try {
   );
   joiner.start();
   answerJoinerReports(ctx, joiner.id, () => joiner.held, parked);
-  // Handing back is quick; the bound stays below AckWait so a forced exit costs no extra failover time.
-  const graceMs = Math.max(2_000, Math.floor(ctx.config.joiner.ackWaitMs / 2));
+  // Resume- and task-mode calls are handed back at once; the grace is for calls held in hold mode, whose
+  // messages keep their heartbeats meanwhile (so the short AckWait does not cut it). 10 s at least: with
+  // the 4 s default AckWait, half of it would give a held call only 2 s to end before it is judged lost.
+  const graceMs = Math.max(10_000, Math.floor(ctx.config.joiner.ackWaitMs / 2));
   handleSignals({
     logger: ctx.logger,
     graceMs,
