@@ -3,7 +3,8 @@
  * progress totals seen on progress events. Session ids, resume tokens and
  * task ids stay out: they are capabilities on the MCP server.
  */
-import { publicStatus, type CallRecord, type CallStatus, type Mode, type ProgressEvent } from '@mcpq/shared';
+import { toCallInfo, type CallInfo } from '@mcpq/client';
+import type { CallRecord, ProgressEvent } from '@mcpq/shared';
 
 export interface ProgressView {
   seq: number;
@@ -12,23 +13,10 @@ export interface ProgressView {
   message?: string | undefined;
 }
 
-export interface CallView {
-  callId: string;
-  status: CallStatus;
-  server: string;
-  tool: string;
-  mode?: Mode | undefined;
-  /** MCP protocol revision of the call's session. */
-  protocol?: string | undefined;
-  attempts: number;
+/** A call as the client reports it (`toCallInfo`), with what the console adds: progress totals, idempotence, the cancel. */
+export interface CallView extends Omit<CallInfo, 'progressSeq'> {
   idempotent: boolean;
-  owner?: string | undefined;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt?: string | undefined;
-  deadline?: string | undefined;
   progress: ProgressView;
-  error?: { code: string; message: string } | undefined;
   cancel?: { at: string; reason?: string | undefined } | undefined;
 }
 
@@ -36,24 +24,8 @@ export function toCallView(rec: CallRecord, seen?: ProgressView): CallView {
   const progress: ProgressView = { seq: rec.progressSeq, progress: rec.lastProgress };
   // The record has no total: take it (and the message) from the latest progress event seen, if it is not older.
   if (seen && seen.seq >= rec.progressSeq) Object.assign(progress, seen);
-  return {
-    callId: rec.callId,
-    status: publicStatus(rec),
-    server: rec.server,
-    tool: rec.tool,
-    mode: rec.mode,
-    protocol: rec.protocolVersion,
-    attempts: rec.attempts,
-    idempotent: rec.idempotent,
-    owner: rec.owner,
-    createdAt: rec.createdAt,
-    updatedAt: rec.updatedAt,
-    finishedAt: rec.finishedAt,
-    deadline: rec.deadline !== undefined ? new Date(rec.deadline).toISOString() : undefined,
-    progress,
-    error: rec.result?.error ? { code: rec.result.error.code, message: rec.result.error.message } : undefined,
-    cancel: rec.cancel,
-  };
+  const { progressSeq: _seq, ...info } = toCallInfo(rec);
+  return { ...info, idempotent: rec.idempotent, progress, cancel: rec.cancel };
 }
 
 export function progressOf(event: ProgressEvent): ProgressView {
