@@ -147,7 +147,7 @@ export class ModernMcpClient {
     options: ModernRequestOptions & { onMessage?: (m: JsonRpcNotification) => void } = {},
   ): Promise<ModernCallEnd> {
     const res = await this.openCall(message, options);
-    return readCall(res, message.id as JsonRpcId, options.onMessage);
+    return readCall(res, message.id as JsonRpcId, this.http.maxResponseBytes, options.onMessage);
   }
 
   /** tasks/get: the task, with its result or error once it ended. */
@@ -212,10 +212,16 @@ export class ModernMcpClient {
  * Reads a tools/call answer (JSON or SSE) to its response, passing the
  * call's notifications (progress) to `onMessage` on the way.
  */
-export async function readCall(res: Response, id: JsonRpcId, onMessage?: (m: JsonRpcNotification) => void): Promise<ModernCallEnd> {
+export async function readCall(
+  res: Response,
+  id: JsonRpcId,
+  /** The client's cap on an answer (`limits.maxResponseBytes`), as on every other read of a server's answer. */
+  maxBytes: number,
+  onMessage?: (m: JsonRpcNotification) => void,
+): Promise<ModernCallEnd> {
   const type = res.headers.get('content-type') ?? '';
   if (type.includes('text/event-stream') && res.body) {
-    for await (const event of readSse(res.body)) {
+    for await (const event of readSse(res.body, { maxEventChars: maxBytes })) {
       const m = parseEventData(event.data);
       if (m?.kind === 'notification') onMessage?.(m.message);
       else if ((m?.kind === 'result' || m?.kind === 'error') && sameId(m.message.id, id)) return endOf(m);
@@ -223,7 +229,7 @@ export async function readCall(res: Response, id: JsonRpcId, onMessage?: (m: Jso
     // No resumption in 2026-07-28: a stream that ends without the answer loses the call.
     throw new McpqError(ErrorCode.protocol_error, `the tools/call stream ended without a response to request ${String(id)}`);
   }
-  return endOf(await readResponse(res, id));
+  return endOf(await readResponse(res, id, undefined, maxBytes));
 }
 
 function endOf(m: Awaited<ReturnType<typeof readResponse>>): ModernCallEnd {
