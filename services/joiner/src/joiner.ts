@@ -185,7 +185,7 @@ export class Joiner {
         [SpanAttr.mode]: mode,
         [SpanAttr.attempt]: record.value.attempts,
         [SpanAttr.delivery]: msg.info.deliveryCount,
-        'mcpq.joiner_id': this.id,
+        [SpanAttr.joinerId]: this.id,
       },
       SpanKind.CONSUMER,
     );

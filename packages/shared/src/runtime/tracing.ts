@@ -41,6 +41,8 @@ export const SpanAttr = {
   mode: 'mcpq.mode',
   attempt: 'mcpq.attempt',
   delivery: 'mcpq.delivery',
+  /** The joiner that made a rejoin span (a takeover shows as another id). */
+  joinerId: 'mcpq.joiner_id',
   /** What the delivery came to: dispatched, finished, retry, parked, handed-back, lost, ... */
   outcome: 'mcpq.outcome',
   status: 'mcpq.status',
