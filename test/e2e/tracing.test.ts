@@ -67,6 +67,18 @@ function spansIn(file: string, callId: string): SpanLine[] {
     .filter((s) => s.attributes['mcpq.call_id'] === callId);
 }
 
+/**
+ * A process's spans of a call once both its result span and the span that
+ * published it (`outer`: dispatch or rejoin, which ends last) are written;
+ * undefined before (the client has the result before the spans end).
+ */
+function spansUntilDone(file: string, callId: string, outer: string): SpanLine[] | undefined {
+  const spans = spansIn(file, callId);
+  const ended = (s: SpanLine) => s.name === outer && ['outcome', 'finished'].includes(String(s.attributes['mcpq.outcome']));
+  const done = spans.some((s) => s.name === 'mcpq result') && spans.some(ended);
+  return done ? spans : undefined;
+}
+
 /** The client's submit span of a call (test process, in memory). */
 function submitSpan(callId: string) {
   const span = memory.getFinishedSpans().find((s) => s.name === 'mcpq submit' && s.attributes['mcpq.call_id'] === callId);
@@ -89,11 +101,7 @@ describe('OpenTelemetry spans', () => {
     const submit = submitSpan(callId);
     expect((await h.record(callId))!.traceparent).toBe(`00-${submit.traceId}-${submit.spanId}-01`);
 
-    // Ended spans are written before the result is published (finishCall ends its span after publishing: wait for it).
-    const joinerSpans = await waitFor('rejoin and result spans', () => {
-      const spans = spansIn(joinerFile, callId);
-      return spans.some((s) => s.name === 'mcpq rejoin') && spans.some((s) => s.name === 'mcpq result') ? spans : undefined;
-    });
+    const joinerSpans = await waitFor('rejoin and result spans', () => spansUntilDone(joinerFile, callId, 'mcpq rejoin'));
     const dispatch = spansIn(submitterFile, callId).filter((s) => s.name === 'mcpq dispatch');
     expect(dispatch).toHaveLength(1);
     expect(dispatch[0]).toMatchObject({
@@ -123,10 +131,7 @@ describe('OpenTelemetry spans', () => {
 
     // The fast path: the submitter read the answer itself and published the result inside its dispatch span.
     const fastSubmit = submitSpan(fast);
-    const fastSpans = await waitFor('fast-path result span', () => {
-      const spans = spansIn(submitterFile, fast);
-      return spans.some((s) => s.name === 'mcpq result') ? spans : undefined;
-    });
+    const fastSpans = await waitFor('fast-path dispatch and result spans', () => spansUntilDone(submitterFile, fast, 'mcpq dispatch'));
     const fastDispatch = fastSpans.find((s) => s.name === 'mcpq dispatch')!;
     expect(fastDispatch).toMatchObject({
       traceId: fastSubmit.traceId,
@@ -157,10 +162,7 @@ describe('OpenTelemetry spans', () => {
     const before = spansIn(firstFile, callId).filter((s) => s.name === 'mcpq rejoin');
     expect(before.length).toBeGreaterThanOrEqual(1);
     expect(before.at(-1)!.attributes['mcpq.outcome']).toBe('stopped:shutdown');
-    const after = await waitFor('the second joiner result span', () => {
-      const spans = spansIn(secondFile, callId);
-      return spans.some((s) => s.name === 'mcpq result') ? spans : undefined;
-    });
+    const after = await waitFor("the second joiner's rejoin and result spans", () => spansUntilDone(secondFile, callId, 'mcpq rejoin'));
     const takeover = after.filter((s) => s.name === 'mcpq rejoin');
     expect(takeover.length).toBeGreaterThanOrEqual(1);
     expect(takeover.at(-1)!.attributes).toMatchObject({ 'mcpq.outcome': 'outcome', 'mcpq.status': 'completed' });
