@@ -47,6 +47,8 @@ export interface RequestSeen {
   session?: string;
   at: number;
   fault?: FaultAction['kind'];
+  /** The W3C `traceparent` HTTP header of the request, if any. */
+  traceparent?: string;
 }
 
 export class FaultProxy {
@@ -115,7 +117,14 @@ export class FaultProxy {
         (r.session === undefined || r.session === session) &&
         (r.times === undefined || r.times > 0),
     );
-    const seen: RequestSeen = { method: req.method ?? '', at: Date.now(), ...(rpc ? { rpc } : {}), ...(session ? { session } : {}) };
+    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+    const seen: RequestSeen = {
+      method: req.method ?? '',
+      at: Date.now(),
+      ...(rpc ? { rpc } : {}),
+      ...(session ? { session } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    };
     this.seen.push(seen);
     if (rule) {
       if (rule.times !== undefined) rule.times--;

@@ -66,11 +66,16 @@ describe('the published packages, installed with npm outside the workspace', () 
     if (project) rmSync(project, { recursive: true, force: true });
   });
 
-  it('each tarball holds the built code, types, README and package.json, and no sources or build info', () => {
+  it('each tarball holds the built code, types, README, LICENSE and package.json, and no sources or build info', () => {
     for (const name of PUBLIC) {
       const files = execFileSync('tar', ['-tzf', tarballs[name]!], { encoding: 'utf8' }).trim().split('\n');
       expect(files).toContain('package/package.json');
       expect(files).toContain('package/README.md');
+      // The package's LICENSE is the repository's (a copy in the package directory: npm packs only what is there).
+      expect(files).toContain('package/LICENSE');
+      expect(execFileSync('tar', ['-xzOf', tarballs[name]!, 'package/LICENSE'], { encoding: 'utf8' })).toBe(
+        readFileSync(`${root}LICENSE`, 'utf8'),
+      );
       expect(files).toContain('package/dist/index.js');
       expect(files).toContain('package/dist/index.d.ts');
       expect(files.filter((f) => f.startsWith('package/src/') || f.endsWith('.tsbuildinfo'))).toEqual([]);
@@ -83,10 +88,16 @@ describe('the published packages, installed with npm outside the workspace', () 
     }
   });
 
-  it('installs light: no logger, metrics, MCP SDK or service package comes with the client', () => {
+  it('installs light: no logger, metrics, MCP SDK or service package comes with the client; of OpenTelemetry only the API (its peer)', () => {
     const installed = readdirSync(join(project, 'node_modules'));
     expect(installed.filter((d) => ['pino', 'prom-client', '@modelcontextprotocol'].includes(d))).toEqual([]);
     expect(existsSync(join(project, 'node_modules', '@mcpq', 'shared'))).toBe(false);
+    // npm installs the client's peer @opentelemetry/api (dependency-free); no SDK or exporter comes with it.
+    expect(readdirSync(join(project, 'node_modules', '@opentelemetry'))).toEqual(['api']);
+    const api = JSON.parse(readFileSync(join(project, 'node_modules', '@opentelemetry', 'api', 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    expect(api.dependencies ?? {}).toEqual({});
   });
 
   it('a program importing @mcpq/client submits a call through the running services and reads its one result', async () => {

@@ -32,8 +32,6 @@ import {
   isNatsError,
   retryWhileNatsFails,
   names,
-  newTraceparent,
-  traceIdOf,
   parseRecord,
   ProgressEventSchema,
   publicStatus,
@@ -52,6 +50,7 @@ import {
   type StatusEvent,
 } from '@mcpq/contract';
 import { WakeUps } from './wake-ups.js';
+import { endSubmitSpan, startSubmitSpan } from './submit-span.js';
 
 export interface McpqClientOptions {
   /** Subject prefix of the deployment (default `mcpq`). */
@@ -169,14 +168,15 @@ export class McpqClient {
         `invalid call: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       );
     }
+    const { span, traceparent } = startSubmitSpan(request.callId, server, tool, options.traceparent);
     const h = natsHeaders();
-    h.set('traceparent', options.traceparent && traceIdOf(options.traceparent) ? options.traceparent : newTraceparent());
+    h.set('traceparent', traceparent);
     const subject = this.names.submit(server);
     const payload = JSON.stringify(request);
     // A publish whose acknowledgement is lost (NATS failing over) is sent again with the same
     // Nats-Msg-Id: the stream keeps one copy. A duplicate on a retry is then our own first copy.
     try {
-      return await retryWhileNatsFails(
+      const submitted = await retryWhileNatsFails(
         async (attempt) => {
           const ack = await this.js.publish(subject, payload, { msgID: request.callId, headers: h });
           if (ack.duplicate && attempt === 1) {
@@ -190,8 +190,12 @@ export class McpqClient {
           retryable: (err) => !(err instanceof McpqError) && isNatsError(err),
         },
       );
+      endSubmitSpan(span);
+      return submitted;
     } catch (err) {
-      throw natsError(err, `could not queue the call on ${subject}`);
+      const failure = natsError(err, `could not queue the call on ${subject}`);
+      endSubmitSpan(span, failure);
+      throw failure;
     }
   }
 

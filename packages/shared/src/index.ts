@@ -21,6 +21,7 @@ export * from './runtime/service.js';
 export * from './mcp/tool-call.js';
 export * from './mcp/cancel.js';
 export * from './runtime/telemetry.js';
+export * from './runtime/tracing.js';
 export * from './runtime/metrics.js';
 export * from './runtime/health.js';
 export * from './mcp/start-call.js';

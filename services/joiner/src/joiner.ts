@@ -26,10 +26,16 @@ import {
   recordRefreshAfterMs,
   mayRunUpstream,
   publishDeadLetter,
+  recordFailure,
+  recordOutcome,
   republishResult,
   ServerClients,
+  SpanAttr,
+  SpanKind,
+  startCallSpan,
   traceIdOf,
   whileNatsFails,
+  withSpan,
   WorkLoop,
   type CallRecord,
   type JoinMessage,
@@ -38,6 +44,7 @@ import {
   serverOfSubject,
   type Outcome,
   type ServiceContext,
+  type Span,
   type Versioned,
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
@@ -167,7 +174,29 @@ export class Joiner {
     const mode = found.value.mode ?? join.mode;
     const record = await this.claim(found, mode);
     if (!record) return msg.nak(250); // someone wrote in between: look again shortly
-    await this.followTracked(msg, join, record, mode, log, startedAt);
+    // One span per delivery that follows the call (a takeover is a new delivery: a new span in the same trace).
+    const span = startCallSpan(
+      'mcpq rejoin',
+      record.value.traceparent,
+      {
+        [SpanAttr.callId]: join.callId,
+        [SpanAttr.server]: record.value.server,
+        [SpanAttr.tool]: record.value.tool,
+        [SpanAttr.mode]: mode,
+        [SpanAttr.attempt]: record.value.attempts,
+        [SpanAttr.delivery]: msg.info.deliveryCount,
+        [SpanAttr.joinerId]: this.id,
+      },
+      SpanKind.CONSUMER,
+    );
+    try {
+      await withSpan(span, () => this.followTracked(msg, join, record, mode, log, startedAt, span));
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   /**
@@ -218,6 +247,7 @@ export class Joiner {
     mode: Mode,
     log: Logger,
     startedAt: number,
+    span: Span,
   ): Promise<void> {
     const server = record.value.server;
     const watch = new CallWatch(
@@ -242,10 +272,12 @@ export class Joiner {
           joinerId: this.id,
           request: join.request,
           log,
+          span,
         },
         record,
         mode,
       );
+      describeDisposition(span, disposition);
       await this.settle(msg, join.callId, disposition, log, record.value.deadline);
     } finally {
       stopKeepAlive();
@@ -430,4 +462,14 @@ export class Joiner {
       msg.nak(5_000);
     }
   }
+}
+
+/** What a rejoin came to, on its span: the disposition, the outcome's status, an error status on failure. */
+function describeDisposition(span: Span, d: Disposition): void {
+  span.setAttribute(SpanAttr.outcome, d.kind === 'stopped' ? `stopped:${d.reason.kind}` : d.kind);
+  if (d.kind === 'outcome') {
+    span.setAttribute(SpanAttr.attempt, d.record.value.attempts);
+    recordOutcome(span, d.outcome);
+  }
+  if (d.kind === 'retry') recordFailure(span, d.error, d.error.code);
 }

@@ -18,24 +18,29 @@ import {
   backoffDelay,
   beginAttempt,
   cancelUpstream,
-  childTraceparent,
   decideRerun,
   DispatchError,
   describeError,
   ErrorCode,
   finishCall,
+  hopTraceparent,
   isMcpqError,
   isNatsError,
   keepWorking,
   limitResult,
+  recordFailure,
   republishResult,
   ServerClients,
+  SpanAttr,
+  SpanKind,
+  startCallSpan,
   startCall,
   toMcpqError,
   traceIdOf,
   WorkLoop,
   KeyedBudget,
   untilDeadline,
+  withSpan,
   type SlotLease,
   type CallRecord,
   type CallRequest,
@@ -46,6 +51,7 @@ import {
   type RecordPatch,
   type ServerSession,
   type ServiceContext,
+  type Span,
   type ToolCallIds,
   type Versioned,
 } from '@mcpq/shared';
@@ -143,6 +149,18 @@ export class Submitter {
       ...(traceId ? { traceId } : {}),
     });
     const serverSession = this.servers.session(intake.server);
+    // One span per delivery of the request, child of the caller's traceparent (a no-op without an OpenTelemetry SDK).
+    const span = startCallSpan(
+      'mcpq dispatch',
+      traceId ? traceparent : undefined,
+      {
+        [SpanAttr.callId]: intake.request.callId,
+        [SpanAttr.server]: intake.server,
+        [SpanAttr.tool]: intake.request.tool,
+        [SpanAttr.delivery]: msg.info.deliveryCount,
+      },
+      SpanKind.CONSUMER,
+    );
     // The deadline counts from when the request entered the queue; one already past is ended by dispatch().
     const deadline =
       intake.request.timeoutMs !== undefined ? Math.floor(msg.info.timestampNanos / 1e6) + intake.request.timeoutMs : undefined;
@@ -151,23 +169,33 @@ export class Submitter {
     try {
       // Planning and dispatching talk to the server: both run inside the server's own budget.
       const giveBack = await this.serverBudget(intake.server, lease);
-      if (!giveBack) return msg.nak(); // stopping: another submitter takes it
+      if (!giveBack) {
+        span.setAttribute(SpanAttr.outcome, 'stopping');
+        return msg.nak(); // stopping: another submitter takes it
+      }
       try {
-        await this.planAndDispatch(
-          msg,
-          intake.server,
-          intake.request,
-          serverSession,
-          deadline,
-          log,
-          startedAt,
-          traceId ? traceparent : undefined,
+        await withSpan(span, () =>
+          this.planAndDispatch(
+            msg,
+            intake.server,
+            intake.request,
+            serverSession,
+            deadline,
+            log,
+            startedAt,
+            traceId ? traceparent : undefined,
+            span,
+          ),
         );
       } finally {
         giveBack();
       }
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
     } finally {
       stopKeepAlive();
+      span.end();
     }
   }
 
@@ -180,6 +208,7 @@ export class Submitter {
     log: Logger,
     startedAt: number,
     traceparent: string | undefined,
+    span: Span,
   ): Promise<void> {
     const plan = await this.plan(server, request, deadline);
     const startsAtOnce = deadline === undefined || Date.now() < deadline;
@@ -187,11 +216,17 @@ export class Submitter {
     const record = await claimCall(this.ctx, { msg, server, request, log, traceparent, deadline, initial }, (callId) =>
       this.dispatching.has(callId),
     );
-    if (!record) return msg.ack();
-    if ('retryInMs' in record) return msg.nak(record.retryInMs);
+    if (!record) {
+      span.setAttribute(SpanAttr.outcome, 'claimed-before');
+      return msg.ack();
+    }
+    if ('retryInMs' in record) {
+      span.setAttribute(SpanAttr.outcome, 'dispatch-in-progress');
+      return msg.nak(record.retryInMs);
+    }
     this.dispatching.add(request.callId);
     try {
-      await this.dispatch(msg, record, serverSession, plan, request, log, startedAt);
+      await this.dispatch(msg, record, serverSession, plan, request, log, startedAt, span);
     } finally {
       this.dispatching.delete(request.callId);
     }
@@ -273,10 +308,12 @@ export class Submitter {
     request: CallRequest,
     log: Logger,
     startedAt: number,
+    span: Span,
   ): Promise<void> {
     const { store, events, config } = this.ctx;
     let current = record;
     if (current.value.deadline !== undefined && Date.now() >= current.value.deadline && current.value.status === 'accepted') {
+      span.setAttribute(SpanAttr.outcome, 'finished');
       const last = current.value.lastError;
       await finishCall(store, events, current, {
         status: 'timeout',
@@ -291,15 +328,17 @@ export class Submitter {
     try {
       if (plan.kind === 'failed') throw plan.err;
       if (plan.kind === 'refused') {
+        span.setAttribute(SpanAttr.outcome, 'finished');
         await finishCall(store, events, current, plan.outcome);
         return msg.ack();
       }
       if (plan.kind === 'hold') {
         // Created `dispatched` by the claim, or (a redelivery found it accepted) moved there now.
         if (current.value.status !== 'dispatched') current = await store.update(current, plan.patch);
-        return await this.handOff(msg, current, request, log, startedAt);
+        return await this.handOff(msg, current, request, log, startedAt, span);
       }
       const { session, mode } = plan;
+      span.setAttribute(SpanAttr.mode, mode);
       let ids: ToolCallIds;
       if (current.value.status === 'dispatching') {
         // The claim created the record with the first attempt in it.
@@ -321,13 +360,14 @@ export class Submitter {
         const started = await startCall(serverSession.client, session, mode, ids, request.callId, request, {
           timeoutMs: config.submitter.dispatchTimeoutMs,
           taskTtlMs: serverConfig.taskTtlMs,
-          traceparent: current.value.traceparent ? childTraceparent(current.value.traceparent) : undefined,
+          traceparent: hopTraceparent(span, current.value.traceparent),
           window: answerWindow(this.ctx, window, serverSession.client, session, config.submitter.dispatchTimeoutMs),
         });
         current = window.current;
         if (started.kind === 'finished') {
           faultAfterAnswer();
           // Even after a failure in the window, the record's compare-and-set decides whether this answer is the result.
+          span.setAttributes({ [SpanAttr.outcome]: 'finished', [SpanAttr.attempt]: current.value.attempts });
           return await this.finishedAtOnce(msg, current, started.outcome, log);
         }
         patch = started.patch;
@@ -350,10 +390,10 @@ export class Submitter {
         if (isMcpqError(err, ErrorCode.record_conflict)) return await this.lostDuringDispatch(msg, current, patch, log);
         throw err;
       }
-      await this.handOff(msg, current, request, log, startedAt);
+      await this.handOff(msg, current, request, log, startedAt, span);
     } catch (err) {
       const era = plan.kind === 'start' ? plan.era : undefined;
-      await this.failDispatch(msg, current, afterEraChange(this.servers, current.value.server, era, err), log);
+      await this.failDispatch(msg, current, afterEraChange(this.servers, current.value.server, era, err), log, span);
     }
   }
 
@@ -365,9 +405,17 @@ export class Submitter {
   }
 
   /** Records are in place: publish the join, then the status, then let the request go. */
-  private async handOff(msg: JsMsg, current: Versioned<CallRecord>, request: CallRequest, log: Logger, startedAt: number): Promise<void> {
+  private async handOff(
+    msg: JsMsg,
+    current: Versioned<CallRecord>,
+    request: CallRequest,
+    log: Logger,
+    startedAt: number,
+    span: Span,
+  ): Promise<void> {
     const rec = current.value;
     const mode = rec.mode ?? 'resume';
+    span.setAttributes({ [SpanAttr.outcome]: 'dispatched', [SpanAttr.mode]: mode, [SpanAttr.attempt]: rec.attempts });
     // The status first: once the join is out a joiner may publish `running`, which must come after it.
     await this.ctx.events.status(rec.callId, 'dispatched', {
       mode,
@@ -377,7 +425,13 @@ export class Submitter {
     });
     await publishJoin(this.ctx, rec, mode, request);
     msg.ack();
-    this.ctx.telemetry.emit('call:dispatched', { callId: rec.callId, server: rec.server, tool: rec.tool, mode, latencyMs: Date.now() - startedAt });
+    this.ctx.telemetry.emit('call:dispatched', {
+      callId: rec.callId,
+      server: rec.server,
+      tool: rec.tool,
+      mode,
+      latencyMs: Date.now() - startedAt,
+    });
     log.info({ mode: rec.mode, protocol: rec.protocol, attempt: rec.attempts, sessionId: rec.sessionId }, 'call dispatched');
   }
 
@@ -406,8 +460,10 @@ export class Submitter {
    * idempotent), or end the call with the error (outcome_unknown when the
    * request may have reached the server).
    */
-  private async failDispatch(msg: JsMsg, current: Versioned<CallRecord>, err: unknown, log: Logger): Promise<void> {
+  private async failDispatch(msg: JsMsg, current: Versioned<CallRecord>, err: unknown, log: Logger, span: Span): Promise<void> {
     const { store, events, config } = this.ctx;
+    recordFailure(span, err, isMcpqError(err) ? err.code : err instanceof DispatchError ? err.error.code : undefined);
+    span.setAttribute(SpanAttr.attempt, current.value.attempts);
     if (isMcpqError(err, ErrorCode.record_conflict)) {
       // Someone else (a cancel) changed the record: look again on the next delivery.
       log.info('call record changed during dispatch; re-reading');
@@ -430,6 +486,7 @@ export class Submitter {
       transient: retryable,
       attemptsLeft: deliveries < config.submitter.maxDeliver,
     });
+    span.setAttribute(SpanAttr.outcome, verdict.verdict === 'rerun' ? 'retry' : 'failed');
     if (verdict.verdict === 'outcome_unknown') {
       log.warn({ err: describeError(error) }, 'tools/call may have reached the server: outcome unknown');
       await finishCall(store, events, current, {
@@ -459,7 +516,12 @@ export class Submitter {
       const deadline = current.value.deadline;
       const delay = deadline !== undefined ? Math.max(0, Math.min(backoff, deadline - Date.now())) : backoff;
       log.warn({ err: describeError(error), deliveries, retryInMs: delay }, 'dispatch failed; will retry');
-      this.ctx.telemetry.emit('call:retry', { callId: current.value.callId, server: current.value.server, stage: 'dispatch', code: error.code });
+      this.ctx.telemetry.emit('call:retry', {
+        callId: current.value.callId,
+        server: current.value.server,
+        stage: 'dispatch',
+        code: error.code,
+      });
       await events.status(current.value.callId, 'queued', {
         detail: `retrying in ${delay} ms: ${error.message}`,
         attempt: current.value.attempts,

@@ -26,3 +26,23 @@ export function childTraceparent(traceparent: string): string {
   const m = TRACEPARENT.exec(traceparent.trim());
   return m ? `00-${m[1]}-${randomBytes(8).toString('hex')}-${m[3]}` : newTraceparent();
 }
+
+/** The parts of a traceparent, shaped like an OpenTelemetry SpanContext (so it can be handed to one unchanged). */
+export interface TraceContextParts {
+  traceId: string;
+  spanId: string;
+  /** W3C trace flags as a number (bit 0: sampled). */
+  traceFlags: number;
+}
+
+/** A valid traceparent split into its parts; undefined for anything else (as `traceIdOf`). */
+export function parseTraceparent(traceparent: string | undefined): TraceContextParts | undefined {
+  if (!traceIdOf(traceparent)) return undefined;
+  const m = TRACEPARENT.exec(traceparent!.trim())!;
+  return { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16) };
+}
+
+/** The traceparent of a span context (version 00). */
+export function formatTraceparent(parts: TraceContextParts): string {
+  return `00-${parts.traceId}-${parts.spanId}-${(parts.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}

@@ -6,7 +6,16 @@
  * repaired by `republishResult` when the message is redelivered.
  */
 import { measureJson } from '../bounds/json.js';
-import { type CallRecord, ErrorCode, type ResultEvent, type TerminalStatus, type Versioned, type WireError } from '@mcpq/contract';
+import {
+  type CallRecord,
+  ErrorCode,
+  isMcpqError,
+  type ResultEvent,
+  type TerminalStatus,
+  type Versioned,
+  type WireError,
+} from '@mcpq/contract';
+import { recordFailure, recordOutcome, SpanAttr, startCallSpan } from '../runtime/tracing.js';
 import type { CallEvents } from './events.js';
 import type { CallStore, RecordPatch } from './store.js';
 
@@ -36,9 +45,27 @@ export async function finishCall(
   if (outcome.result !== undefined) result.result = outcome.result;
   if (outcome.error !== undefined) result.error = outcome.error;
   if (merged.mode !== undefined) result.mode = merged.mode;
-  const stored = await store.update(current, { ...extra, status: outcome.status, finishedAt, result });
-  await republishResult(events, stored.value);
-  return stored;
+  const span = startCallSpan('mcpq result', merged.traceparent, {
+    [SpanAttr.callId]: merged.callId,
+    [SpanAttr.server]: merged.server,
+    [SpanAttr.tool]: merged.tool,
+    [SpanAttr.mode]: merged.mode,
+    [SpanAttr.attempt]: merged.attempts,
+  });
+  recordOutcome(span, outcome);
+  try {
+    const stored = await store.update(current, { ...extra, status: outcome.status, finishedAt, result });
+    await republishResult(events, stored.value);
+    span.setAttribute(SpanAttr.outcome, 'published');
+    return stored;
+  } catch (err) {
+    // Most often another process ended the call first (record_conflict): its result stands, this one was not published.
+    span.setAttribute(SpanAttr.outcome, isMcpqError(err, ErrorCode.record_conflict) ? 'conflict' : 'failed');
+    recordFailure(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
 }
 
 /** Deepest result kept: deeper ones are refused before anything serializes them (which would overflow the stack). */

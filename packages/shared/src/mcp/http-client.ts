@@ -197,7 +197,10 @@ export class McpHttpClient {
    * the stream without cancelling the call upstream.
    */
   async post(session: McpSession, message: Record<string, unknown>, options: RequestOptions = {}): Promise<Response> {
-    return this.open('POST', session, JSON.stringify(message), options);
+    // The trace context a tools/call carries in `_meta` goes in the W3C HTTP header too, for servers traced at the HTTP layer.
+    const traceparent = traceparentOfMessage(message);
+    const headers = traceparent ? { traceparent, ...options.headers } : options.headers;
+    return this.open('POST', session, JSON.stringify(message), { ...options, headers });
   }
 
   /** Resumes a stream: GET with Last-Event-ID. The server replays what followed that event, then goes on live. */
@@ -476,4 +479,12 @@ export function requestReachedServer(err: unknown): 'no' | 'maybe' {
     cur = (cur as { cause?: unknown }).cause;
   }
   return 'maybe';
+}
+
+/** The `params._meta.traceparent` of a JSON-RPC request, when it is a string. */
+function traceparentOfMessage(message: Record<string, unknown>): string | undefined {
+  const params = message.params;
+  const meta = isRecord(params) ? params._meta : undefined;
+  const traceparent = isRecord(meta) ? meta.traceparent : undefined;
+  return typeof traceparent === 'string' ? traceparent : undefined;
 }

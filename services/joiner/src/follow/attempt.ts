@@ -7,7 +7,7 @@
  */
 import {
   beginAttempt,
-  childTraceparent,
+  hopTraceparent,
   decideRerun,
   DispatchError,
   ErrorCode,
@@ -105,7 +105,7 @@ export async function redispatch(deps: FollowDeps, found: Versioned<CallRecord>)
     const started = await startCall(deps.client, session, mode, ids, rec.callId, request, {
       timeoutMs: ctx.config.submitter.dispatchTimeoutMs,
       taskTtlMs: ctx.config.servers[rec.server]!.taskTtlMs,
-      traceparent: rec.traceparent ? childTraceparent(rec.traceparent) : undefined,
+      traceparent: hopTraceparent(deps.span, rec.traceparent),
     });
     if (started.kind === 'finished') return { kind: 'outcome', record: current, outcome: started.outcome };
     await ctx.store.update(current, { ...started.patch, status: 'dispatched' });

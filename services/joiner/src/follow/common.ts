@@ -19,6 +19,7 @@ import {
   type Outcome,
   type ServerSession,
   type ServiceContext,
+  type Span,
   type Versioned,
 } from '@mcpq/shared';
 import type { CallWatch, StopReason } from './call-watch.js';
@@ -37,6 +38,8 @@ export interface FollowDeps {
   /** The call's request, carried by the join when the joiner may have to send it (hold mode, idempotent calls). */
   request: CallRequest | undefined;
   log: Logger;
+  /** This delivery's "mcpq rejoin" span: the parent of the hop to the MCP server when the joiner sends the call. */
+  span: Span;
 }
 
 /** Follows one delivery of a call's join in one mode. */

@@ -11,7 +11,7 @@
  */
 import {
   capDelay,
-  childTraceparent,
+  hopTraceparent,
   ErrorCode,
   McpqError,
   outcomeOfResponse,
@@ -45,7 +45,7 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
   let { current } = begun;
   let reached: 'no' | 'maybe' = 'no';
   try {
-    const traceparent = rec.traceparent ? childTraceparent(rec.traceparent) : undefined;
+    const traceparent = hopTraceparent(deps.span, rec.traceparent);
     const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
     reached = 'maybe';
     rejoined(deps, rec.callId, 'hold', rec.server);

@@ -21,7 +21,7 @@
 import {
   beginAttempt,
   cancelUpstream,
-  childTraceparent,
+  hopTraceparent,
   ErrorCode,
   isMcpqError,
   McpqError,
@@ -99,7 +99,7 @@ async function sendCall(deps: FollowDeps, found: Versioned<CallRecord>): Promise
   const mode = rec.mode === 'task' ? 'task' : 'hold';
   let reached: 'no' | 'maybe' = 'no';
   try {
-    const traceparent = rec.traceparent ? childTraceparent(rec.traceparent) : undefined;
+    const traceparent = hopTraceparent(deps.span, rec.traceparent);
     const res = await modern.openCall(toolCallMessage(ids, rec.callId, request, { traceparent }), {
       tasks: mode === 'task',
       signal: watch.signal,
