@@ -26,6 +26,7 @@ import {
   finishCall,
   isMcpqError,
   isNatsError,
+  isRefusedAnswer,
   keepWorking,
   limitResult,
   republishResult,
@@ -429,6 +430,7 @@ export class Submitter {
       sent: sent ? reached : 'no',
       transient: retryable,
       attemptsLeft: deliveries < config.submitter.maxDeliver,
+      answered: isRefusedAnswer(error),
     });
     if (verdict.verdict === 'outcome_unknown') {
       log.warn({ err: describeError(error) }, 'tools/call may have reached the server: outcome unknown');
