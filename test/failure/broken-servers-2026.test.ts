@@ -80,16 +80,19 @@ describe('the 2026-07-28 path reads answers under limits.maxResponseBytes', () =
     ['modern', true],
     ['modernHold', false],
     ['modernHold', true],
-  ] as const)('%s (idempotent: %s): a tools/call answer past the cap ends response_too_large, the tool ran once', async (alias, idempotent) => {
-    const { callId } = await h.client.submit(alias, 'echo', { text: LONG }, { idempotent });
-    const r = await result(callId);
-    expect(r.status).toBe('failed');
-    expect(r.error?.code).toBe('response_too_large');
-    expect(r.error?.data).toMatchObject({ limit: MAX_RESPONSE_BYTES });
-    expect(h.mcp2026[alias]!.stats().executions.echo?.[callId]).toBe(1);
-    expect(handlerFailures()).toEqual([]);
-    await goodCallCompletes(alias);
-  });
+  ] as const)(
+    '%s (idempotent: %s): a tools/call answer past the cap ends response_too_large, the tool ran once',
+    async (alias, idempotent) => {
+      const { callId } = await h.client.submit(alias, 'echo', { text: LONG }, { idempotent });
+      const r = await result(callId);
+      expect(r.status).toBe('failed');
+      expect(r.error?.code).toBe('response_too_large');
+      expect(r.error?.data).toMatchObject({ limit: MAX_RESPONSE_BYTES });
+      expect(h.mcp2026[alias]!.stats().executions.echo?.[callId]).toBe(1);
+      expect(handlerFailures()).toEqual([]);
+      await goodCallCompletes(alias);
+    },
+  );
 
   it('a task whose tasks/get answer is past the cap ends response_too_large (read by the joiner)', async () => {
     h.proxies.modern!.inject({
@@ -149,7 +152,11 @@ describe('redirects and Retry-After on the 2026-07-28 path', () => {
   });
 
   it('a Retry-After of a day on tools/call is cut to limits.maxRetryAfterMs and the call completes', async () => {
-    h.proxies.modern!.inject({ match: 'tools/call', times: 1, action: { kind: 'status', status: 429, headers: { 'retry-after': '86400' } } });
+    h.proxies.modern!.inject({
+      match: 'tools/call',
+      times: 1,
+      action: { kind: 'status', status: 429, headers: { 'retry-after': '86400' } },
+    });
     const { callId } = await h.client.submit('modern', 'echo', { text: 'later' });
     const r = await result(callId);
     expect(r.status).toBe('completed');
@@ -161,7 +168,11 @@ describe('redirects and Retry-After on the 2026-07-28 path', () => {
   });
 
   it('a Retry-After of a day on tasks/get (a parked task) is cut too, and the task completes', async () => {
-    h.proxies.modern!.inject({ match: 'tasks/get', times: 1, action: { kind: 'status', status: 503, headers: { 'retry-after': '86400' } } });
+    h.proxies.modern!.inject({
+      match: 'tasks/get',
+      times: 1,
+      action: { kind: 'status', status: 503, headers: { 'retry-after': '86400' } },
+    });
     const { callId } = await h.client.submit('modern', 'task_slow', { durationMs: 200 });
     const r = await result(callId);
     expect(r.status, JSON.stringify(r.error)).toBe('completed');
