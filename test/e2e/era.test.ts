@@ -10,6 +10,7 @@ import { startServer2026, type Server2026 } from '@mcpq/example-server-2026';
 import {
   EraCache,
   ErrorCode,
+  LimitsConfigSchema,
   McpHttpClient,
   McpqError,
   MODERN_SESSION,
@@ -36,7 +37,8 @@ afterAll(async () => {
   await Promise.all([modern?.close(), dual?.close(), legacy?.close()]);
 });
 
-const http = (url: string) => new McpHttpClient({ url, headers: {}, requestTimeoutMs: 5_000 });
+const { maxResponseBytes, maxRetryAfterMs } = LimitsConfigSchema.parse({});
+const http = (url: string) => new McpHttpClient({ url, headers: {}, requestTimeoutMs: 5_000, maxResponseBytes, maxRetryAfterMs });
 const textOf = (result: Record<string, unknown> | undefined) => (result?.content as Array<{ text?: string }> | undefined)?.[0]?.text;
 
 let callNumber = 0;

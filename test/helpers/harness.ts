@@ -183,10 +183,10 @@ export class Harness {
     return out;
   }
 
-  /** Dead letters stored so far. */
-  async deadLetters(): Promise<DeadLetter[]> {
+  /** Dead letters stored so far (of another prefix served by the same NATS, e.g. a second tenant's, when given). */
+  async deadLetters(prefix = this.config.prefix): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
-    const consumer = await this.js.consumers.get(this.names.streams.dlq, { deliver_policy: DeliverPolicy.All });
+    const consumer = await this.js.consumers.get(names(prefix).streams.dlq, { deliver_policy: DeliverPolicy.All });
     const info = await consumer.info(true);
     if (info.num_pending === 0) return out;
     const batch = await consumer.fetch({ max_messages: 1_000, expires: 1_000 });

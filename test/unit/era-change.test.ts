@@ -8,7 +8,17 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { afterEraChange } from '@mcpq/submitter';
-import { createLogger, DispatchError, ErrorCode, McpqError, modernError, ServerClients, ServerConfigSchema, type Era } from '@mcpq/shared';
+import {
+  createLogger,
+  DispatchError,
+  ErrorCode,
+  LimitsConfigSchema,
+  McpqError,
+  modernError,
+  ServerClients,
+  ServerConfigSchema,
+  type Era,
+} from '@mcpq/shared';
 
 function clients() {
   const out = new PassThrough();
@@ -17,6 +27,7 @@ function clients() {
   const servers = new ServerClients(
     { s: ServerConfigSchema.parse({ url: 'http://127.0.0.1:9/mcp' }) },
     createLogger('test', { destination: out }),
+    LimitsConfigSchema.parse({}),
   );
   return { servers, logged: () => logged };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRerun, type RerunInput, type RerunVerdict } from '@mcpq/shared';
+import { decideRerun, ErrorCode, isRefusedAnswer, type RerunInput, type RerunVerdict } from '@mcpq/shared';
 
 const rerun: RerunVerdict = { verdict: 'rerun' };
 const unknown: RerunVerdict = { verdict: 'outcome_unknown' };
@@ -43,7 +43,20 @@ describe('at-most-once: decideRerun', () => {
   });
 
   it.each(table)('idempotent=%s sent=%s transient=%s attemptsLeft=%s', (idempotent, sent, transient, attemptsLeft, expected) => {
-    expect(decideRerun({ idempotent, sent, transient, attemptsLeft })).toEqual(expected);
+    expect(decideRerun({ idempotent, sent, transient, attemptsLeft, answered: false })).toEqual(expected);
+  });
+
+  it('a refused answer (too large) ends the call with its own failure, whatever the other inputs: never re-run, never outcome_unknown', () => {
+    for (const [idempotent, sent, transient, attemptsLeft] of table) {
+      expect(decideRerun({ idempotent, sent, transient, attemptsLeft, answered: true })).toEqual(fail);
+    }
+  });
+
+  it('isRefusedAnswer: an answer larger than limits.maxResponseBytes, and nothing else', () => {
+    expect(isRefusedAnswer({ code: ErrorCode.response_too_large })).toBe(true);
+    for (const code of [ErrorCode.server_unreachable, ErrorCode.protocol_error, ErrorCode.upstream_error, ErrorCode.result_too_large]) {
+      expect(isRefusedAnswer({ code })).toBe(false);
+    }
   });
 
   it('a call that may have reached the server runs again only when its tool is idempotent', () => {

@@ -26,8 +26,10 @@ import {
   type Names,
   type Principal,
   type ResultEvent,
+  type ServiceContext,
 } from '@mcpq/shared';
 import type { CallInfo, McpqClient } from '@mcpq/client';
+import { scanRecords } from './record-scan.js';
 
 /** The MCP task states (2025-11-25 and the 2026-07-28 extension share them). */
 export type TaskState = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
@@ -46,7 +48,14 @@ export const TASK_POLL_INTERVAL_MS = 1_000;
 /** How long `tasks/result` (and the result of a finished task) waits for the result event once the record says the call ended. */
 const RESULT_WAIT_MS = 30_000;
 
-const PAGE_SIZE = 100;
+/** Bound on one tasks/list pass over the records (a cut pass goes on from where it stopped, on the next page). */
+const LIST_TIMEOUT_MS = 10_000;
+
+/** How tasks/list pages: tasks per page, and records read per request at most (`gateway.tasksListPageSize`, `gateway.tasksListScanLimit`). */
+export interface TaskListLimits {
+  pageSize: number;
+  scanLimit: number;
+}
 
 export interface SubmitCall {
   server: string;
@@ -60,6 +69,8 @@ export class CallTasks {
     private readonly jsm: JetStreamManager,
     private readonly names: Names,
     private readonly events: CallEvents,
+    private readonly records: ServiceContext['kv'],
+    private readonly listLimits: TaskListLimits,
   ) {}
 
   /**
@@ -99,13 +110,24 @@ export class CallTasks {
     return this.client.cancel(taskId, { reason });
   }
 
-  /** The principal's tasks known to KV, newest first, a page at a time (the cursor is an offset). */
+  /**
+   * The principal's tasks known to KV, a page at a time, in the order of
+   * their last update (oldest first; see record-scan.ts). One request reads
+   * at most `scanLimit` records, whoever they belong to: a page may hold
+   * fewer than `pageSize` tasks, even none, and still carry a nextCursor —
+   * only a page without one is the last. The cursor names the records'
+   * stream sequence to go on from.
+   */
   async list(principal: Principal, cursor?: string): Promise<{ tasks: CallTask[]; nextCursor?: string }> {
-    const offset = cursor === undefined ? 0 : Number(cursor);
-    if (!Number.isInteger(offset) || offset < 0) throw new McpqError(ErrorCode.invalid_request, `invalid cursor "${cursor}"`);
-    const all = (await this.client.list()).filter((c) => mayAccessCall(principal, c.callId));
-    const page = all.slice(offset, offset + PAGE_SIZE).map(fromCallInfo);
-    return offset + PAGE_SIZE < all.length ? { tasks: page, nextCursor: String(offset + PAGE_SIZE) } : { tasks: page };
+    const from = cursor === undefined ? 1 : parseCursor(cursor);
+    const page = await scanRecords(this.records, from, {
+      maxRecords: this.listLimits.scanLimit,
+      maxMatches: this.listLimits.pageSize,
+      match: (c) => mayAccessCall(principal, c.callId),
+      timeoutMs: LIST_TIMEOUT_MS,
+    });
+    const tasks = page.matches.map(fromCallInfo);
+    return page.next === undefined ? { tasks } : { tasks, nextCursor: `r${page.next}` };
   }
 
   private visible(principal: Principal, taskId: string): boolean {
@@ -119,6 +141,13 @@ export class CallTasks {
     const parsed = StatusEventSchema.safeParse(m.json());
     return parsed.success ? parsed.data.at : new Date(m.timestamp).toISOString();
   }
+}
+
+/** A tasks/list cursor: `r<stream sequence>`, as `list` hands them out. */
+function parseCursor(cursor: string): number {
+  const m = /^r([1-9][0-9]{0,15})$/.exec(cursor);
+  if (!m) throw new McpqError(ErrorCode.invalid_request, `invalid cursor "${cursor.slice(0, 40)}"`);
+  return Number(m[1]);
 }
 
 export function notFound(taskId: string): McpqError {

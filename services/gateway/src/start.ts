@@ -13,7 +13,10 @@ export async function startGateway(ctx: ServiceContext, tokens: BearerTokens): P
   const gateway = new Gateway(
     {
       client,
-      tasks: new CallTasks(client, ctx.jsm, ctx.names, ctx.events),
+      tasks: new CallTasks(client, ctx.jsm, ctx.names, ctx.events, ctx.kv, {
+        pageSize: config.gateway.tasksListPageSize,
+        scanLimit: config.gateway.tasksListScanLimit,
+      }),
       directory,
       arguments: new ArgumentCheck(),
       taskTtlMs: config.streams.eventsMaxAgeMs,

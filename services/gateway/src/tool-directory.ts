@@ -45,7 +45,7 @@ export class ToolDirectory {
     private readonly catalog: ServerCatalog,
     private readonly logger: Logger,
   ) {
-    this.clients = new ServerClients(config.servers, logger);
+    this.clients = new ServerClients(config.servers, logger, config.limits);
   }
 
   /** Every tool of every configured server that can be listed now (a server that cannot be reached and has no entry is left out). */

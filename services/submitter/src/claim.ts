@@ -82,7 +82,7 @@ export async function claimCall(ctx: ServiceContext, s: Submission, dispatchingH
         return { retryInMs: dispatchingHere(rec.callId) ? 1_000 : allowance - inProgressFor + 100 };
       }
       // The dispatcher vanished after it may have sent tools/call; the request is redelivered, so it may run again.
-      const verdict = decideRerun({ idempotent: rec.idempotent, sent: 'maybe', transient: true, attemptsLeft: true });
+      const verdict = decideRerun({ idempotent: rec.idempotent, sent: 'maybe', transient: true, attemptsLeft: true, answered: false });
       if (verdict.verdict === 'rerun') {
         log.warn('previous dispatch was interrupted; the tool is idempotent, dispatching again');
         return store.update(existing, { status: 'accepted' });

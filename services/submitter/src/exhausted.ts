@@ -122,6 +122,7 @@ export class ExhaustedRequests {
       sent: rec.status === 'dispatching' ? 'maybe' : 'no',
       transient: true,
       attemptsLeft: false,
+      answered: false,
     });
     const outcome: Outcome =
       verdict.verdict === 'outcome_unknown'

@@ -26,6 +26,7 @@ import {
   hopTraceparent,
   isMcpqError,
   isNatsError,
+  isRefusedAnswer,
   keepWorking,
   limitResult,
   recordFailure,
@@ -485,6 +486,7 @@ export class Submitter {
       sent: sent ? reached : 'no',
       transient: retryable,
       attemptsLeft: deliveries < config.submitter.maxDeliver,
+      answered: isRefusedAnswer(error),
     });
     span.setAttribute(SpanAttr.outcome, verdict.verdict === 'rerun' ? 'retry' : 'failed');
     if (verdict.verdict === 'outcome_unknown') {

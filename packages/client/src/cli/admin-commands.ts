@@ -13,6 +13,7 @@ import {
   describeError,
   loadConfig,
   streamNames,
+  type Config,
   type DeadLetter,
   type ServerConfig,
 } from '@mcpq/contract';
@@ -90,7 +91,13 @@ export const servers: Command = {
       aliases.map(async (alias) => {
         const cfg = config.servers[alias]!;
         try {
-          return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: true, ...(await describeRow(services, alias, cfg)) };
+          return {
+            alias,
+            url: cfg.url,
+            configuredMode: cfg.mode,
+            reachable: true,
+            ...(await describeRow(services, alias, cfg, config.limits)),
+          };
         } catch (err) {
           return { alias, url: cfg.url, configuredMode: cfg.mode, reachable: false, error: describeError(err) };
         }
@@ -121,9 +128,13 @@ export const servers: Command = {
 };
 
 /** A server's row in `mcpq servers`: its description, with the mode of each tool or why it has none. */
-async function describeRow(services: Services, alias: string, cfg: ServerConfig) {
+async function describeRow(services: Services, alias: string, cfg: ServerConfig, limits: Config['limits']) {
   const { describeServer, mcpClientFor } = services;
-  const { entry, resumable, tasks, modeErrors } = await describeServer(alias, cfg, mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000 }));
+  const { entry, resumable, tasks, modeErrors } = await describeServer(
+    alias,
+    cfg,
+    mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000, limits }),
+  );
   const tools = entry.tools.map((t) => ({
     name: t.name,
     mode: entry.modes?.[t.name] ?? `unsupported: ${modeErrors[t.name] ?? 'no mode'}`,

@@ -229,6 +229,14 @@ export const GatewayConfigSchema = z.strictObject({
   tokens: z.array(AccessTokenSchema).default([]),
   /** Cancel a synchronous call when the MCP host disconnects before its result (default: the call goes on). */
   cancelOnDisconnect: z.boolean().default(false),
+  /** Tasks in one `tasks/list` page, at most. */
+  tasksListPageSize: z.number().int().min(1).max(1_000).default(100),
+  /**
+   * Call records one `tasks/list` request reads, at most, whoever they belong to: the work of a request
+   * is bounded whatever the number of records. A page may then hold fewer tasks than tasksListPageSize,
+   * even none, and still carry a nextCursor.
+   */
+  tasksListScanLimit: z.number().int().min(1).max(100_000).default(1_000),
 });
 
 export const UiConfigSchema = z.strictObject({

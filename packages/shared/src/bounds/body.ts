@@ -6,9 +6,6 @@
  */
 import { ErrorCode, McpqError } from '@mcpq/contract';
 
-/** Largest HTTP answer (a JSON body, or one SSE event) mcpq reads when no other limit is given (`limits.maxResponseBytes`). */
-export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
-
 /** How much of an error answer's body is read (it only goes into an error message). */
 export const ERROR_BODY_BYTES = 4 * 1024;
 

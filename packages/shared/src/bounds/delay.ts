@@ -4,9 +4,6 @@
  * deadline: a `Retry-After` of a day must not park a call for a day.
  */
 
-/** Longest wait a server may ask for when no other limit is given (`limits.maxRetryAfterMs`). */
-export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
-
 export interface DelayCap {
   /** The largest wait accepted. */
   maxMs: number;

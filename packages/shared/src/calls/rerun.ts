@@ -9,8 +9,12 @@
  * failure is transient and attempts are left. A call that may have reached
  * it runs again only when its tool is idempotent (and the failure is
  * transient, and attempts are left); a non-idempotent one ends
- * `outcome_unknown`, since the tool may or may not have run.
+ * `outcome_unknown`, since the tool may or may not have run. A failure that
+ * is the server's own answer, refused by mcpq (`isRefusedAnswer`), is known:
+ * the tool ran, and a new run would get the same answer; the call ends with
+ * that failure, neither run again nor `outcome_unknown`.
  */
+import { ErrorCode, type McpqError } from '@mcpq/contract';
 
 /** What is known about a failed try of a call. */
 export interface RerunInput {
@@ -31,6 +35,13 @@ export interface RerunInput {
   transient: boolean;
   /** Another attempt is allowed (attempts below joiner.maxAttempts, or deliveries below submitter.maxDeliver). */
   attemptsLeft: boolean;
+  /**
+   * The failure is the server's answer itself, refused by mcpq (`isRefusedAnswer`):
+   * the outcome is known. Required so that no caller forgets it: without it, a 2026-07-28
+   * idempotent call re-ran its tool on every too-large answer, and a non-idempotent
+   * one ended `outcome_unknown` although the server had answered.
+   */
+  answered: boolean;
 }
 
 export type RerunVerdict =
@@ -45,8 +56,17 @@ export type RerunVerdict =
   | { verdict: 'fail'; gaveUp: boolean };
 
 export function decideRerun(input: RerunInput): RerunVerdict {
-  const { idempotent, sent, transient, attemptsLeft } = input;
+  const { idempotent, sent, transient, attemptsLeft, answered } = input;
+  if (answered) return { verdict: 'fail', gaveUp: false };
   if (sent !== 'no' && !idempotent) return { verdict: 'outcome_unknown' };
   if (!transient) return { verdict: 'fail', gaveUp: false };
   return attemptsLeft ? { verdict: 'rerun' } : { verdict: 'fail', gaveUp: true };
+}
+
+/**
+ * Whether `error` is a server's answer that mcpq refused to take (larger than
+ * `limits.maxResponseBytes`): the server did answer, so the outcome is known.
+ */
+export function isRefusedAnswer(error: Pick<McpqError, 'code'>): boolean {
+  return error.code === ErrorCode.response_too_large;
 }

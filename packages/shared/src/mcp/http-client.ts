@@ -6,9 +6,9 @@
  * ~60 KB per request; mcpq needs to detach and to hold thousands of streams.
  * HTTP failures become McpqErrors with stable codes and a `retryable` flag.
  */
-import { DEFAULT_MAX_RESPONSE_BYTES, readBodyCapped, readBodyPrefix } from '../bounds/body.js';
+import { readBodyCapped, readBodyPrefix } from '../bounds/body.js';
 import { clipText } from '../bounds/json.js';
-import { capDelay, DEFAULT_MAX_RETRY_AFTER_MS } from '../bounds/delay.js';
+import { capDelay } from '../bounds/delay.js';
 import { Redactor, redactUrl } from '../bounds/redact.js';
 import { describeError, ErrorCode, McpqError } from '@mcpq/contract';
 import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
@@ -29,10 +29,10 @@ export interface McpEndpoint {
   requestTimeoutMs: number;
   /** Bound on opening a session (initialize); requestTimeoutMs when not given. */
   connectTimeoutMs?: number | undefined;
-  /** Largest answer read (a JSON body, or one SSE event): `limits.maxResponseBytes`. */
-  maxResponseBytes?: number | undefined;
-  /** Cap on a server's `Retry-After`: `limits.maxRetryAfterMs`. */
-  maxRetryAfterMs?: number | undefined;
+  /** Largest answer read (a JSON body, or one SSE event): `limits.maxResponseBytes` (required: the config is the one home of its default). */
+  maxResponseBytes: number;
+  /** Cap on a server's `Retry-After`: `limits.maxRetryAfterMs` (required, as above). */
+  maxRetryAfterMs: number;
 }
 
 /** What mcpq keeps of an MCP session; the same fields live in the call record. */
@@ -72,7 +72,7 @@ export class McpHttpClient {
   constructor(readonly endpoint: McpEndpoint) {
     this.safeUrl = redactUrl(endpoint.url);
     this.redactor = new Redactor(endpoint.url, Object.values(endpoint.headers));
-    this.maxResponseBytes = endpoint.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxResponseBytes = endpoint.maxResponseBytes;
     const { url, headers } = credentialsAsHeader(endpoint.url, endpoint.headers);
     this.fetchUrl = url;
     this.baseHeaders = headers;
@@ -99,14 +99,9 @@ export class McpHttpClient {
       );
       const sessionId = res.headers.get('mcp-session-id') ?? undefined;
       let resumable = false;
-      const message = await readResponse(
-        res,
-        id,
-        (eventId) => {
-          if (eventId) resumable = true;
-        },
-        this.maxResponseBytes,
-      );
+      const message = await readResponse(res, id, this.maxResponseBytes, (eventId) => {
+        if (eventId) resumable = true;
+      });
       const result = expectResult(message, 'initialize');
       const protocolVersion = typeof result.protocolVersion === 'string' ? result.protocolVersion : '';
       if (!SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)) {
@@ -146,7 +141,7 @@ export class McpHttpClient {
         bounded.signal,
         options.headers,
       );
-      return expectResult(await readResponse(res, id, undefined, this.maxResponseBytes), method);
+      return expectResult(await readResponse(res, id, this.maxResponseBytes), method);
     } catch (err) {
       throw this.redactor.error(bounded.translate(err, method));
     } finally {
@@ -271,19 +266,21 @@ export class McpHttpClient {
     }
     if (res.ok) return res;
     const text = this.redactor.text(await readBodyPrefix(res));
-    throw statusError(res, text, `${method} ${this.safeUrl}`, session, this.endpoint.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
+    throw statusError(res, text, `${method} ${this.safeUrl}`, session, this.endpoint.maxRetryAfterMs);
   }
 }
 
 /**
  * Reads one JSON-RPC response from a POST answer (JSON body or SSE stream).
- * `onEventId` sees each SSE event id (to detect resumability).
+ * `maxBytes` is the client's cap (`limits.maxResponseBytes`), required with
+ * no fallback so that no reader can forget it. `onEventId` sees each SSE
+ * event id (to detect resumability).
  */
 export async function readResponse(
   res: Response,
   id: JsonRpcId,
+  maxBytes: number,
   onEventId?: (eventId: string | undefined) => void,
-  maxBytes: number = DEFAULT_MAX_RESPONSE_BYTES,
 ): Promise<JsonRpcMessage> {
   const type = res.headers.get('content-type') ?? '';
   if (type.includes('application/json')) {

@@ -229,7 +229,7 @@ export async function readCall(
     // No resumption in 2026-07-28: a stream that ends without the answer loses the call.
     throw new McpqError(ErrorCode.protocol_error, `the tools/call stream ended without a response to request ${String(id)}`);
   }
-  return endOf(await readResponse(res, id, undefined, maxBytes));
+  return endOf(await readResponse(res, id, maxBytes));
 }
 
 function endOf(m: Awaited<ReturnType<typeof readResponse>>): ModernCallEnd {

@@ -14,12 +14,12 @@ import { ServerSession } from './server-session.js';
 export interface McpClientOptions {
   /** Caps the request timeout (short-lived uses like the CLI). */
   maxRequestTimeoutMs?: number;
-  /** `limits` of the config: caps on answers and on the waits a server may ask for (defaults when absent). */
-  limits?: Pick<Config['limits'], 'maxResponseBytes' | 'maxRetryAfterMs'>;
+  /** `limits` of the config: caps on answers and on the waits a server may ask for. Required: no built-in fallback. */
+  limits: Pick<Config['limits'], 'maxResponseBytes' | 'maxRetryAfterMs'>;
 }
 
 /** An MCP HTTP client for one configured server. */
-export function mcpClientFor(server: ServerConfig, options: McpClientOptions = {}): McpHttpClient {
+export function mcpClientFor(server: ServerConfig, options: McpClientOptions): McpHttpClient {
   const cap = options.maxRequestTimeoutMs ?? Number.POSITIVE_INFINITY;
   return new McpHttpClient({
     url: server.url,
@@ -27,8 +27,8 @@ export function mcpClientFor(server: ServerConfig, options: McpClientOptions = {
     requestTimeoutMs: Math.min(server.requestTimeoutMs, cap),
     // Opening a session is a short request too: never allowed longer than one.
     connectTimeoutMs: Math.min(server.connectTimeoutMs, server.requestTimeoutMs, cap),
-    maxResponseBytes: options.limits?.maxResponseBytes,
-    maxRetryAfterMs: options.limits?.maxRetryAfterMs,
+    maxResponseBytes: options.limits.maxResponseBytes,
+    maxRetryAfterMs: options.limits.maxRetryAfterMs,
   });
 }
 
@@ -42,14 +42,14 @@ export class ServerClients {
   constructor(
     private readonly servers: Record<string, ServerConfig>,
     private readonly logger: Logger,
-    private readonly limits?: McpClientOptions['limits'],
+    private readonly limits: McpClientOptions['limits'],
   ) {}
 
   /** The client of a configured server (the caller checks that `alias` is configured). */
   client(alias: string): McpHttpClient {
     let client = this.clients.get(alias);
     if (!client) {
-      client = mcpClientFor(this.servers[alias]!, this.limits ? { limits: this.limits } : {});
+      client = mcpClientFor(this.servers[alias]!, { limits: this.limits });
       this.clients.set(alias, client);
     }
     return client;

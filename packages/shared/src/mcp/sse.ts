@@ -4,7 +4,6 @@
  * bound on how much one event may buffer.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { DEFAULT_MAX_RESPONSE_BYTES } from '../bounds/body.js';
 import { ErrorCode, McpqError } from '@mcpq/contract';
 
 export type SseEvent = EventSourceMessage;
@@ -12,8 +11,11 @@ export type SseEvent = EventSourceMessage;
 export interface SseReadOptions {
   /** Called when the server sends a `retry:` field (SEP-1699 polling interval). */
   onRetry?: (ms: number) => void;
-  /** Largest event kept in memory, in characters (`limits.maxResponseBytes`); a larger one fails the read with `response_too_large`. */
-  maxEventChars?: number;
+  /**
+   * Largest event kept in memory, in characters (`limits.maxResponseBytes`); a larger one fails the read with `response_too_large`.
+   * Required, with no fallback: a reader that forgot it once read 2026-07-28 answers under a built-in cap instead of the configured one.
+   */
+  maxEventChars: number;
   /**
    * When the reader stops early, keep reading (and dropping) for up to this
    * long first: a server that ends the stream right after the answer then
@@ -30,12 +32,12 @@ export interface SseReadOptions {
 }
 
 /** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
-export async function* readSse(body: ReadableStream<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
+export async function* readSse(body: ReadableStream<Uint8Array>, options: SseReadOptions): AsyncGenerator<SseEvent> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const pending: SseEvent[] = [];
   let parseError: McpqError | undefined;
-  const maxEventChars = options.maxEventChars ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const maxEventChars = options.maxEventChars;
   let ended = false;
   const parser = createParser({
     onEvent: (event) => pending.push(event),

@@ -73,7 +73,7 @@ export async function startResumableCall(
       const type = res.headers.get('content-type') ?? '';
       if (!type.includes('text/event-stream') || !res.body) {
         // A JSON answer: the server finished the call before answering.
-        const m = await readResponse(res, ids.requestId, undefined, client.maxResponseBytes);
+        const m = await readResponse(res, ids.requestId, client.maxResponseBytes);
         if (m.kind === 'result' || m.kind === 'error') return { kind: 'finished', message: m.message };
       } else {
         // The window closes the stream when it ends with a resume token in hand; else the first event id after it leaves.
@@ -172,7 +172,7 @@ export async function startTaskCall(
     timeoutMs,
     `no answer to the task-augmented tools/call within ${timeoutMs} ms`,
     async (res) => {
-      const m = await readResponse(res, requestId, undefined, client.maxResponseBytes);
+      const m = await readResponse(res, requestId, client.maxResponseBytes);
       if (m.kind === 'error') return { kind: 'finished', message: m.message };
       if (m.kind !== 'result') throw new McpqError(ErrorCode.protocol_error, 'tools/call answered with something that is not a response');
       const task = m.message.result.task as Partial<TaskInfo> | undefined;

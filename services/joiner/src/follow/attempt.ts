@@ -13,6 +13,7 @@ import {
   ErrorCode,
   isMcpqError,
   isNatsError,
+  isRefusedAnswer,
   startCall,
   toMcpqError,
   type Attempt,
@@ -36,6 +37,7 @@ export function rerunAfterLoss(deps: FollowDeps, rec: CallRecord, sent: 'maybe' 
     sent,
     transient: true,
     attemptsLeft: rec.attempts < deps.ctx.config.joiner.maxAttempts,
+    answered: false,
   });
 }
 
@@ -171,6 +173,7 @@ export function judgeBrokenCall(
     sent,
     transient: sent !== 'no' || error.retryable || error.code === ErrorCode.session_lost,
     attemptsLeft: attempt < deps.ctx.config.joiner.maxAttempts,
+    answered: isRefusedAnswer(error),
   });
   switch (verdict.verdict) {
     case 'rerun':

@@ -52,7 +52,7 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
     await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
     const type = res.headers.get('content-type') ?? '';
     if (!type.includes('text/event-stream') || !res.body) {
-      const m = await readResponse(res, ids.requestId, undefined, deps.client.maxResponseBytes);
+      const m = await readResponse(res, ids.requestId, deps.client.maxResponseBytes);
       if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
     } else {
       let body: ReadableStream<Uint8Array> | null = res.body;

@@ -110,7 +110,7 @@ async function sendCall(deps: FollowDeps, found: Versioned<CallRecord>): Promise
     let end: ModernCallEnd | undefined;
     const type = res.headers.get('content-type') ?? '';
     if (!type.includes('text/event-stream') || !res.body) {
-      const m = await readResponse(res, ids.requestId, undefined, deps.client.maxResponseBytes);
+      const m = await readResponse(res, ids.requestId, deps.client.maxResponseBytes);
       if (m.kind === 'result' || m.kind === 'error') end = modernCallEnd(m.message);
     } else {
       for await (const event of readSse(res.body, { maxEventChars: deps.client.maxResponseBytes })) {
