@@ -451,8 +451,11 @@ function writeMayEndCall(data: Uint8Array): boolean {
 
 /** completed, failed, cancelled or timeout. */
 function isTerminalStatus(status: CallStatus): boolean {
-  return TerminalStatusSchema.safeParse(status).success;
+  return TERMINAL_STATUSES.has(status);
 }
+
+/** A set, not a schema parse: looked up for every status event and every hint. */
+const TERMINAL_STATUSES: ReadonlySet<string> = new Set(TerminalStatusSchema.options);
 
 function parseEvent(kind: string | undefined, data: Uint8Array): CallEvent | undefined {
   let json: unknown;
