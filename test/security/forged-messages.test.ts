@@ -102,7 +102,11 @@ describe('junk on an event subject neither hides nor replaces a result', () => {
     h.nc.publish(h.names.call(callId, 'result'), JSON.stringify(forged.result));
     await h.nc.flush();
     const result = await waiting;
-    expect(result).toMatchObject({ callId, status: 'completed', result: { content: [{ type: 'text', text: 'slow done: refused-write' }] } });
+    expect(result).toMatchObject({
+      callId,
+      status: 'completed',
+      result: { content: [{ type: 'text', text: 'slow done: refused-write' }] },
+    });
     expect(await h.record(callId)).toMatchObject({ status: 'completed' });
   });
 

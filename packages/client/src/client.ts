@@ -228,7 +228,9 @@ export class McpqClient {
     // Listen first, then read the record: a result published in between is seen by one or the other.
     const wake = new WakeUps();
     const sub = this.nc.subscribe(subject, { callback: () => wake.kick() });
-    const hints = this.recordHints ? this.nc.subscribe(this.names.record(callId), { callback: (err, m) => this.onHint(err, m, wake) }) : undefined;
+    const hints = this.recordHints
+      ? this.nc.subscribe(this.names.record(callId), { callback: (err, m) => this.onHint(err, m, wake) })
+      : undefined;
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const onAbort = () => wake.stop();
