@@ -14,6 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { McpqClient } from '@mcpq/client';
 import { startConsole } from '@mcpq/console';
 import { ENTRY, REPO_ROOT } from '@mcpq/testkit';
 import { tenantApiPrefix } from '@mcpq/shared';
@@ -37,7 +38,10 @@ afterAll(async () => {
 
 describe('least privilege', () => {
   it('docs/nats-permissions.conf is what `mcpq accounts` prints for the default prefix', () => {
-    const printed = spawnSync(process.execPath, [ENTRY.cli, 'accounts'], { env: { ...process.env, MCPQ_CONFIG: '', MCPQ_PREFIX: '' }, encoding: 'utf8' });
+    const printed = spawnSync(process.execPath, [ENTRY.cli, 'accounts'], {
+      env: { ...process.env, MCPQ_CONFIG: '', MCPQ_PREFIX: '' },
+      encoding: 'utf8',
+    });
     expect(printed.status).toBe(0);
     expect(printed.stdout).toBe(conf);
   });
@@ -56,6 +60,24 @@ describe('least privilege', () => {
     await waitFor('running', async () => (await client.status(long.callId))?.status === 'running');
     expect(await client.cancel(long.callId)).toMatchObject({ accepted: true, status: 'cancelled' });
     expect((await client.result(long.callId, { timeoutMs: 10_000 })).status).toBe('cancelled');
+  });
+
+  it('a caller that asks for the record-write cue its account does not allow still gets its results: the first refusal turns the cue off', async () => {
+    const refusals: string[] = [];
+    void (async () => {
+      for await (const st of caller.nc.status())
+        if (st.type === 'error' && String(st.error).includes('$KV.')) refusals.push(String(st.error));
+    })();
+    const client = new McpqClient(caller.nc, { jsApiPrefix: tenantApiPrefix('mcpq'), recordHints: true });
+    for (const text of ['cue refused', 'cue off']) {
+      const { callId } = await client.submit('demo', 'echo', { text });
+      expect(await client.result(callId, { timeoutMs: 30_000 })).toMatchObject({
+        status: 'completed',
+        result: { content: [{ type: 'text', text }] },
+      });
+    }
+    await caller.nc.flush();
+    expect(refusals).toHaveLength(1);
   });
 
   it('listing call records is an operator’s job: the admin can, a caller cannot', async () => {
@@ -114,7 +136,10 @@ describe('least privilege', () => {
       // submit, join, events, dlq, advisories, the calls bucket: the three durable consumers are there
       expect(queues.streams.map((q: { consumers: unknown[] }) => q.consumers.length)).toEqual([1, 1, 0, 0, 1, 0]);
       expect((await get('/api/servers')).servers.map((v: { alias: string }) => v.alias)).toEqual(['demo']);
-      const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), {
+        method: 'POST',
+        headers: { 'x-mcpq-csrf': me.csrf },
+      });
       expect(await cancel.json()).toMatchObject({ accepted: true });
       // A dead letter (a submission that is not JSON, from a caller), listed and replayed.
       await jetstream(caller.nc, { apiPrefix: tenantApiPrefix('mcpq') }).publish('mcpq.submit.demo', 'not json');
@@ -122,7 +147,10 @@ describe('least privilege', () => {
         const l = (await get('/api/dead-letters')).deadLetters as Array<{ dlqSeq: number }>;
         return l.length > 0 ? l : undefined;
       });
-      const replay = await fetch(new URL(`/api/dead-letters/${letters[0]!.dlqSeq}/replay`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      const replay = await fetch(new URL(`/api/dead-letters/${letters[0]!.dlqSeq}/replay`, ui.url), {
+        method: 'POST',
+        headers: { 'x-mcpq-csrf': me.csrf },
+      });
       expect(await replay.json()).toMatchObject({ outcome: 'replayed', subject: 'mcpq.submit.demo' });
       expect(violations).toEqual([]);
     } finally {
