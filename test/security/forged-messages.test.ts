@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headers as natsHeaders } from '@nats-io/nats-core';
 import { ENTRY } from '@mcpq/testkit';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
@@ -87,6 +88,26 @@ describe('junk on an event subject neither hides nor replaces a result', () => {
     });
     expect(cli.status).toBe(0);
     expect(JSON.parse(cli.stdout.trim().split('\n').at(-1)!)).toMatchObject({ callId, status: 'completed' });
+  });
+
+  it('a refused write of the record that says the call ended, then junk on the result subject: result() still waits for the real end', async () => {
+    const callId = await runningCall('refused-write');
+    const waiting = h.client.result(callId, { timeoutMs: 30_000 });
+    await h.client.nc.flush(); // result() listens now, to the record's writes too
+    const record = await h.record(callId);
+    const forged = { ...record, status: 'cancelled', result: { callId, status: 'cancelled', attempts: 1, startedAt: '', finishedAt: '' } };
+    const headers = natsHeaders();
+    headers.set('Nats-Expected-Last-Subject-Sequence', '999999999'); // not the record's last: JetStream refuses the write
+    await expect(h.js.publish(h.names.record(callId), JSON.stringify(forged), { headers })).rejects.toThrow(/wrong last sequence/i);
+    h.nc.publish(h.names.call(callId, 'result'), JSON.stringify(forged.result));
+    await h.nc.flush();
+    const result = await waiting;
+    expect(result).toMatchObject({
+      callId,
+      status: 'completed',
+      result: { content: [{ type: 'text', text: 'slow done: refused-write' }] },
+    });
+    expect(await h.record(callId)).toMatchObject({ status: 'completed' });
   });
 
   it('junk published after the result does not replace it', async () => {

@@ -55,7 +55,8 @@ export async function claimCall(ctx: ServiceContext, s: Submission, dispatchingH
     ...s.initial,
   });
   if (created) {
-    log.info({ status: created.value.status }, 'call accepted');
+    // Debug, not info: a log line written here (synchronously, to stdout) would delay tools/call; the call logs at info when it leaves.
+    log.debug({ status: created.value.status }, 'call accepted');
     return created;
   }
   const existing = await store.get(request.callId);

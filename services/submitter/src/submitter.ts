@@ -400,9 +400,10 @@ export class Submitter {
 
   /** The server answered tools/call with the final result right away: no hand-off needed. */
   private async finishedAtOnce(msg: JsMsg, current: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
-    log.info({ status: outcome.status }, 'call finished before it could be detached');
     await finishCall(this.ctx.store, this.ctx.events, current, limitResult(outcome, this.ctx.config.limits.maxResultBytes));
     msg.ack();
+    // Logged once the result is out, so that writing the line does not delay it.
+    log.info({ status: outcome.status }, 'call finished before it could be detached');
   }
 
   /** Records are in place: publish the join, then the status, then let the request go. */

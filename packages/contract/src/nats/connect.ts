@@ -28,6 +28,11 @@ export function natsConnectionOptions(cfg: NatsConfig, name: string, env: NodeJS
     reconnectTimeWait: 500,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // nats.js otherwise builds two Error objects with stack traces (a RequestError and a
+    // TimeoutError) for every request, JetStream publishes and KV writes included, in case it
+    // fails: 6% of the submitter's CPU on short calls, measured. A failed request still throws
+    // the same error classes; only their stack shows nats.js instead of the caller.
+    noAsyncTraces: true,
   };
   if (cfg.inboxPrefix !== undefined) opts.inboxPrefix = cfg.inboxPrefix;
   const authenticators: Authenticator[] = [];

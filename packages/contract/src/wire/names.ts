@@ -47,6 +47,8 @@ export interface Names {
   /** JetStream advisories about submit requests that were delivered too often or terminated (stored, so none is missed). */
   readonly advisorySubjects: string[];
   readonly bucket: string;
+  /** `$KV.<bucket>.<callId>`: the subject every write of a call's record is published on (how NATS KV stores it). */
+  record(callId: string): string;
   /** KV bucket of the server catalog (tool lists, protocol era), key = server alias. */
   readonly serversBucket: string;
   /** Parses `<prefix>.submit.<server>`; undefined when the subject is not one. */
@@ -65,6 +67,7 @@ export function names(prefix = 'mcpq'): Names {
     const rest = subject.slice(head.length);
     return rest.length > 0 && !rest.includes('.') ? rest : undefined;
   };
+  const bucket = `${prefix}_calls`;
   return {
     prefix,
     submit: (server) => `${prefix}.submit.${server}`,
@@ -90,7 +93,8 @@ export function names(prefix = 'mcpq'): Names {
     },
     consumers: { submitter: 'submitter', joiner: 'joiner', advisories: 'advisories' },
     advisorySubjects: ['MAX_DELIVERIES', 'MSG_TERMINATED'].map((kind) => `$JS.EVENT.ADVISORY.CONSUMER.${kind}.${upper}_SUBMIT.submitter`),
-    bucket: `${prefix}_calls`,
+    bucket,
+    record: (callId) => `$KV.${bucket}.${callId}`,
     serversBucket: `${prefix}_servers`,
     serverFromSubmitSubject: (subject) => tokenAfter(subject, `${prefix}.submit.`),
     parseCallSubject: (subject) => {
