@@ -225,7 +225,11 @@ export class McpHttpClient {
       throw this.redactor.error(toHttpError(err, what));
     }
     const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) return res;
+    if (status >= 200 && status < 300) {
+      // Nothing reads a resumed stream's headers, and it may be held for hours: keep none of them.
+      res.rawHeaders.length = 0;
+      return res;
+    }
     if (status > 599) {
       res.destroy();
       throw this.redactor.error(new McpqError(ErrorCode.protocol_error, `${what} answered HTTP ${status}`, { data: { httpStatus: status } }));

@@ -5,11 +5,15 @@
  * bound on how much one event may buffer.
  */
 import { Readable } from 'node:stream';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../bounds/body.js';
 import { ErrorCode, McpqError } from '@mcpq/contract';
 
-export type SseEvent = EventSourceMessage;
+/** One event: its data (lines joined with LF), its id and its type, when it had them. */
+export interface SseEvent {
+  data: string;
+  id?: string | undefined;
+  event?: string | undefined;
+}
 
 export interface SseReadOptions {
   /** Called when the server sends a `retry:` field (SEP-1699 polling interval). */
@@ -37,35 +41,16 @@ export type SseBody = ReadableStream<Uint8Array> | Readable;
 /** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
 export async function* readSse(body: SseBody, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
   const source = chunksOf(body);
-  const lines = new LineBytes();
-  const pending: SseEvent[] = [];
-  let parseError: McpqError | undefined;
-  const maxEventChars = options.maxEventChars ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const tooLarge = (): McpqError =>
-    new McpqError(ErrorCode.response_too_large, `an SSE event is larger than ${maxEventChars} characters (limits.maxResponseBytes)`, {
-      data: { limit: maxEventChars },
-    });
+  const parser = new SseParser(options.maxEventChars ?? DEFAULT_MAX_RESPONSE_BYTES, options.onRetry);
   let ended = false;
-  const parser = createParser({
-    onEvent: (event) => pending.push(event),
-    onRetry: (ms) => options.onRetry?.(ms),
-    onError: (err) => {
-      if (err.type === 'max-buffer-size-exceeded') parseError = tooLarge();
-    },
-    maxBufferSize: maxEventChars,
-  });
   const stop = (): void => source.cancel();
   options.signal?.addEventListener('abort', stop, { once: true });
   try {
     for (;;) {
       const { value, done } = await source.next();
       // An event without its closing blank line at EOF is dropped, as the SSE spec says.
-      const text = done ? lines.end() : lines.take(value);
-      if (text) parser.feed(text);
-      // A line that never ends is held as bytes, not yet in the parser: it counts toward the same bound.
-      if (!parseError && lines.pending > maxEventChars) parseError = tooLarge();
-      if (parseError) throw parseError;
-      while (pending.length > 0) yield pending.shift()!;
+      const events = done ? parser.end() : parser.feed(value);
+      if (events) for (const event of events) yield event;
       if (done) {
         ended = true;
         return;
@@ -97,43 +82,63 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
- * Turns chunks of bytes into text, a complete line at a time. A UTF-8
- * character never contains a CR or LF byte, so text cut right after a line
- * break is whole characters: it is decoded at once, with no decoder kept per
- * stream. Only the bytes after the last line break wait for the next chunk.
+ * The event stream format (WHATWG HTML, "Server-sent events"), as a small
+ * object: its whole state is the unfinished line (bytes), the event being
+ * built and the flags below, which is all a held stream keeps between
+ * chunks. A UTF-8 character never contains a CR or LF byte, so text cut
+ * right after a line break is whole characters: complete lines are decoded
+ * at once, with no decoder kept per stream.
+ *
+ * Like the eventsource-parser it replaces: an event is dispatched at a blank
+ * line when it had a `data` field (even an empty one: an MCP priming event
+ * carries only an id); `id` belongs to that event only (the reader of the
+ * stream keeps the last one); a value containing NUL is no id; `retry`
+ * must be digits; comments and unknown fields are ignored; one leading BOM
+ * is dropped. An event, or a line, larger than `maxChars` fails the read
+ * with `response_too_large`.
  */
-class LineBytes {
+export class SseParser {
   /** The unfinished line: chunks kept apart (copied), so that a long line costs no repeated concatenation. */
   private tail: Buffer[] = [];
   private tailBytes = 0;
   private started = false;
+  /** The last line ended with CR: an LF right after it ends nothing more. */
+  private afterCr = false;
+  private data: string | undefined;
+  private id: string | undefined;
+  private event: string | undefined;
 
-  /** Bytes received but not yet given out (an unfinished line). */
-  get pending(): number {
-    return this.tailBytes;
-  }
+  constructor(
+    private readonly maxChars: number,
+    private readonly onRetry?: (ms: number) => void,
+  ) {}
 
-  take(chunk: Uint8Array | undefined): string {
-    if (!chunk || chunk.length === 0) return '';
+  /** The events completed by this chunk (undefined when none). */
+  feed(chunk: Uint8Array | undefined): SseEvent[] | undefined {
+    if (!chunk || chunk.length === 0) return undefined;
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const cut = Math.max(bytes.lastIndexOf(LF), bytes.lastIndexOf(CR)) + 1;
     // Copies: a slice would keep the whole (possibly large, pooled) chunk alive with the held stream.
     if (cut === 0) {
       this.tail.push(Buffer.from(bytes));
       this.tailBytes += bytes.length;
-      return '';
+      this.checkSize();
+      return undefined;
     }
     const head = this.tail.length > 0 ? Buffer.concat([...this.tail, bytes.subarray(0, cut)]) : bytes.subarray(0, cut);
     this.tail = cut < bytes.length ? [Buffer.from(bytes.subarray(cut))] : [];
     this.tailBytes = bytes.length - cut;
-    return this.text(head);
+    const events = this.lines(this.text(head));
+    this.checkSize();
+    return events;
   }
 
-  end(): string {
-    const rest = this.tail;
+  /** The end of the stream: an unfinished line or event is dropped (an event ends with a blank line). */
+  end(): SseEvent[] | undefined {
     this.tail = [];
     this.tailBytes = 0;
-    return rest.length > 0 ? this.text(Buffer.concat(rest)) : '';
+    this.data = this.id = this.event = undefined;
+    return undefined;
   }
 
   private text(bytes: Buffer): string {
@@ -142,6 +147,71 @@ class LineBytes {
     this.started = true;
     // TextDecoder drops a leading byte order mark; so does this.
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+
+  /** Parses text made of complete lines (it ends with CR or LF). */
+  private lines(text: string): SseEvent[] | undefined {
+    let events: SseEvent[] | undefined;
+    let start = 0;
+    if (this.afterCr && text.charCodeAt(0) === LF) start = 1;
+    this.afterCr = false;
+    while (start < text.length) {
+      let end = start;
+      while (end < text.length) {
+        const c = text.charCodeAt(end);
+        if (c === LF || c === CR) break;
+        end++;
+      }
+      if (end === text.length) break; // cannot happen: the text ends with a line break
+      const event = this.line(text, start, end);
+      if (event) (events ??= []).push(event);
+      if (text.charCodeAt(end) === CR) {
+        if (end + 1 === text.length) this.afterCr = true;
+        else if (text.charCodeAt(end + 1) === LF) end++;
+      }
+      start = end + 1;
+    }
+    return events;
+  }
+
+  /** One line; returns the event a blank line completes. */
+  private line(text: string, start: number, end: number): SseEvent | undefined {
+    if (start === end) {
+      const { data, id, event } = this;
+      this.data = this.id = this.event = undefined;
+      if (data === undefined) return undefined;
+      return { data, id, event };
+    }
+    const line = text.slice(start, end);
+    if (line.charCodeAt(0) === 0x3a) return undefined; // a comment
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.slice(line.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1);
+    switch (field) {
+      case 'data':
+        this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+        break;
+      case 'id':
+        if (!value.includes('\0')) this.id = value;
+        break;
+      case 'event':
+        this.event = value || undefined;
+        break;
+      case 'retry':
+        if (/^\d+$/.test(value)) this.onRetry?.(Number.parseInt(value, 10));
+        break;
+    }
+    return undefined;
+  }
+
+  /** The unfinished line and the event being built together stay within maxChars. */
+  private checkSize(): void {
+    if (this.tailBytes + (this.data?.length ?? 0) <= this.maxChars) return;
+    this.tail = [];
+    this.data = undefined;
+    throw new McpqError(ErrorCode.response_too_large, `an SSE event is larger than ${this.maxChars} characters (limits.maxResponseBytes)`, {
+      data: { limit: this.maxChars },
+    });
   }
 }
 
