@@ -10,9 +10,17 @@
  * McpHttpClient, like for every other request. Redirects are never followed
  * (node:http does not follow them).
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ErrorCode, McpqError } from '@mcpq/contract';
+
+/**
+ * Agents of their own, without keep-alive: a held stream's socket serves that
+ * stream only, and Node's global agent (keep-alive since Node 19) would give
+ * each one an idle-socket timer it never needs.
+ */
+const httpAgent = new HttpAgent({ keepAlive: false });
+const httpsAgent = new HttpsAgent({ keepAlive: false });
 
 export interface LeanGetOptions {
   headers: Record<string, string>;
@@ -31,8 +39,8 @@ export function leanGet(url: string, options: LeanGetOptions): Promise<IncomingM
   const { signal } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
-    const req = send(url, { method: 'GET', headers: options.headers });
+    const tls = url.startsWith('https:');
+    const req = (tls ? httpsRequest : httpRequest)(url, { method: 'GET', headers: options.headers, agent: tls ? httpsAgent : httpAgent });
     let res: IncomingMessage | undefined;
     const fail = (err: unknown): void => {
       cleanup();
