@@ -42,6 +42,7 @@ async function viaMcpq(options: InflightOptions): Promise<HolderCost> {
   try {
     const pids = env.joiners.map((j) => j.pid!);
     await env.warm();
+    await env.warmHeld();
     await new Promise((r) => setTimeout(r, 1_000));
     const heapIdle = await env.joinersHeap();
     const rssIdle = pids.map(rssBytes).reduce((a, b) => a + b, 0);
