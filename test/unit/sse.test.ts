@@ -58,6 +58,23 @@ describe('readSse', () => {
     expect(events).toEqual([{ id: 'a', event: undefined, data: 'kept' }]);
   });
 
+  it('fails when a node stream closes before its end (a cut connection), as a cut fetch body does', async () => {
+    const stream = new Readable({ read() {} });
+    stream.push(Buffer.from('data: a\n\n'));
+    const events: SseEvent[] = [];
+    const err = await (async () => {
+      for await (const e of readSse(stream)) {
+        events.push(e);
+        setImmediate(() => stream.destroy());
+      }
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(events).toHaveLength(1);
+    expect(err).toBeInstanceOf(Error);
+  });
+
   it('keeps an id holding NUL out of the event', async () => {
     const { events } = await read([bytes('id: a\u0000b\ndata: x\n\n')]);
     expect(events).toEqual([{ id: undefined, event: undefined, data: 'x' }]);

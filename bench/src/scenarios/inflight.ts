@@ -54,7 +54,12 @@ async function viaMcpq(options: InflightOptions): Promise<HolderCost> {
         ),
       );
     }
-    await waitUntil(`${options.calls} held streams`, async () => (await env.joinersMetric('mcpq_calls_held')) >= options.calls, 120_000);
+    // The first calls end after toolMs: past that, waiting for all of them to be held is pointless (use --inflight-ms).
+    await waitUntil(
+      `${options.calls} held streams`,
+      async () => (await env.joinersMetric('mcpq_calls_held')) >= options.calls,
+      Math.max(10_000, options.toolMs - 5_000),
+    );
     const [cpu, heldMax] = await Promise.all([
       cpuShare(pids, options.sampleMs),
       sampleMax(() => env.joinersMetric('mcpq_calls_held'), options.sampleMs),

@@ -70,12 +70,52 @@ interface ChunkSource {
 }
 
 function chunksOf(body: SseBody): ChunkSource {
-  if (body instanceof Readable) {
-    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-    return { next: () => chunks.next(), cancel: () => void body.destroy() };
-  }
+  if (body instanceof Readable) return nodeChunks(body);
   const reader = body.getReader();
   return { next: () => reader.read(), cancel: () => void reader.cancel().catch(() => undefined) };
+}
+
+/**
+ * Chunks of a node Readable, pulled with read(). Lighter than the stream's
+ * async iterator (which also keeps a set of end-of-stream closures per
+ * stream): four listeners and, while waiting, one promise. A stream that
+ * closes before its end fails the read, as a cut fetch body does.
+ */
+function nodeChunks(stream: Readable): ChunkSource {
+  let wake: (() => void) | undefined;
+  let ended = stream.readableEnded;
+  // Destroyed before this reader came (an abort right after the response head): its events are gone.
+  let failure: unknown = stream.destroyed && !ended ? (stream.errored ?? new Error('the stream closed before its end')) : undefined;
+  const poke = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  stream.on('readable', poke);
+  stream.on('end', () => {
+    ended = true;
+    poke();
+  });
+  stream.on('error', (err) => {
+    failure ??= err;
+    poke();
+  });
+  stream.on('close', () => {
+    if (!ended) failure ??= new Error('the stream closed before its end');
+    poke();
+  });
+  return {
+    async next() {
+      for (;;) {
+        if (failure !== undefined) throw failure;
+        const chunk = stream.read() as Uint8Array | null;
+        if (chunk !== null) return { value: chunk };
+        if (ended) return { done: true };
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    cancel: () => void stream.destroy(),
+  };
 }
 
 const LF = 0x0a;
