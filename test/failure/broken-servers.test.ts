@@ -271,7 +271,11 @@ describe('protocol edges', () => {
 
   it('on the resume GET (node:http, not fetch), a huge event or a line that never ends ends response_too_large; the joiner goes on', async () => {
     for (const body of [`id: e1\ndata: ${'x'.repeat(200_000)}\n\n`, `id: e1\ndata: ${'y'.repeat(200_000)}`]) {
-      h.proxies.edge!.inject({ match: 'GET', times: 1, action: { kind: 'respond', headers: { 'content-type': 'text/event-stream' }, body } });
+      h.proxies.edge!.inject({
+        match: 'GET',
+        times: 1,
+        action: { kind: 'respond', headers: { 'content-type': 'text/event-stream' }, body },
+      });
       const { callId } = await h.client.submit('edge', 'slow_idempotent', { durationMs: 60_000, steps: 1 });
       expect((await result(callId)).error?.code).toBe('response_too_large');
       expect(h.proxies.edge!.count('GET', 'respond')).toBeGreaterThanOrEqual(1);

@@ -173,9 +173,7 @@ export class Joiner {
    * unknown server, past its deadline, server at maxInFlight, claim lost);
    * returns what following it needs otherwise.
    */
-  private async takeJoin(
-    msg: JsMsg,
-  ): Promise<{ join: JoinMessage; record: Versioned<CallRecord>; mode: Mode; log: Logger } | undefined> {
+  private async takeJoin(msg: JsMsg): Promise<{ join: JoinMessage; record: Versioned<CallRecord>; mode: Mode; log: Logger } | undefined> {
     const join = this.parseJoin(msg);
     if (!join) return;
     const found = await this.ctx.store.get(join.callId);

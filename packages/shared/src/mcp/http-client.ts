@@ -232,7 +232,9 @@ export class McpHttpClient {
     }
     if (status > 599) {
       res.destroy();
-      throw this.redactor.error(new McpqError(ErrorCode.protocol_error, `${what} answered HTTP ${status}`, { data: { httpStatus: status } }));
+      throw this.redactor.error(
+        new McpqError(ErrorCode.protocol_error, `${what} answered HTTP ${status}`, { data: { httpStatus: status } }),
+      );
     }
     // Not the held path: the error answer goes through the same judgement as fetch's.
     const answer = asResponse(res);
