@@ -10,6 +10,8 @@
  *   --quick              small sizes (about two minutes on a quiet 2-core machine)
  *   --calls N            short calls per concurrency level (scenario 1)
  *   --inflight M         long calls held at once (scenario 2)
+ *   --inflight-ms T      how long each of those calls runs (default 60000): every call must be
+ *                        held before the first ends, so a slow machine needs more for large M
  *   --failover K         calls held when a joiner is killed (scenario 3)
  *   --parked a,b         task-mode calls parked at once, one run per size (scenario 5)
  *   --scenarios a,b      any of throughput, inflight, parked, failover (default: all)
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     calls: { type: 'string' },
     inflight: { type: 'string' },
+    'inflight-ms': { type: 'string' },
     failover: { type: 'string' },
     parked: { type: 'string' },
     scenarios: { type: 'string', default: 'throughput,inflight,parked,failover' },
@@ -117,7 +120,11 @@ if (scenarios.has('throughput')) {
 
 if (scenarios.has('inflight')) {
   log(`scenario 2: ${sizes.inflight} long calls held at once: resume mode, direct SDK client`);
-  report.inflight = await inflight({ calls: sizes.inflight, toolMs: 60_000, sampleMs: quick ? 3_000 : 5_000 });
+  report.inflight = await inflight({
+    calls: sizes.inflight,
+    toolMs: Number(values['inflight-ms'] ?? 60_000),
+    sampleMs: quick ? 3_000 : 5_000,
+  });
 }
 
 if (scenarios.has('parked')) {

@@ -269,6 +269,24 @@ describe('protocol edges', () => {
     await goodCallCompletes();
   });
 
+  it('on the resume GET (node:http, not fetch), a huge event or a line that never ends ends response_too_large; the joiner goes on', async () => {
+    for (const body of [`id: e1\ndata: ${'x'.repeat(200_000)}\n\n`, `id: e1\ndata: ${'y'.repeat(200_000)}`]) {
+      h.proxies.edge!.inject({
+        match: 'GET',
+        times: 1,
+        action: { kind: 'respond', headers: { 'content-type': 'text/event-stream' }, body },
+      });
+      const { callId } = await h.client.submit('edge', 'slow_idempotent', { durationMs: 60_000, steps: 1 });
+      expect((await result(callId)).error?.code).toBe('response_too_large');
+      expect(h.proxies.edge!.count('GET', 'respond')).toBeGreaterThanOrEqual(1);
+      h.proxies.edge!.clear();
+      // A call longer than the answer window: followed by the joiner over a resume GET, to the end.
+      const { callId: next } = await h.client.submit('edge', 'slow_idempotent', { durationMs: 1_500, steps: 1 });
+      expect((await result(next)).status).toBe('completed');
+    }
+    expect(handlerFailures()).toEqual([]);
+  });
+
   it('no service restarted or logged an error', () => {
     for (const s of services) {
       expect(s.running).toBe(true);

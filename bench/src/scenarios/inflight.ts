@@ -42,6 +42,7 @@ async function viaMcpq(options: InflightOptions): Promise<HolderCost> {
   try {
     const pids = env.joiners.map((j) => j.pid!);
     await env.warm();
+    await env.warmHeld();
     await new Promise((r) => setTimeout(r, 1_000));
     const heapIdle = await env.joinersHeap();
     const rssIdle = pids.map(rssBytes).reduce((a, b) => a + b, 0);
@@ -53,7 +54,12 @@ async function viaMcpq(options: InflightOptions): Promise<HolderCost> {
         ),
       );
     }
-    await waitUntil(`${options.calls} held streams`, async () => (await env.joinersMetric('mcpq_calls_held')) >= options.calls, 120_000);
+    // The first calls end after toolMs: past that, waiting for all of them to be held is pointless (use --inflight-ms).
+    await waitUntil(
+      `${options.calls} held streams`,
+      async () => (await env.joinersMetric('mcpq_calls_held')) >= options.calls,
+      Math.max(10_000, options.toolMs - 5_000),
+    );
     const [cpu, heldMax] = await Promise.all([
       cpuShare(pids, options.sampleMs),
       sampleMax(() => env.joinersMetric('mcpq_calls_held'), options.sampleMs),

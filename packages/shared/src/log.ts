@@ -27,3 +27,20 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
     options.destination ?? process.stdout,
   );
 }
+
+/**
+ * A child logger made on first use. A held call usually logs nothing until it
+ * ends, and a pino child (its bindings serialized, its own object) would be
+ * kept alive all that time for nothing: with thousands of held calls that
+ * adds up. `bindings` is read when the first line is written.
+ */
+export function lazyChild(parent: Logger, bindings: () => Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  return new Proxy(parent, {
+    get(_target, key) {
+      child ??= parent.child(bindings());
+      const value: unknown = Reflect.get(child, key, child);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
+    },
+  });
+}

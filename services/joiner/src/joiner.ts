@@ -21,7 +21,7 @@ import {
   finishCall,
   isMcpqError,
   JoinMessageSchema,
-  keepWorking,
+  lazyChild,
   limitResult,
   recordRefreshAfterMs,
   mayRunUpstream,
@@ -53,6 +53,12 @@ import { CallWatch, followCall, interruptedRedispatch, joinerHoldsCall, type Dis
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
+/** A call being followed: its watch, and its join message, kept alive by the sweep. */
+interface Followed {
+  watch: CallWatch;
+  msg: JsMsg;
+}
+
 /** Failures in a row handling one join (mcpq's own errors) before the call ends `internal`. */
 const MAX_JOIN_FAILURES = 10;
 
@@ -63,8 +69,10 @@ export class Joiner {
   private readonly cancels: CancelRequests;
   /** MCP clients for the cancel service and re-dispatch, and this joiner's own sessions (hold mode, re-dispatch). */
   private readonly servers: ServerClients;
-  /** Calls this joiner follows right now, by callId. */
-  private readonly active = new Map<string, CallWatch>();
+  /** Calls this joiner follows right now, by callId: the watch, and the join message kept alive. */
+  private readonly active = new Map<string, Followed>();
+  /** The one timer of every followed call: heartbeats and the idle rule (see sweep()). */
+  private sweeper?: NodeJS.Timeout | undefined;
   /** How many of those belong to each server (servers.<alias>.maxInFlight). */
   private readonly activeByServer = new Map<string, number>();
 
@@ -94,7 +102,7 @@ export class Joiner {
    * call only when its record says it has ended.
    */
   private async onCancelHint(callId: string): Promise<void> {
-    const watch = this.active.get(callId);
+    const watch = this.active.get(callId)?.watch;
     if (!watch) return;
     try {
       const record = await this.ctx.store.get(callId);
@@ -118,6 +126,7 @@ export class Joiner {
   start(): void {
     this.state = 'running';
     this.cancels.start();
+    this.sweeper = setInterval(() => this.sweep(), this.ctx.config.joiner.heartbeatMs);
     this.loop.start();
     this.ctx.logger.info({ joinerId: this.id, maxInFlight: this.ctx.config.joiner.maxInFlight }, 'joiner running');
   }
@@ -130,51 +139,51 @@ export class Joiner {
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
     await this.loop.stop();
-    for (const watch of this.active.values()) watch.stop({ kind: 'shutdown' });
+    for (const { watch } of this.active.values()) watch.stop({ kind: 'shutdown' });
     const left = await this.loop.drain(graceMs);
+    // Only now: calls held through the grace period kept their heartbeats.
+    clearInterval(this.sweeper);
     if (left > 0) this.ctx.logger.warn({ left }, 'calls still held at the end of the grace period (hold mode); they will be redelivered');
     await this.cancels.stop();
     await this.servers.close();
     this.state = 'stopped';
   }
 
+  /**
+   * Every joiner.heartbeatMs: tells JetStream each followed join is still
+   * being worked on (so AckWait does not redeliver it) and stops the calls
+   * idle for joiner.idleTimeoutMs. One timer for all calls instead of two
+   * per call: thousands of held calls then cost no timer each.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    for (const { watch, msg } of this.active.values()) {
+      try {
+        msg.working();
+      } catch {
+        // Disconnected: the next sweep tries again; AckWait decides if the call moves on.
+      }
+      watch.sweep(now);
+    }
+  }
+
   private async handle(msg: JsMsg): Promise<void> {
     const startedAt = Date.now();
-    const join = this.parseJoin(msg);
-    if (!join) return;
-    const found = await this.ctx.store.get(join.callId);
-    if (!found) {
-      await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
-      return;
-    }
-    const traceId = traceIdOf(found.value.traceparent);
-    const log = this.ctx.logger.child({
-      callId: join.callId,
-      server: join.server,
-      mode: join.mode,
-      delivery: msg.info.deliveryCount,
-      ...(traceId ? { traceId } : {}),
-    });
-    if (this.ctx.store.isTerminal(found)) {
-      await republishResult(this.ctx.events, found.value);
-      return msg.ack();
-    }
-    if (!this.ctx.config.servers[found.value.server]) {
-      const error = { code: ErrorCode.unknown_server, message: `server "${found.value.server}" is not in this joiner's config` };
-      return this.finish(msg, found, { status: 'failed', error }, log);
-    }
-    if (found.value.deadline !== undefined && Date.now() >= found.value.deadline) {
-      return this.stopped(msg, { kind: 'deadline' }, found, log);
-    }
-    const server = found.value.server;
-    if ((this.activeByServer.get(server) ?? 0) >= this.ctx.config.servers[server]!.maxInFlight) {
-      // This joiner follows as many calls of this server as it may: let another joiner (or a later delivery) take it.
-      return this.park(msg, join.callId, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
-    }
-    const mode = found.value.mode ?? join.mode;
-    const record = await this.claim(found, mode);
-    if (!record) return msg.nak(250); // someone wrote in between: look again shortly
-    // One span per delivery that follows the call (a takeover is a new delivery: a new span in the same trace).
+    // In two steps: the records read on the way to the claim are then not kept
+    // (in this suspended function's frame) for as long as the call is followed.
+    const claimed = await this.takeJoin(msg);
+    if (claimed) await this.followInSpan(msg, claimed.join, claimed.record, claimed.mode, claimed.log, startedAt);
+  }
+
+  /** Follows a claimed call inside one "mcpq rejoin" span (a takeover is a new delivery: a new span in the same trace). */
+  private async followInSpan(
+    msg: JsMsg,
+    join: JoinMessage,
+    record: Versioned<CallRecord>,
+    mode: Mode,
+    log: Logger,
+    startedAt: number,
+  ): Promise<void> {
     const span = startCallSpan(
       'mcpq rejoin',
       record.value.traceparent,
@@ -197,6 +206,59 @@ export class Joiner {
     } finally {
       span.end();
     }
+  }
+
+  /**
+   * Reads the join's call and settles what needs no following (ended,
+   * unknown server, past its deadline, server at maxInFlight, claim lost);
+   * returns what following it needs otherwise.
+   */
+  private async takeJoin(msg: JsMsg): Promise<{ join: JoinMessage; record: Versioned<CallRecord>; mode: Mode; log: Logger } | undefined> {
+    const join = this.parseJoin(msg);
+    if (!join) return;
+    const found = await this.ctx.store.get(join.callId);
+    if (!found) {
+      await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
+      return;
+    }
+    const traceId = traceIdOf(found.value.traceparent);
+    const { callId, server: joinServer, mode: joinMode } = join;
+    const delivery = msg.info.deliveryCount;
+    // Made on the first line written: a held call keeps no logger of its own meanwhile.
+    const log = lazyChild(this.ctx.logger, () => ({
+      callId,
+      server: joinServer,
+      mode: joinMode,
+      delivery,
+      ...(traceId ? { traceId } : {}),
+    }));
+    if (this.ctx.store.isTerminal(found)) {
+      await republishResult(this.ctx.events, found.value);
+      msg.ack();
+      return;
+    }
+    if (!this.ctx.config.servers[found.value.server]) {
+      const error = { code: ErrorCode.unknown_server, message: `server "${found.value.server}" is not in this joiner's config` };
+      await this.finish(msg, found, { status: 'failed', error }, log);
+      return;
+    }
+    if (found.value.deadline !== undefined && Date.now() >= found.value.deadline) {
+      await this.stopped(msg, { kind: 'deadline' }, found, log);
+      return;
+    }
+    const server = found.value.server;
+    if ((this.activeByServer.get(server) ?? 0) >= this.ctx.config.servers[server]!.maxInFlight) {
+      // This joiner follows as many calls of this server as it may: let another joiner (or a later delivery) take it.
+      this.park(msg, join.callId, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
+      return;
+    }
+    const mode = found.value.mode ?? join.mode;
+    const record = await this.claim(found, mode);
+    if (!record) {
+      msg.nak(250); // someone wrote in between: look again shortly
+      return;
+    }
+    return { join, record, mode, log };
   }
 
   /**
@@ -255,10 +317,10 @@ export class Joiner {
       record.value.deadline,
       joinerHoldsCall(mode, record.value),
     );
-    this.active.get(join.callId)?.stop({ kind: 'superseded' });
-    this.active.set(join.callId, watch);
+    this.active.get(join.callId)?.watch.stop({ kind: 'superseded' });
+    const followed: Followed = { watch, msg };
+    this.active.set(join.callId, followed);
     this.activeByServer.set(server, (this.activeByServer.get(server) ?? 0) + 1);
-    const stopKeepAlive = keepWorking(msg, this.ctx.config.joiner.heartbeatMs);
     try {
       if (this.state !== 'running') watch.stop({ kind: 'shutdown' });
       const disposition = await followCall(
@@ -280,9 +342,8 @@ export class Joiner {
       describeDisposition(span, disposition);
       await this.settle(msg, join.callId, disposition, log, record.value.deadline);
     } finally {
-      stopKeepAlive();
       watch.dispose();
-      if (this.active.get(join.callId) === watch) this.active.delete(join.callId);
+      if (this.active.get(join.callId) === followed) this.active.delete(join.callId);
       this.activeByServer.set(server, (this.activeByServer.get(server) ?? 1) - 1);
     }
   }

@@ -13,6 +13,9 @@ import { Redactor, redactUrl } from '../bounds/redact.js';
 import { describeError, ErrorCode, McpqError } from '@mcpq/contract';
 import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
+import { leanGet } from './lean-get.js';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { CLIENT_INFO } from './client-info.js';
 import { jsonRpcErrorOf, modernError, type ProtocolEra } from './protocol-2026.js';
 
@@ -198,9 +201,45 @@ export class McpHttpClient {
     return this.open('POST', session, JSON.stringify(message), { ...options, headers });
   }
 
-  /** Resumes a stream: GET with Last-Event-ID. The server replays what followed that event, then goes on live. */
-  async resume(session: McpSession, lastEventId: string, options: RequestOptions = {}): Promise<Response> {
-    return this.open('GET', session, undefined, { ...options, headers: { ...options.headers, 'last-event-id': lastEventId } });
+  /**
+   * Resumes a stream: GET with Last-Event-ID. The server replays what followed
+   * that event, then goes on live. Resolves once the response head arrives
+   * (bounded by requestTimeoutMs) with the body as a node Readable, to read
+   * with `readSse`; aborting `signal` ends it. This stream is held as long as
+   * the call runs, thousands at once, so it is read without fetch
+   * (lean-get.ts); statuses, redirects and redaction are judged as for every
+   * other request.
+   */
+  async resume(session: McpSession, lastEventId: string, options: RequestOptions = {}): Promise<Readable> {
+    const what = `GET ${this.safeUrl}`;
+    let res: IncomingMessage;
+    try {
+      res = await leanGet(this.fetchUrl, {
+        headers: this.headersFor('GET', session, false, { ...options.headers, 'last-event-id': lastEventId }),
+        headerTimeoutMs: options.timeoutMs ?? this.endpoint.requestTimeoutMs,
+        signal: options.signal,
+      });
+    } catch (err) {
+      throw this.redactor.error(toHttpError(err, what));
+    }
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      // Nothing reads a resumed stream's headers, and it may be held for hours: keep none of them.
+      res.rawHeaders.length = 0;
+      return res;
+    }
+    if (status > 599) {
+      res.destroy();
+      throw this.redactor.error(
+        new McpqError(ErrorCode.protocol_error, `${what} answered HTTP ${status}`, { data: { httpStatus: status } }),
+      );
+    }
+    // Not the held path: the error answer goes through the same judgement as fetch's.
+    const answer = asResponse(res);
+    const text = this.redactor.text(await readBodyPrefix(answer));
+    throw this.redactor.error(
+      statusError(answer, text, what, session, this.endpoint.maxRetryAfterMs, this.fetchUrl),
+    );
   }
 
   /** Ends a session (DELETE). Best effort. */
@@ -249,14 +288,7 @@ export class McpHttpClient {
     extra?: Record<string, string>,
     initializing = false,
   ): Promise<Response> {
-    const headers: Record<string, string> = {
-      ...this.baseHeaders,
-      accept: method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream',
-      ...extra,
-    };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (session.sessionId) headers['mcp-session-id'] = session.sessionId;
-    if (!initializing) headers['mcp-protocol-version'] = session.protocolVersion;
+    const headers = this.headersFor(method, session, body !== undefined, extra, initializing);
     let res: Response;
     try {
       // Redirects are not followed: the configured headers (credentials) would go wherever they point.
@@ -268,6 +300,37 @@ export class McpHttpClient {
     const text = this.redactor.text(await readBodyPrefix(res));
     throw statusError(res, text, `${method} ${this.safeUrl}`, session, this.endpoint.maxRetryAfterMs);
   }
+
+  private headersFor(
+    method: 'GET' | 'POST' | 'DELETE',
+    session: McpSession,
+    hasBody: boolean,
+    extra?: Record<string, string>,
+    initializing = false,
+  ): Record<string, string> {
+    const headers: Record<string, string> = {
+      ...this.baseHeaders,
+      accept: method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream',
+      ...extra,
+    };
+    if (hasBody) headers['content-type'] = 'application/json';
+    if (session.sessionId) headers['mcp-session-id'] = session.sessionId;
+    if (!initializing) headers['mcp-protocol-version'] = session.protocolVersion;
+    return headers;
+  }
+}
+
+/** A node:http error answer as a fetch Response, so that one function judges every status. */
+function asResponse(res: IncomingMessage): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const status = res.statusCode ?? 500;
+  // A 304 may carry no body in a Response (and a server sends none with it).
+  if (status === 304) res.destroy();
+  return new Response(status === 304 ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers });
 }
 
 /**
@@ -338,13 +401,20 @@ function expectResult(message: JsonRpcMessage, method: string): Record<string, u
 }
 
 /** An HTTP status from the MCP server, as an McpqError. `request` names the request (its URL already redacted). */
-function statusError(res: Response, text: string, request: string, session: McpSession, maxRetryAfterMs: number): McpqError {
+function statusError(
+  res: Response,
+  text: string,
+  request: string,
+  session: McpSession,
+  maxRetryAfterMs: number,
+  base: string = res.url,
+): McpqError {
   const status = res.status;
   const detail = text.length > 500 ? `${text.slice(0, 500)}...` : text;
   const data = { httpStatus: status, body: detail };
   const what = `${request} answered HTTP ${status}`;
   if (status >= 300 && status < 400) {
-    const target = redirectTarget(res);
+    const target = redirectTarget(res, base);
     return new McpqError(
       ErrorCode.redirect_refused,
       `${what} (a redirect${target ? ` to ${target}` : ''}); redirects are not followed, so that the configured headers go nowhere else: configure the final URL`,
@@ -375,11 +445,11 @@ function statusError(res: Response, text: string, request: string, session: McpS
 }
 
 /** Where a redirect points, redacted; undefined when it says nothing usable. */
-function redirectTarget(res: Response): string | undefined {
+function redirectTarget(res: Response, base: string): string | undefined {
   const location = res.headers.get('location');
   if (!location) return undefined;
   try {
-    return redactUrl(new URL(location, res.url || undefined).href);
+    return redactUrl(new URL(location, base || undefined).href);
   } catch {
     return '[unparseable location]';
   }

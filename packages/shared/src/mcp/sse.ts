@@ -1,12 +1,18 @@
 /**
- * A lean Server-Sent Events reader over a fetch body: one parser, no
+ * A lean Server-Sent Events reader over an HTTP body (fetch's, or node:http's
+ * for the held resume GET): one parser and no text decoder per stream, no
  * reconnection logic of its own (the joiner decides when to re-GET), and a
  * bound on how much one event may buffer.
  */
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { Readable } from 'node:stream';
 import { ErrorCode, McpqError } from '@mcpq/contract';
 
-export type SseEvent = EventSourceMessage;
+/** One event: its data (lines joined with LF), its id and its type, when it had them. */
+export interface SseEvent {
+  data: string;
+  id?: string | undefined;
+  event?: string | undefined;
+}
 
 export interface SseReadOptions {
   /** Called when the server sends a `retry:` field (SEP-1699 polling interval). */
@@ -31,37 +37,22 @@ export interface SseReadOptions {
   signal?: AbortSignal;
 }
 
+/** A body readSse reads: fetch's web stream, or node:http's Readable (the held resume GET, lean-get.ts). */
+export type SseBody = ReadableStream<Uint8Array> | Readable;
+
 /** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
-export async function* readSse(body: ReadableStream<Uint8Array>, options: SseReadOptions): AsyncGenerator<SseEvent> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  const pending: SseEvent[] = [];
-  let parseError: McpqError | undefined;
-  const maxEventChars = options.maxEventChars;
+export async function* readSse(body: SseBody, options: SseReadOptions): AsyncGenerator<SseEvent> {
+  const source = chunksOf(body);
+  const parser = new SseParser(options.maxEventChars, options.onRetry);
   let ended = false;
-  const parser = createParser({
-    onEvent: (event) => pending.push(event),
-    onRetry: (ms) => options.onRetry?.(ms),
-    onError: (err) => {
-      if (err.type === 'max-buffer-size-exceeded') {
-        parseError = new McpqError(
-          ErrorCode.response_too_large,
-          `an SSE event is larger than ${maxEventChars} characters (limits.maxResponseBytes)`,
-          { data: { limit: maxEventChars } },
-        );
-      }
-    },
-    maxBufferSize: maxEventChars,
-  });
-  const stop = (): void => void reader.cancel().catch(() => undefined);
+  const stop = (): void => source.cancel();
   options.signal?.addEventListener('abort', stop, { once: true });
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = await source.next();
       // An event without its closing blank line at EOF is dropped, as the SSE spec says.
-      parser.feed(done ? decoder.decode() : decoder.decode(value, { stream: true }));
-      if (parseError) throw parseError;
-      while (pending.length > 0) yield pending.shift()!;
+      const events = done ? parser.end() : parser.feed(value);
+      if (events) for (const event of events) yield event;
       if (done) {
         ended = true;
         return;
@@ -69,19 +60,210 @@ export async function* readSse(body: ReadableStream<Uint8Array>, options: SseRea
     }
   } finally {
     options.signal?.removeEventListener('abort', stop);
-    if (!ended && options.drainMs) await drain(reader, options.drainMs);
+    if (!ended && options.drainMs) await drain(source, options.drainMs);
     // Closing our side only: for an MCP POST stream this detaches without cancelling the call.
-    reader.cancel().catch(() => undefined);
+    source.cancel();
+  }
+}
+
+interface ChunkSource {
+  next(): Promise<{ value?: Uint8Array; done?: boolean }>;
+  cancel(): void;
+}
+
+function chunksOf(body: SseBody): ChunkSource {
+  if (body instanceof Readable) return nodeChunks(body);
+  const reader = body.getReader();
+  return { next: () => reader.read(), cancel: () => void reader.cancel().catch(() => undefined) };
+}
+
+/**
+ * Chunks of a node Readable, pulled with read(). Lighter than the stream's
+ * async iterator (which also keeps a set of end-of-stream closures per
+ * stream): four listeners and, while waiting, one promise. A stream that
+ * closes before its end fails the read, as a cut fetch body does.
+ */
+function nodeChunks(stream: Readable): ChunkSource {
+  let wake: (() => void) | undefined;
+  let ended = stream.readableEnded;
+  // Destroyed before this reader came (an abort right after the response head): its events are gone.
+  let failure: unknown = stream.destroyed && !ended ? (stream.errored ?? new Error('the stream closed before its end')) : undefined;
+  const poke = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  stream.on('readable', poke);
+  stream.on('end', () => {
+    ended = true;
+    poke();
+  });
+  stream.on('error', (err) => {
+    failure ??= err;
+    poke();
+  });
+  stream.on('close', () => {
+    if (!ended) failure ??= new Error('the stream closed before its end');
+    poke();
+  });
+  return {
+    async next() {
+      for (;;) {
+        if (failure !== undefined) throw failure;
+        const chunk = stream.read() as Uint8Array | null;
+        if (chunk !== null) return { value: chunk };
+        if (ended) return { done: true };
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    cancel: () => void stream.destroy(),
+  };
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * The event stream format (WHATWG HTML, "Server-sent events"), as a small
+ * object: its whole state is the unfinished line (bytes), the event being
+ * built and the flags below, which is all a held stream keeps between
+ * chunks. A UTF-8 character never contains a CR or LF byte, so text cut
+ * right after a line break is whole characters: complete lines are decoded
+ * at once, with no decoder kept per stream.
+ *
+ * Like the eventsource-parser it replaces: an event is dispatched at a blank
+ * line when it had a `data` field (even an empty one: an MCP priming event
+ * carries only an id); `id` belongs to that event only (the reader of the
+ * stream keeps the last one); a value containing NUL is no id; `retry`
+ * must be digits; comments and unknown fields are ignored; one leading BOM
+ * is dropped. An event, or a line, larger than `maxChars` fails the read
+ * with `response_too_large`.
+ */
+export class SseParser {
+  /** The unfinished line: chunks kept apart (copied), so that a long line costs no repeated concatenation. */
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private started = false;
+  /** The last line ended with CR: an LF right after it ends nothing more. */
+  private afterCr = false;
+  private data: string | undefined;
+  private id: string | undefined;
+  private event: string | undefined;
+
+  constructor(
+    private readonly maxChars: number,
+    private readonly onRetry?: (ms: number) => void,
+  ) {}
+
+  /** The events completed by this chunk (undefined when none). */
+  feed(chunk: Uint8Array | undefined): SseEvent[] | undefined {
+    if (!chunk || chunk.length === 0) return undefined;
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const cut = Math.max(bytes.lastIndexOf(LF), bytes.lastIndexOf(CR)) + 1;
+    // Copies: a slice would keep the whole (possibly large, pooled) chunk alive with the held stream.
+    if (cut === 0) {
+      this.tail.push(Buffer.from(bytes));
+      this.tailBytes += bytes.length;
+      this.checkSize();
+      return undefined;
+    }
+    const head = this.tail.length > 0 ? Buffer.concat([...this.tail, bytes.subarray(0, cut)]) : bytes.subarray(0, cut);
+    this.tail = cut < bytes.length ? [Buffer.from(bytes.subarray(cut))] : [];
+    this.tailBytes = bytes.length - cut;
+    const events = this.lines(this.text(head));
+    this.checkSize();
+    return events;
+  }
+
+  /** The end of the stream: an unfinished line or event is dropped (an event ends with a blank line). */
+  end(): SseEvent[] | undefined {
+    this.tail = [];
+    this.tailBytes = 0;
+    this.data = this.id = this.event = undefined;
+    return undefined;
+  }
+
+  private text(bytes: Buffer): string {
+    const text = bytes.toString('utf8');
+    if (this.started) return text;
+    this.started = true;
+    // TextDecoder drops a leading byte order mark; so does this.
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+
+  /** Parses text made of complete lines (it ends with CR or LF). */
+  private lines(text: string): SseEvent[] | undefined {
+    let events: SseEvent[] | undefined;
+    let start = 0;
+    if (this.afterCr && text.charCodeAt(0) === LF) start = 1;
+    this.afterCr = false;
+    while (start < text.length) {
+      let end = start;
+      while (end < text.length) {
+        const c = text.charCodeAt(end);
+        if (c === LF || c === CR) break;
+        end++;
+      }
+      if (end === text.length) break; // cannot happen: the text ends with a line break
+      const event = this.line(text, start, end);
+      if (event) (events ??= []).push(event);
+      if (text.charCodeAt(end) === CR) {
+        if (end + 1 === text.length) this.afterCr = true;
+        else if (text.charCodeAt(end + 1) === LF) end++;
+      }
+      start = end + 1;
+    }
+    return events;
+  }
+
+  /** One line; returns the event a blank line completes. */
+  private line(text: string, start: number, end: number): SseEvent | undefined {
+    if (start === end) {
+      const { data, id, event } = this;
+      this.data = this.id = this.event = undefined;
+      if (data === undefined) return undefined;
+      return { data, id, event };
+    }
+    const line = text.slice(start, end);
+    if (line.charCodeAt(0) === 0x3a) return undefined; // a comment
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.slice(line.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1);
+    switch (field) {
+      case 'data':
+        this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+        break;
+      case 'id':
+        if (!value.includes('\0')) this.id = value;
+        break;
+      case 'event':
+        this.event = value || undefined;
+        break;
+      case 'retry':
+        if (/^\d+$/.test(value)) this.onRetry?.(Number.parseInt(value, 10));
+        break;
+    }
+    return undefined;
+  }
+
+  /** The unfinished line and the event being built together stay within maxChars. */
+  private checkSize(): void {
+    if (this.tailBytes + (this.data?.length ?? 0) <= this.maxChars) return;
+    this.tail = [];
+    this.data = undefined;
+    throw new McpqError(ErrorCode.response_too_large, `an SSE event is larger than ${this.maxChars} characters (limits.maxResponseBytes)`, {
+      data: { limit: this.maxChars },
+    });
   }
 }
 
 /** Reads to the end of the stream, for at most `ms`. */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number): Promise<void> {
+async function drain(source: ChunkSource, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
   try {
     for (;;) {
-      const r = await Promise.race([reader.read(), timeout]);
+      const r = await Promise.race([source.next(), timeout]);
       if (r === 'timeout' || r.done) return;
     }
   } catch {

@@ -23,14 +23,17 @@ export class StopSignal extends Error {
 }
 
 /**
- * One AbortController per followed call, with the deadline and idle timers
- * that fire it. `touch()` resets the idle timer on every event. A call held
- * in hold mode has no idle timer (its stream cannot be re-requested) and is
- * not handed back on shutdown (it cannot be resumed elsewhere).
+ * One AbortController per followed call, and the deadline that fires it.
+ * The idle rule has no timer of its own: `touch()` stamps each event and the
+ * joiner's one sweep (every joiner.heartbeatMs, with the heartbeats) calls
+ * `sweep()`, so a held call costs no timer churn per event and no timer
+ * object at all while it waits. A call held in hold mode has no idle rule
+ * (its stream cannot be re-requested) and is not handed back on shutdown
+ * (it cannot be resumed elsewhere).
  */
 export class CallWatch {
   readonly controller = new AbortController();
-  private idleTimer?: NodeJS.Timeout | undefined;
+  private lastEventAt = Date.now();
   private deadlineTimer?: NodeJS.Timeout | undefined;
 
   constructor(
@@ -43,7 +46,6 @@ export class CallWatch {
       const wait = Math.min(Math.max(0, deadline - Date.now()), 2_147_000_000);
       this.deadlineTimer = setTimeout(() => this.stop({ kind: 'deadline' }), wait);
     }
-    this.touch();
   }
 
   get signal(): AbortSignal {
@@ -56,10 +58,14 @@ export class CallWatch {
     return r instanceof StopSignal ? r.reason : undefined;
   }
 
+  /** An event arrived: the call is not idle. */
   touch(): void {
-    if (this.idleMs === undefined) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.stop({ kind: 'idle' }), this.idleMs);
+    this.lastEventAt = Date.now();
+  }
+
+  /** Stops the call `idle` when no event came for idleMs (noticed up to one sweep late). */
+  sweep(now: number): void {
+    if (this.idleMs !== undefined && now - this.lastEventAt >= this.idleMs) this.stop({ kind: 'idle' });
   }
 
   stop(reason: StopReason): void {
@@ -68,7 +74,6 @@ export class CallWatch {
   }
 
   dispose(): void {
-    clearTimeout(this.idleTimer);
     clearTimeout(this.deadlineTimer);
   }
 }

@@ -25,6 +25,7 @@ import {
   toMcpqError,
   toolCallMessage,
   type CallRecord,
+  type SseBody,
   type Versioned,
 } from '@mcpq/shared';
 import { holderVanished, judgeBrokenCall, newAttempt } from './attempt.js';
@@ -55,7 +56,7 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
       const m = await readResponse(res, ids.requestId, deps.client.maxResponseBytes);
       if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
     } else {
-      let body: ReadableStream<Uint8Array> | null = res.body;
+      let body: SseBody | undefined = res.body;
       const refreshAfter = recordRefreshAfterMs(ctx.config);
       let lastEventId: string | undefined;
       let retryMs: number | undefined;
@@ -81,7 +82,7 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
         });
         await sleep(waitMs, watch.signal);
         watch.signal.throwIfAborted();
-        body = (await deps.client.resume(session, lastEventId, { signal: watch.signal })).body;
+        body = await deps.client.resume(session, lastEventId, { signal: watch.signal });
       }
     }
     throw new McpqError(ErrorCode.protocol_error, 'the held stream ended without a response');

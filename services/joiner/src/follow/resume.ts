@@ -47,13 +47,12 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
   }
   let retryHint: number | undefined;
   try {
-    const res = await client.resume(session, rec.lastEventId, { signal: watch.signal }).catch((err: unknown) => {
+    const body = await client.resume(session, rec.lastEventId, { signal: watch.signal }).catch((err: unknown) => {
       throw sessionRefused(err, rec.sessionId);
     });
-    if (!res.body) throw new Error('resume answer has no body');
     rejoined(deps, rec.callId, 'resume', rec.server);
     current = await clearFailures(ctx, current);
-    for await (const event of readSse(res.body, { onRetry: (ms) => (retryHint = ms), maxEventChars: client.maxResponseBytes })) {
+    for await (const event of readSse(body, { onRetry: (ms) => (retryHint = ms), maxEventChars: client.maxResponseBytes })) {
       watch.touch();
       const e = callStreamEvent(event.data, rec.requestId, rec.progressToken);
       if (e.kind === 'response') return { kind: 'outcome', outcome: outcomeOfResponse(e.message), record: current };

@@ -1,0 +1,97 @@
+/**
+ * The SSE reader (mcp/sse.ts): the event stream format, whatever way the
+ * bytes are cut into chunks, from both kinds of body it reads (fetch's web
+ * stream and node:http's Readable), and its bound on one event.
+ */
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, isMcpqError, readSse, type SseEvent } from '@mcpq/shared';
+
+const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
+
+/** Reads `chunks` as a node Readable and as a web stream; both must give the same. */
+async function read(chunks: Uint8Array[], maxEventChars?: number): Promise<{ events: SseEvent[]; retries: number[] }> {
+  const results = [];
+  for (const body of [Readable.from(chunks.map((c) => Buffer.from(c))), new Blob(chunks).stream()]) {
+    const events: SseEvent[] = [];
+    const retries: number[] = [];
+    for await (const e of readSse(body, { onRetry: (ms) => retries.push(ms), maxEventChars: maxEventChars ?? 1 << 20 })) events.push(e);
+    results.push({ events, retries });
+  }
+  expect(results[0]).toEqual(results[1]);
+  return results[0]!;
+}
+
+/** `text` cut into chunks at every possible place (two cuts), events must not depend on it. */
+async function everyCut(text: string): Promise<SseEvent[]> {
+  const all = bytes(text);
+  const whole = (await read([all])).events;
+  for (let i = 0; i <= all.length; i++) {
+    const j = Math.min(all.length, i + 3);
+    const cut = (await read([all.subarray(0, i), all.subarray(i, j), all.subarray(j)])).events;
+    expect(cut, `cut at ${i} and ${j}`).toEqual(whole);
+  }
+  return whole;
+}
+
+describe('readSse', () => {
+  it('parses ids, event types, multi-line data and every line ending, however the bytes are cut', async () => {
+    const events = await everyCut('id: 1\nevent: message\ndata: {"a":1}\n\nid:2\r\ndata: line one\r\ndata:line two\r\n\r\ndata: é€😀\r\r');
+    expect(events).toEqual([
+      { id: '1', event: 'message', data: '{"a":1}' },
+      { id: '2', event: undefined, data: 'line one\nline two' },
+      { id: undefined, event: undefined, data: 'é€😀' },
+    ]);
+  });
+
+  it('dispatches a priming event (an id and empty data), ignores comments and unknown fields, drops one BOM', async () => {
+    const events = await everyCut('\uFEFF: a comment\nid: p0\ndata:\n\nfoo: bar\nid: x\n\ndata\n\n');
+    expect(events).toEqual([
+      { id: 'p0', event: undefined, data: '' },
+      { id: undefined, event: undefined, data: '' },
+    ]);
+  });
+
+  it('reports retry only when it is digits, and drops an event the stream ends before its blank line', async () => {
+    const { events, retries } = await read([bytes('retry: 2500\nretry: soon\nid: a\ndata: kept\n\nid: b\ndata: never ended\n')]);
+    expect(retries).toEqual([2500]);
+    expect(events).toEqual([{ id: 'a', event: undefined, data: 'kept' }]);
+  });
+
+  it('fails when a node stream closes before its end (a cut connection), as a cut fetch body does', async () => {
+    const stream = new Readable({ read() {} });
+    stream.push(Buffer.from('data: a\n\n'));
+    const events: SseEvent[] = [];
+    const err = await (async () => {
+      for await (const e of readSse(stream, { maxEventChars: 1 << 20 })) {
+        events.push(e);
+        setImmediate(() => stream.destroy());
+      }
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(events).toHaveLength(1);
+    expect(err).toBeInstanceOf(Error);
+  });
+
+  it('keeps an id holding NUL out of the event', async () => {
+    const { events } = await read([bytes('id: a\u0000b\ndata: x\n\n')]);
+    expect(events).toEqual([{ id: undefined, event: undefined, data: 'x' }]);
+  });
+
+  it('fails with response_too_large on an event larger than the bound: many data lines, or one line that never ends', async () => {
+    for (const chunks of [
+      Array.from({ length: 50 }, () => bytes(`data: ${'x'.repeat(100)}\n`)),
+      Array.from({ length: 50 }, () => bytes('y'.repeat(100))),
+    ]) {
+      const err = await read(chunks, 1_000).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isMcpqError(err, ErrorCode.response_too_large), String(err)).toBe(true);
+    }
+    // The same events within the bound are read.
+    expect((await read([bytes(`data: ${'x'.repeat(900)}\n\n`)], 1_000)).events).toHaveLength(1);
+  });
+});
