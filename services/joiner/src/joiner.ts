@@ -42,7 +42,16 @@ import {
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CancelRequests } from './cancel-requests.js';
-import { CallWatch, followCall, interruptedRedispatch, joinerHoldsCall, type Disposition, type StopReason } from './follow/index.js';
+import {
+  CallWatch,
+  followCall,
+  interruptedRedispatch,
+  joinerHoldsCall,
+  type Disposition,
+  type StopReason,
+  type TaskToWatch,
+} from './follow/index.js';
+import { TaskWatcher } from './parked/task-watcher.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -60,6 +69,8 @@ export class Joiner {
   private readonly active = new Map<string, CallWatch>();
   /** How many of those belong to each server (servers.<alias>.maxInFlight). */
   private readonly activeByServer = new Map<string, number>();
+  /** Watches the task calls this joiner parked for a lease, and wakes them when their task moves (./parked). */
+  private readonly watcher: TaskWatcher;
 
   constructor(private readonly ctx: ServiceContext) {
     this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
@@ -73,6 +84,16 @@ export class Joiner {
       maxFailures: MAX_JOIN_FAILURES,
       giveUp: (msg, err) => this.giveUp(msg, err),
       telemetry: ctx.telemetry,
+    });
+    this.watcher = new TaskWatcher({
+      config: ctx.config,
+      logger: ctx.logger,
+      telemetry: ctx.telemetry,
+      client: (server) => this.servers.client(server),
+      modern: (server) => this.servers.modern(server),
+      capabilities: async (server) => (await this.servers.session(server).session()).capabilities,
+      // A second nak, without delay, of a delivery parked with a delay: JetStream redelivers it at once.
+      wake: (ackSubject) => ctx.nc.publish(ackSubject, '-NAK'),
     });
     this.cancels = new CancelRequests(
       ctx,
@@ -108,8 +129,14 @@ export class Joiner {
     return this.active.size;
   }
 
+  /** Parked task-mode calls the task watcher watches now, by server (the mcpq_tasks_watched gauge). */
+  watchedByServer(): Map<string, number> {
+    return this.watcher.watchedByServer();
+  }
+
   start(): void {
     this.state = 'running';
+    this.watcher.start();
     this.cancels.start();
     this.loop.start();
     this.ctx.logger.info({ joinerId: this.id, maxInFlight: this.ctx.config.joiner.maxInFlight }, 'joiner running');
@@ -123,6 +150,9 @@ export class Joiner {
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
     await this.loop.stop();
+    // Parked task calls would come back at their lease end; woken now, another joiner takes them at once.
+    const woken = this.watcher.stop(true);
+    if (woken > 0) this.ctx.logger.info({ woken }, 'parked task calls handed back (shutdown)');
     for (const watch of this.active.values()) watch.stop({ kind: 'shutdown' });
     const left = await this.loop.drain(graceMs);
     if (left > 0) this.ctx.logger.warn({ left }, 'calls still held at the end of the grace period (hold mode); they will be redelivered');
@@ -135,6 +165,8 @@ export class Joiner {
     const startedAt = Date.now();
     const join = this.parseJoin(msg);
     if (!join) return;
+    // This delivery is the call now: a watcher entry of an earlier one must not wake it again.
+    this.watcher.forget(join.callId);
     const found = await this.ctx.store.get(join.callId);
     if (!found) {
       await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
@@ -262,7 +294,7 @@ export class Joiner {
         return this.finish(msg, d.record, d.outcome, log);
       case 'park':
         log.debug({ delayMs: d.delayMs, why: d.why }, 'call parked');
-        return this.park(msg, callId, d.delayMs, deadline);
+        return d.task && this.watcher.active ? this.lease(msg, callId, d.task, d.delayMs, deadline) : this.park(msg, callId, d.delayMs, deadline);
       case 'retry':
         return this.retry(msg, callId, d, log, deadline);
       case 'lost':
@@ -341,6 +373,18 @@ export class Joiner {
     const delay = Math.min(delayMs, untilDeadline);
     this.ctx.telemetry.emit('call:parked', { callId, server: serverOfSubject(msg.subject), delayMs: delay });
     msg.nak(delay);
+  }
+
+  /**
+   * Parks a task call for a lease (joiner.parkLeaseMs, at least its poll delay, never past its
+   * deadline) and lets the task watcher wake it as soon as its task moves.
+   */
+  private lease(msg: JsMsg, callId: string, task: TaskToWatch, pollDelayMs: number, deadline: number | undefined): void {
+    const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
+    const delay = Math.min(Math.max(pollDelayMs, this.ctx.config.joiner.parkLeaseMs), untilDeadline);
+    this.park(msg, callId, delay, deadline);
+    const ackSubject = ackSubjectOf(msg);
+    if (ackSubject && delay > pollDelayMs) this.watcher.watch(callId, serverOfSubject(msg.subject), task, ackSubject, Date.now() + delay);
   }
 
   /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */
@@ -430,4 +474,14 @@ export class Joiner {
       msg.nak(5_000);
     }
   }
+}
+
+/**
+ * The ack subject of a delivery ($JS.ACK.<stream>.<consumer>.…), where the task
+ * watcher publishes its wake. The JsMsg interface does not expose it; its
+ * implementation does (`reply`).
+ */
+function ackSubjectOf(msg: JsMsg): string | undefined {
+  const reply = (msg as { reply?: unknown }).reply;
+  return typeof reply === 'string' && reply.startsWith('$JS.ACK.') ? reply : undefined;
 }
