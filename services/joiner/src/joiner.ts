@@ -92,8 +92,9 @@ export class Joiner {
       client: (server) => this.servers.client(server),
       modern: (server) => this.servers.modern(server),
       capabilities: async (server) => (await this.servers.session(server).session()).capabilities,
-      // A second nak, without delay, of a delivery parked with a delay: JetStream redelivers it at once.
-      wake: (ackSubject) => ctx.nc.publish(ackSubject, '-NAK'),
+      // A second nak of a delivery parked with a delay: JetStream redelivers it at once (or after the
+      // new delay), whichever joiner pulls (checked on nats-server 2.9.10).
+      wake: (ackSubject, delayMs) => ctx.nc.publish(ackSubject, delayMs > 0 ? `-NAK {"delay": ${delayMs * 1_000_000}}` : '-NAK'),
     });
     this.cancels = new CancelRequests(
       ctx,
@@ -150,8 +151,10 @@ export class Joiner {
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
     await this.loop.stop();
-    // Parked task calls would come back at their lease end; woken now, another joiner takes them at once.
-    const woken = this.watcher.stop(true);
+    // Parked task calls would come back at their lease end; woken, another joiner takes them much sooner.
+    // Not at once: this joiner's last pull request stays on the server until it expires, and a
+    // redelivery handed to it is mishandled by nats-server 2.9.10 (see WorkLoop.pullExpiresMs).
+    const woken = this.watcher.stop(this.loop.pullExpiresMs + 1_000);
     if (woken > 0) this.ctx.logger.info({ woken }, 'parked task calls handed back (shutdown)');
     for (const watch of this.active.values()) watch.stop({ kind: 'shutdown' });
     const left = await this.loop.drain(graceMs);

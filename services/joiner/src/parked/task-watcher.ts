@@ -62,8 +62,8 @@ export interface TaskWatcherDeps {
   modern(server: string): ModernMcpClient;
   /** The server's capabilities from its initialize answer (this joiner's own session). */
   capabilities(server: string): Promise<Record<string, unknown>>;
-  /** Redelivers a parked join now: publishes `-NAK` on its delivery's ack subject. */
-  wake(ackSubject: string): void;
+  /** Redelivers a parked join now (or after `delayMs`): publishes `-NAK` on its delivery's ack subject. */
+  wake(ackSubject: string, delayMs: number): void;
 }
 
 interface Entry extends TaskToWatch {
@@ -127,18 +127,19 @@ export class TaskWatcher {
   }
 
   /**
-   * Stops watching. With `wakeAll`, every watched call is woken, so another
-   * joiner takes it at once instead of at its lease end. Returns how many.
+   * Stops watching. With `wakeAfterMs`, every watched call is woken to come
+   * back after that delay, so another joiner takes it then instead of at its
+   * lease end. Returns how many.
    */
-  stop(wakeAll: boolean): number {
+  stop(wakeAfterMs: number | undefined): number {
     if (!this.running) return 0;
     this.running = false;
     clearInterval(this.timer);
     this.abort.abort();
     let woken = 0;
     for (const e of [...this.entries.values()]) {
-      if (wakeAll && e.leaseEnd > Date.now()) {
-        this.wake(e, 'shutdown');
+      if (wakeAfterMs !== undefined && e.leaseEnd > Date.now() + wakeAfterMs) {
+        this.wake(e, 'shutdown', wakeAfterMs);
         woken += 1;
       } else this.remove(e);
     }
@@ -188,10 +189,10 @@ export class TaskWatcher {
     if (s?.byTask.get(e.taskId) === e) s.byTask.delete(e.taskId);
   }
 
-  private wake(e: Entry, reason: string): void {
+  private wake(e: Entry, reason: string, delayMs = 0): void {
     if (this.entries.get(e.callId) !== e) return; // replaced or dropped meanwhile
     this.remove(e);
-    this.deps.wake(e.ackSubject);
+    this.deps.wake(e.ackSubject, delayMs);
     this.deps.telemetry.emit('task:wake', { callId: e.callId, server: e.server, reason });
   }
 
@@ -206,7 +207,9 @@ export class TaskWatcher {
       }
       if (e.nextDue > now) continue;
       const s = this.state(e.server);
-      if (e.era === 'classic' && !e.byGet && this.listUsable(e.server, s, now)) {
+      const way = e.era === 'classic' && !e.byGet ? this.howToAsk(e.server, s, now) : 'get';
+      if (way === 'wait') continue;
+      if (way === 'list') {
         const key = sessionKey(e);
         if (!s.sweeping.has(key)) void this.sweep(e.server, s, { sessionId: e.sessionId, protocolVersion: e.protocolVersion });
         continue;
@@ -215,26 +218,30 @@ export class TaskWatcher {
     }
   }
 
-  /** Whether tasks/list is used for this server now; starts reading its capabilities when not known. */
-  private listUsable(server: string, s: ServerState, now: number): boolean {
-    if (now < s.listRetryAt) return false;
-    if (s.list === 'yes') return true;
-    if (s.list === 'unknown') {
-      s.list = 'probing';
-      this.deps.capabilities(server).then(
-        (caps) => {
-          const tasks = caps.tasks;
-          s.list = isRecord(tasks) && isRecord(tasks.list) ? 'yes' : 'no';
-          this.deps.logger.info({ server, tasksList: s.list === 'yes' }, 'task watcher: how parked tasks are followed');
-        },
-        (err: unknown) => {
-          s.list = 'unknown';
-          s.listRetryAt = Date.now() + PROBE_BACKOFF_MS;
-          this.deps.logger.warn({ server, err: describeError(err) }, 'task watcher: could not read the server capabilities; tasks/get meanwhile');
-        },
-      );
-    }
-    return false;
+  /**
+   * How a 2025-11-25 task of this server is asked now: by tasks/list, by
+   * tasks/get, or not yet (its capabilities are being read, within the
+   * server's connectTimeoutMs).
+   */
+  private howToAsk(server: string, s: ServerState, now: number): 'list' | 'get' | 'wait' {
+    if (now < s.listRetryAt) return 'get';
+    if (s.list === 'yes') return 'list';
+    if (s.list === 'no') return 'get';
+    if (s.list === 'probing') return 'wait';
+    s.list = 'probing';
+    this.deps.capabilities(server).then(
+      (caps) => {
+        const tasks = caps.tasks;
+        s.list = isRecord(tasks) && isRecord(tasks.list) ? 'yes' : 'no';
+        this.deps.logger.info({ server, tasksList: s.list === 'yes' }, 'task watcher: how parked tasks are followed');
+      },
+      (err: unknown) => {
+        s.list = 'unknown';
+        s.listRetryAt = Date.now() + PROBE_BACKOFF_MS;
+        this.deps.logger.warn({ server, err: describeError(err) }, 'task watcher: could not read the server capabilities; tasks/get meanwhile');
+      },
+    );
+    return 'wait';
   }
 
   /** One tasks/get of a due entry. */
