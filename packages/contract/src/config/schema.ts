@@ -45,7 +45,7 @@ export const ServerConfigSchema = z.strictObject({
    * server per second, all parked calls together. With N parked calls polled by tasks/get, a
    * completion is noticed within about N / pollsPerSecond seconds (tasks/list: N / 10 pages).
    */
-  pollsPerSecond: z.number().positive().default(50),
+  pollsPerSecond: z.number().positive().default(100),
   /** Task-state requests a joiner's task watcher has under way to this server at once. */
   maxPolling: z.number().int().positive().default(4),
 });

@@ -10,10 +10,13 @@ export class PollBudget {
   private at: number;
   private readonly capacity: number;
 
-  constructor(private readonly perSecond: number) {
+  constructor(
+    private readonly perSecond: number,
+    now = Date.now(),
+  ) {
     this.capacity = Math.max(1, perSecond / 5);
     this.tokens = this.capacity;
-    this.at = Date.now();
+    this.at = now;
   }
 
   /** Takes one request's worth, if there is one now. */
@@ -31,6 +34,7 @@ export class PollBudget {
   }
 
   private refill(now: number): void {
+    if (now <= this.at) return;
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.at) * this.perSecond) / 1000);
     this.at = now;
   }
