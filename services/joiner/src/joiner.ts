@@ -384,10 +384,14 @@ export class Joiner {
    */
   private lease(msg: JsMsg, callId: string, task: TaskToWatch, pollDelayMs: number, deadline: number | undefined): void {
     const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
-    const delay = Math.min(Math.max(pollDelayMs, this.ctx.config.joiner.parkLeaseMs), untilDeadline);
-    this.park(msg, callId, delay, deadline);
+    const lease = Math.min(Math.max(pollDelayMs, this.ctx.config.joiner.parkLeaseMs), untilDeadline);
     const ackSubject = ackSubjectOf(msg);
-    if (ackSubject && delay > pollDelayMs) this.watcher.watch(callId, serverOfSubject(msg.subject), task, ackSubject, Date.now() + delay);
+    const watched =
+      ackSubject !== undefined &&
+      lease > pollDelayMs &&
+      this.watcher.watch(callId, serverOfSubject(msg.subject), task, ackSubject, Date.now() + lease);
+    // Not watched (nothing to gain before the deadline, or no watcher for it): back after the poll delay.
+    this.park(msg, callId, watched ? lease : pollDelayMs, deadline);
   }
 
   /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */

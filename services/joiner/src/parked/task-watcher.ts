@@ -51,8 +51,10 @@ const MAX_POLL_FAILURES = 3;
 const LIST_BACKOFF_MS = 30_000;
 /** After the capabilities could not be read, they are read again after this long (tasks/get meanwhile). */
 const PROBE_BACKOFF_MS = 10_000;
-/** tasks/list pages of one sweep, at most: beyond the tasks watched, in pages of 10, plus this slack. */
+/** Pages a sweep may read beyond those its watched tasks fill (the list holds ended tasks too, until their ttl). */
 const SWEEP_SLACK_PAGES = 20;
+/** tasks/list pages of one sweep, at most: twice the pages the watched tasks fill (10 a page), plus SWEEP_SLACK_PAGES. */
+const sweepPages = (watched: number) => 2 * Math.ceil(watched / 10) + SWEEP_SLACK_PAGES;
 
 export interface TaskWatcherDeps {
   config: Pick<Config, 'joiner' | 'servers'>;
@@ -146,9 +148,13 @@ export class TaskWatcher {
     return woken;
   }
 
-  /** Watches a parked call until its lease ends (replacing an earlier entry of the call). */
-  watch(callId: string, server: string, task: TaskToWatch, ackSubject: string, leaseEnd: number): void {
-    if (!this.running || !this.deps.config.servers[server]) return;
+  /**
+   * Watches a parked call until its lease ends (replacing an earlier entry of
+   * the call). False when it cannot (stopped, or a server not in the config):
+   * the caller then parks the call for its poll interval only.
+   */
+  watch(callId: string, server: string, task: TaskToWatch, ackSubject: string, leaseEnd: number): boolean {
+    if (!this.running || !this.deps.config.servers[server]) return false;
     this.forget(callId);
     const now = Date.now();
     const entry: Entry = {
@@ -165,6 +171,7 @@ export class TaskWatcher {
     };
     this.entries.set(callId, entry);
     this.state(server).byTask.set(task.taskId, entry);
+    return true;
   }
 
   /** A delivery of the call is being handled: its entry (if any) is stale. */
@@ -301,7 +308,7 @@ export class TaskWatcher {
     const inSession = (e: Entry) => e.era === 'classic' && !e.byGet && sessionKey(e) === key && e.registeredAt <= started;
     let unseen = 0;
     for (const e of s.byTask.values()) if (inSession(e)) unseen += 1;
-    const maxPages = Math.ceil(unseen / 10) + SWEEP_SLACK_PAGES;
+    const maxPages = sweepPages(unseen);
     const seen = new Set<string>();
     let cursor: string | undefined;
     try {
