@@ -72,6 +72,8 @@ interface Entry extends TaskToWatch {
   callId: string;
   server: string;
   ackSubject: string;
+  /** Session id and protocol version as one key (computed once: the timer reads it often). */
+  sessionKey: string;
   /** When the join comes back by itself (epoch ms). */
   leaseEnd: number;
   /** When the task is next looked at (epoch ms). */
@@ -162,6 +164,7 @@ export class TaskWatcher {
       callId,
       server,
       ackSubject,
+      sessionKey: sessionKey(task),
       leaseEnd,
       nextDue: now + task.pollMs,
       registeredAt: now,
@@ -217,8 +220,7 @@ export class TaskWatcher {
       const way = e.era === 'classic' && !e.byGet ? this.howToAsk(e.server, s, now) : 'get';
       if (way === 'wait') continue;
       if (way === 'list') {
-        const key = sessionKey(e);
-        if (!s.sweeping.has(key)) void this.sweep(e.server, s, { sessionId: e.sessionId, protocolVersion: e.protocolVersion });
+        if (!s.sweeping.has(e.sessionKey)) void this.sweep(e.server, s, { sessionId: e.sessionId, protocolVersion: e.protocolVersion });
         continue;
       }
       if (s.polling < this.deps.config.servers[e.server]!.maxPolling && s.budget.tryTake(now)) void this.poll(s, e);
@@ -305,7 +307,7 @@ export class TaskWatcher {
     const key = sessionKey(session);
     s.sweeping.add(key);
     const started = Date.now();
-    const inSession = (e: Entry) => e.era === 'classic' && !e.byGet && sessionKey(e) === key && e.registeredAt <= started;
+    const inSession = (e: Entry) => e.era === 'classic' && !e.byGet && e.sessionKey === key && e.registeredAt <= started;
     let unseen = 0;
     for (const e of s.byTask.values()) if (inSession(e)) unseen += 1;
     const maxPages = sweepPages(unseen);
