@@ -123,6 +123,21 @@ describe('task watcher', () => {
     }
   });
 
+  it('a lease that ends with nothing new is renewed by the joiner that watches the call, without asking the server again', async () => {
+    h = await createHarness({
+      servers: { tasks: { tasks: true, taskPollMs: 100, proxied: true } },
+      config: { joiner: { parkLeaseMs: 1_000 } },
+    });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const ids = await submitTasks('tasks', 5, { durationMs: 6_000, steps: 1 });
+    await expectCompletedOnce('tasks', ids);
+    // About six leases per call (renewed each second), but tasks/get only on the first delivery and
+    // on the wake at the end: renewals ask nothing (the watcher's sweeps use tasks/list).
+    expect(await joiner.metric('mcpq_calls_parked_total')).toBeGreaterThanOrEqual(4 * 5);
+    expect(h.proxies.tasks!.count('tasks/get')).toBeLessThanOrEqual(3 * 5);
+  });
+
   it('a joiner SIGKILLed with parked calls: another joiner finishes them after their lease, one result each', async () => {
     h = await createHarness({ servers: { tasks: { tasks: true, taskPollMs: 100 } }, config: { joiner: { parkLeaseMs: 3_000 } } });
     await h.start('submitter');

@@ -51,7 +51,7 @@ import {
   type StopReason,
   type TaskToWatch,
 } from './follow/index.js';
-import { TaskWatcher } from './parked/task-watcher.js';
+import { TaskWatcher, type WatchedTask } from './parked/task-watcher.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -169,7 +169,7 @@ export class Joiner {
     const join = this.parseJoin(msg);
     if (!join) return;
     // This delivery is the call now: a watcher entry of an earlier one must not wake it again.
-    this.watcher.forget(join.callId);
+    const watched = this.watcher.take(join.callId);
     const found = await this.ctx.store.get(join.callId);
     if (!found) {
       await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
@@ -200,6 +200,7 @@ export class Joiner {
       return this.park(msg, join.callId, this.ctx.config.joiner.parkDelayMs, found.value.deadline);
     }
     const mode = found.value.mode ?? join.mode;
+    if (watched && mode === 'task' && (await this.renewLease(msg, found, watched))) return;
     const record = await this.claim(found, mode);
     if (!record) return msg.nak(250); // someone wrote in between: look again shortly
     await this.followTracked(msg, join, record, mode, log, startedAt);
@@ -392,6 +393,41 @@ export class Joiner {
       this.watcher.watch(callId, serverOfSubject(msg.subject), task, ackSubject, Date.now() + lease);
     // Not watched (nothing to gain before the deadline, or no watcher for it): back after the poll delay.
     this.park(msg, callId, watched ? lease : pollDelayMs, deadline);
+  }
+
+  /**
+   * A parked task call's lease ended and its join came back to the joiner that
+   * watches it, which has seen nothing worth following (a change would have
+   * woken it): renew the lease without asking the server. The record is kept
+   * from expiring, as on every delivery. False when the entry or the record
+   * says otherwise (polls failing, another task or state, the deadline near):
+   * the delivery is then followed as usual.
+   */
+  private async renewLease(msg: JsMsg, found: Versioned<CallRecord>, watched: WatchedTask): Promise<boolean> {
+    const rec = found.value;
+    const ackSubject = ackSubjectOf(msg);
+    if (
+      !ackSubject ||
+      watched.failures > 0 ||
+      rec.status !== 'running' ||
+      rec.taskId !== watched.taskId ||
+      rec.taskStatus !== watched.status ||
+      rec.taskStatusMessage !== watched.message
+    ) {
+      return false;
+    }
+    const untilDeadline = rec.deadline !== undefined ? Math.max(0, rec.deadline - Date.now()) : Number.POSITIVE_INFINITY;
+    const lease = Math.min(this.ctx.config.joiner.parkLeaseMs, untilDeadline);
+    if (lease <= watched.pollMs) return false;
+    try {
+      await this.ctx.store.refresh(found, recordRefreshAfterMs(this.ctx.config));
+    } catch (err) {
+      if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
+      return false; // written meanwhile: follow it as usual
+    }
+    if (!this.watcher.restore(watched, ackSubject, Date.now() + lease)) return false;
+    this.park(msg, rec.callId, lease, rec.deadline);
+    return true;
   }
 
   /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */

@@ -53,6 +53,12 @@ const LIST_BACKOFF_MS = 30_000;
 const PROBE_BACKOFF_MS = 10_000;
 /** Pages a sweep may read beyond those its watched tasks fill (the list holds ended tasks too, until their ttl). */
 const SWEEP_SLACK_PAGES = 20;
+/**
+ * An entry is kept this long after its lease ends, neither asked nor woken
+ * (its delivery's ack subject is stale by then), so the redelivery can renew
+ * it (Joiner.renewLease) instead of following the call again.
+ */
+const LEASE_GRACE_MS = 10_000;
 /** tasks/list pages of one sweep, at most: twice the pages the watched tasks fill (10 a page), plus SWEEP_SLACK_PAGES. */
 const sweepPages = (watched: number) => 2 * Math.ceil(watched / 10) + SWEEP_SLACK_PAGES;
 
@@ -67,6 +73,9 @@ export interface TaskWatcherDeps {
   /** Redelivers a parked join now (or after `delayMs`): publishes `-NAK` on its delivery's ack subject. */
   wake(ackSubject: string, delayMs: number): void;
 }
+
+/** A watched call, as `take` hands it back for a renewal. */
+export type WatchedTask = Readonly<Entry>;
 
 interface Entry extends TaskToWatch {
   callId: string;
@@ -179,8 +188,27 @@ export class TaskWatcher {
 
   /** A delivery of the call is being handled: its entry (if any) is stale. */
   forget(callId: string): void {
+    this.take(callId);
+  }
+
+  /** Removes the call's entry and returns it (for `restore`), so nothing wakes the delivery being handled. */
+  take(callId: string): WatchedTask | undefined {
     const e = this.entries.get(callId);
     if (e) this.remove(e);
+    return e;
+  }
+
+  /**
+   * Renews a taken entry for the call's new delivery: same task, same state
+   * seen so far, a new ack subject and lease. What the entry knew stays (when
+   * it is next due), so a lease's end costs no request to the server.
+   */
+  restore(taken: WatchedTask, ackSubject: string, leaseEnd: number): boolean {
+    if (!this.running || this.entries.has(taken.callId)) return false;
+    const entry: Entry = { ...taken, ackSubject, leaseEnd, busy: false };
+    this.entries.set(entry.callId, entry);
+    this.state(entry.server).byTask.set(entry.taskId, entry);
+    return true;
   }
 
   private state(server: string): ServerState {
@@ -212,7 +240,8 @@ export class TaskWatcher {
     for (const e of this.entries.values()) {
       if (e.busy) continue;
       if (e.leaseEnd <= now) {
-        this.remove(e); // its join comes back by itself now
+        // Its join comes back by itself now (to this joiner, which renews the entry, or another).
+        if (e.leaseEnd + LEASE_GRACE_MS <= now) this.remove(e);
         continue;
       }
       if (e.nextDue > now) continue;
