@@ -151,7 +151,7 @@ describe('task watcher', () => {
     expect(await second.metric('mcpq_calls_finished_total')).toBe(30);
   });
 
-  it('a SIGTERMed joiner hands its parked calls back at once (woken), not at their lease end', async () => {
+  it('a SIGTERMed joiner hands its parked calls back (woken, once its last pull request expired), long before their lease end', async () => {
     h = await createHarness({ servers: { tasks: { tasks: true, taskPollMs: 100 } }, config: { joiner: { parkLeaseMs: 600_000 } } });
     await h.start('submitter');
     const first = await h.start('joiner');
