@@ -229,6 +229,9 @@ export class TaskWatcher {
 
   private wake(e: Entry, reason: string, delayMs = 0): void {
     if (this.entries.get(e.callId) !== e) return; // replaced or dropped meanwhile
+    // A poll answered after the lease ended: the join is redelivered by itself, and a nak on the old
+    // delivery's ack subject would redeliver it a second time (nats-server 2.9.10 honours stale ones).
+    if (e.leaseEnd <= Date.now()) return;
     this.remove(e);
     this.deps.wake(e.ackSubject, delayMs);
     this.deps.telemetry.emit('task:wake', { callId: e.callId, server: e.server, reason });
