@@ -21,7 +21,8 @@ beforeAll(async () => {
       modernHold: { era: 'modern', mode: 'hold' },
       modernResume: { era: 'modern', mode: 'resume' },
     },
-    config: { joiner: { pollMinMs: 100, pollMaxMs: 1_000 }, streams: { duplicateWindowMs: 1_000 } },
+    // A short park lease: a SIGKILLed joiner's parked calls come back when it ends.
+    config: { joiner: { pollMinMs: 100, pollMaxMs: 1_000, parkLeaseMs: 3_000 }, streams: { duplicateWindowMs: 1_000 } },
   });
   await h.start('submitter');
   await h.start('joiner');

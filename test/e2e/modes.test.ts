@@ -42,9 +42,12 @@ describe('task mode', () => {
     });
     expect(held.length).toBeGreaterThan(5);
     // All 200 calls waited upstream at once for seconds; had the joiner held them, the gauge would
-    // have neared 200. It holds only the polls under way.
+    // have neared 200. Parked, they are leased to the task watcher, which wakes each only when its
+    // task moves (2 status messages and the end): the joiner follows a call only for those deliveries,
+    // not once per poll interval, however loaded the machine.
     expect(Math.max(...held)).toBeLessThan(100);
     expect(await joiner.metric('mcpq_calls_parked_total')).toBeGreaterThanOrEqual(200);
+    expect(await joiner.metric('mcpq_task_wakes_total', { reason: 'ended' })).toBeGreaterThan(0);
     const rec = await h.record(ids[0]!);
     expect(rec).toMatchObject({ mode: 'task', status: 'completed' });
     expect(rec!.taskId).toBeTruthy();

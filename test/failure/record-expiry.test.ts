@@ -10,7 +10,16 @@ import { createHarness, type Harness } from '../helpers/harness.js';
 
 const QUICK = {
   submitter: { ackWaitMs: 1_000, dispatchTimeoutMs: 1_000, retryBaseMs: 100, retryMaxMs: 500 },
-  joiner: { ackWaitMs: 1_000, heartbeatMs: 300, idleTimeoutMs: 1_000, pollMinMs: 100, pollMaxMs: 500, retryBaseMs: 100, retryMaxMs: 500 },
+  joiner: {
+    ackWaitMs: 1_000,
+    heartbeatMs: 300,
+    idleTimeoutMs: 1_000,
+    pollMinMs: 100,
+    pollMaxMs: 500,
+    parkLeaseMs: 500,
+    retryBaseMs: 100,
+    retryMaxMs: 500,
+  },
   limits: { maxRetryAfterMs: 500 },
 };
 

@@ -2,7 +2,8 @@
 /**
  * Runs the example MCP server. Flags: --port N (default 3000; 0 = any),
  * --host H, --no-event-store (not resumable), --retry-ms N, --close-streams,
- * --tasks (advertise MCP Tasks and add the task tools), --task-poll-ms N.
+ * --tasks (advertise MCP Tasks, tasks.list included, and add the task tools), --no-tasks-list,
+ * --task-poll-ms N.
  * Prints one JSON line `{"event":"listening","url":...}` when ready.
  */
 import { parseArgs } from 'node:util';
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     'retry-ms': { type: 'string' },
     'close-streams': { type: 'boolean', default: false },
     tasks: { type: 'boolean', default: false },
+    'no-tasks-list': { type: 'boolean', default: false },
     'task-poll-ms': { type: 'string' },
   },
 });
@@ -26,6 +28,7 @@ const server = await startExampleServer({
   eventStore: !values['no-event-store'],
   closeStreams: values['close-streams'],
   tasks: values.tasks,
+  tasksList: !values['no-tasks-list'],
   ...(values['task-poll-ms'] !== undefined ? { taskPollMs: Number(values['task-poll-ms']) } : {}),
   ...(values['retry-ms'] !== undefined ? { retryIntervalMs: Number(values['retry-ms']) } : {}),
 });

@@ -31,6 +31,8 @@ export interface ExampleServerOptions {
   closeStreams?: boolean;
   /** Advertise MCP Tasks (an in-memory task store) and register the task tools. */
   tasks?: boolean;
+  /** With tasks: also advertise `tasks.list` (the SDK answers it from the task store, 10 tasks a page). Default true. */
+  tasksList?: boolean;
   /** pollInterval suggested for tasks. */
   taskPollMs?: number;
   /** Answer 401 to any /mcp request whose Authorization header is not exactly this. */
@@ -71,7 +73,13 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     const server = new McpServer(
       { name: 'mcpq-example', version: '0.1.0' },
       taskStore
-        ? { capabilities: { tools: {}, tasks: { requests: { tools: { call: {} } }, cancel: {} } }, taskStore }
+        ? {
+            capabilities: {
+              tools: {},
+              tasks: { requests: { tools: { call: {} } }, cancel: {}, ...(options.tasksList === false ? {} : { list: {} }) },
+            },
+            taskStore,
+          }
         : { capabilities: { tools: {} } },
     );
     registerTools(server, log, { closeStreams: options.closeStreams ?? false });

@@ -15,6 +15,8 @@ export function trackParked(telemetry: ServiceContext['telemetry']): () => numbe
   // callId -> epoch ms when its park delay ends (a parked call is redelivered then, to any joiner).
   const parkedUntil = new Map<string, number>();
   telemetry.on('call:parked', ({ callId, delayMs }) => parkedUntil.set(callId, Date.now() + delayMs));
+  // A woken call (its task watcher redelivered the join before its lease ended) is parked no more.
+  telemetry.on('task:wake', ({ callId }) => parkedUntil.delete(callId));
   return () => {
     const now = Date.now();
     for (const [callId, until] of parkedUntil) if (until <= now) parkedUntil.delete(callId);

@@ -49,7 +49,16 @@ import {
 } from '@mcpq/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CancelRequests } from './cancel-requests.js';
-import { CallWatch, followCall, interruptedRedispatch, joinerHoldsCall, type Disposition, type StopReason } from './follow/index.js';
+import {
+  CallWatch,
+  followCall,
+  interruptedRedispatch,
+  joinerHoldsCall,
+  type Disposition,
+  type StopReason,
+  type TaskToWatch,
+} from './follow/index.js';
+import { TaskWatcher, type WatchedTask } from './parked/task-watcher.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -75,6 +84,8 @@ export class Joiner {
   private sweeper?: NodeJS.Timeout | undefined;
   /** How many of those belong to each server (servers.<alias>.maxInFlight). */
   private readonly activeByServer = new Map<string, number>();
+  /** Watches the task calls this joiner parked for a lease, and wakes them when their task moves (./parked). */
+  private readonly watcher: TaskWatcher;
 
   constructor(private readonly ctx: ServiceContext) {
     this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
@@ -88,6 +99,17 @@ export class Joiner {
       maxFailures: MAX_JOIN_FAILURES,
       giveUp: (msg, err) => this.giveUp(msg, err),
       telemetry: ctx.telemetry,
+    });
+    this.watcher = new TaskWatcher({
+      config: ctx.config,
+      logger: ctx.logger,
+      telemetry: ctx.telemetry,
+      client: (server) => this.servers.client(server),
+      modern: (server) => this.servers.modern(server),
+      capabilities: async (server) => (await this.servers.session(server).session()).capabilities,
+      // A second nak of a delivery parked with a delay: JetStream redelivers it at once (or after the
+      // new delay), whichever joiner pulls (checked on nats-server 2.9.10).
+      wake: (ackSubject, delayMs) => ctx.nc.publish(ackSubject, delayMs > 0 ? `-NAK {"delay": ${delayMs * 1_000_000}}` : '-NAK'),
     });
     this.cancels = new CancelRequests(
       ctx,
@@ -123,8 +145,14 @@ export class Joiner {
     return this.active.size;
   }
 
+  /** Parked task-mode calls the task watcher watches now, by server (the mcpq_tasks_watched gauge). */
+  watchedByServer(): Map<string, number> {
+    return this.watcher.watchedByServer();
+  }
+
   start(): void {
     this.state = 'running';
+    this.watcher.start();
     this.cancels.start();
     this.sweeper = setInterval(() => this.sweep(), this.ctx.config.joiner.heartbeatMs);
     this.loop.start();
@@ -139,6 +167,11 @@ export class Joiner {
   async stop(graceMs: number): Promise<void> {
     this.state = 'draining';
     await this.loop.stop();
+    // Parked task calls would come back at their lease end; woken, another joiner takes them much sooner.
+    // Not at once: this joiner's last pull request stays on the server until it expires, and a
+    // redelivery handed to it is mishandled by nats-server 2.9.10 (see WorkLoop.pullExpiresMs).
+    const woken = this.watcher.stop(this.loop.pullExpiresMs + 1_000);
+    if (woken > 0) this.ctx.logger.info({ woken }, 'parked task calls handed back (shutdown)');
     for (const { watch } of this.active.values()) watch.stop({ kind: 'shutdown' });
     const left = await this.loop.drain(graceMs);
     // Only now: calls held through the grace period kept their heartbeats.
@@ -216,6 +249,8 @@ export class Joiner {
   private async takeJoin(msg: JsMsg): Promise<{ join: JoinMessage; record: Versioned<CallRecord>; mode: Mode; log: Logger } | undefined> {
     const join = this.parseJoin(msg);
     if (!join) return;
+    // This delivery is the call now: a watcher entry of an earlier one must not wake it again.
+    const watched = this.watcher.take(join.callId);
     const found = await this.ctx.store.get(join.callId);
     if (!found) {
       await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
@@ -253,6 +288,7 @@ export class Joiner {
       return;
     }
     const mode = found.value.mode ?? join.mode;
+    if (watched && mode === 'task' && (await this.renewLease(msg, found, watched))) return;
     const record = await this.claim(found, mode);
     if (!record) {
       msg.nak(250); // someone wrote in between: look again shortly
@@ -355,7 +391,7 @@ export class Joiner {
         return this.finish(msg, d.record, d.outcome, log);
       case 'park':
         log.debug({ delayMs: d.delayMs, why: d.why }, 'call parked');
-        return this.park(msg, callId, d.delayMs, deadline);
+        return d.task && this.watcher.active ? this.lease(msg, callId, d.task, d.delayMs, deadline) : this.park(msg, callId, d.delayMs, deadline);
       case 'retry':
         return this.retry(msg, callId, d, log, deadline);
       case 'lost':
@@ -434,6 +470,57 @@ export class Joiner {
     const delay = Math.min(delayMs, untilDeadline);
     this.ctx.telemetry.emit('call:parked', { callId, server: serverOfSubject(msg.subject), delayMs: delay });
     msg.nak(delay);
+  }
+
+  /**
+   * Parks a task call for a lease (joiner.parkLeaseMs, at least its poll delay, never past its
+   * deadline) and lets the task watcher wake it as soon as its task moves.
+   */
+  private lease(msg: JsMsg, callId: string, task: TaskToWatch, pollDelayMs: number, deadline: number | undefined): void {
+    const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
+    const lease = Math.min(Math.max(pollDelayMs, this.ctx.config.joiner.parkLeaseMs), untilDeadline);
+    const ackSubject = ackSubjectOf(msg);
+    const watched =
+      ackSubject !== undefined &&
+      lease > pollDelayMs &&
+      this.watcher.watch(callId, serverOfSubject(msg.subject), task, ackSubject, Date.now() + lease);
+    // Not watched (nothing to gain before the deadline, or no watcher for it): back after the poll delay.
+    this.park(msg, callId, watched ? lease : pollDelayMs, deadline);
+  }
+
+  /**
+   * A parked task call's lease ended and its join came back to the joiner that
+   * watches it, which has seen nothing worth following (a change would have
+   * woken it): renew the lease without asking the server. The record is kept
+   * from expiring, as on every delivery. False when the entry or the record
+   * says otherwise (polls failing, another task or state, the deadline near):
+   * the delivery is then followed as usual.
+   */
+  private async renewLease(msg: JsMsg, found: Versioned<CallRecord>, watched: WatchedTask): Promise<boolean> {
+    const rec = found.value;
+    const ackSubject = ackSubjectOf(msg);
+    if (
+      !ackSubject ||
+      watched.failures > 0 ||
+      rec.status !== 'running' ||
+      rec.taskId !== watched.taskId ||
+      rec.taskStatus !== watched.status ||
+      rec.taskStatusMessage !== watched.message
+    ) {
+      return false;
+    }
+    const untilDeadline = rec.deadline !== undefined ? Math.max(0, rec.deadline - Date.now()) : Number.POSITIVE_INFINITY;
+    const lease = Math.min(this.ctx.config.joiner.parkLeaseMs, untilDeadline);
+    if (lease <= watched.pollMs) return false;
+    try {
+      await this.ctx.store.refresh(found, recordRefreshAfterMs(this.ctx.config));
+    } catch (err) {
+      if (!isMcpqError(err, ErrorCode.record_conflict)) throw err;
+      return false; // written meanwhile: follow it as usual
+    }
+    if (!this.watcher.restore(watched, ackSubject, Date.now() + lease)) return false;
+    this.park(msg, rec.callId, lease, rec.deadline);
+    return true;
   }
 
   /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */
@@ -533,4 +620,14 @@ function describeDisposition(span: Span, d: Disposition): void {
     recordOutcome(span, d.outcome);
   }
   if (d.kind === 'retry') recordFailure(span, d.error, d.error.code);
+}
+
+/**
+ * The ack subject of a delivery ($JS.ACK.<stream>.<consumer>.…), where the task
+ * watcher publishes its wake. The JsMsg interface does not expose it; its
+ * implementation does (`reply`).
+ */
+function ackSubjectOf(msg: JsMsg): string | undefined {
+  const reply = (msg as { reply?: unknown }).reply;
+  return typeof reply === 'string' && reply.startsWith('$JS.ACK.') ? reply : undefined;
 }

@@ -21,7 +21,7 @@ try {
   const stopHttp = await startObservability(
     ctx,
     'joiner',
-    { inFlight: () => joiner.inFlight, held: () => joiner.held, parked },
+    { inFlight: () => joiner.inFlight, held: () => joiner.held, parked, watched: () => joiner.watchedByServer() },
     () => joiner.state === 'running',
   );
   joiner.start();

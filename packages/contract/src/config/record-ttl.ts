@@ -13,7 +13,7 @@ export const RECORD_TTL_MARGIN = 3;
 
 /**
  * The longest time mcpq may leave a live call untouched: a parked call comes
- * back within a poll interval, a backoff or a server's Retry-After; a held
+ * back within a poll interval (or its park lease), a backoff or a server's Retry-After; a held
  * one within a heartbeat; a dispatch within its timeout; a lost owner's
  * call is taken over within an AckWait.
  */
@@ -25,6 +25,7 @@ export function longestQuietMs(config: Config): number {
     submitter.retryMaxMs,
     joiner.ackWaitMs,
     joiner.pollMaxMs,
+    joiner.parkLeaseMs,
     joiner.retryMaxMs,
     joiner.idleTimeoutMs,
     limits.maxRetryAfterMs,

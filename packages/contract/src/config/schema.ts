@@ -40,6 +40,14 @@ export const ServerConfigSchema = z.strictObject({
   connectTimeoutMs: positiveMs(5_000),
   /** Dispatches to this server one submitter runs at once; more wait without holding the submitter's shared slots. */
   maxDispatching: z.number().int().positive().default(8),
+  /**
+   * Task-state requests (tasks/get, or one page of tasks/list) a joiner's task watcher sends this
+   * server per second, all parked calls together. With N parked calls polled by tasks/get, a
+   * completion is noticed within about N / pollsPerSecond seconds (tasks/list: N / 10 pages).
+   */
+  pollsPerSecond: z.number().positive().default(100),
+  /** Task-state requests a joiner's task watcher has under way to this server at once. */
+  maxPolling: z.number().int().positive().default(4),
 });
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 
@@ -146,6 +154,15 @@ export const JoinerConfigSchema = z.strictObject({
   /** Bounds on the task poll interval (task mode), whatever the server suggests. */
   pollMinMs: positiveMs(500),
   pollMaxMs: positiveMs(30_000),
+  /**
+   * How long a parked task-mode call's join is given back for (never past its deadline) while this
+   * joiner's task watcher learns the task's state and wakes the join as soon as the task ends, its
+   * status message changes or it asks for input. The trade-off: a joiner that dies takes its
+   * watcher with it, and its parked calls come back (to any joiner) only when their lease ends, so
+   * a completion may be noticed up to one lease late. 0 turns the watcher off: each join comes back
+   * after the poll interval and is one tasks/get (the cost then grows with the calls that wait).
+   */
+  parkLeaseMs: ms(30_000),
   /** Backoff for transient upstream failures while rejoining: first delay and cap. */
   retryBaseMs: positiveMs(500),
   retryMaxMs: positiveMs(30_000),

@@ -15,6 +15,8 @@ export interface GaugeSources {
   held?: () => number;
   /** Calls this joiner parked (join given back with a delay) whose delay has not passed yet (joiner). */
   parked?: () => number;
+  /** Parked task-mode calls this joiner's task watcher watches now, by server (joiner). */
+  watched?: () => ReadonlyMap<string, number>;
   /** Depth and age of mcpq's work queues (JetStream consumer info, cached and bounded). */
   queues?: QueueStats;
 }
@@ -159,6 +161,31 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
       },
     });
   }
+  if (gauges.watched) {
+    const watched = gauges.watched;
+    new Gauge({
+      name: 'mcpq_tasks_watched',
+      help: "Parked task-mode calls this joiner's task watcher watches now, by server (their joins wait for a wake or their lease)",
+      labelNames: ['server'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [alias, n] of watched()) this.set({ server: server.value(alias) }, n);
+      },
+    });
+  }
+  const taskPolls = new Counter({
+    name: 'mcpq_task_polls_total',
+    help: "Task-state requests of a joiner's task watcher (tasks/get, or one page of tasks/list), by server, method and outcome",
+    labelNames: ['server', 'method', 'outcome'],
+    registers: [registry],
+  });
+  const taskWakes = new Counter({
+    name: 'mcpq_task_wakes_total',
+    help: "Parked task-mode calls a joiner's task watcher woke (ended, input, progress, poll_failed, shutdown), by server",
+    labelNames: ['server', 'reason'],
+    registers: [registry],
+  });
   if (gauges.queues) addQueueGauges(registry, gauges.queues);
 
   telemetry.on('call:finished', (e) => {
@@ -175,6 +202,8 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
   telemetry.on('call:rejoined', (e) => rejoinLatency.observe({ server: server.value(e.server), mode: e.mode }, e.latencyMs / 1000));
   telemetry.on('call:retry', (e) => retries.inc({ server: server.value(e.server), stage: e.stage, code: e.code }));
   telemetry.on('call:parked', (e) => parked.inc({ server: server.value(e.server) }));
+  telemetry.on('task:poll', (e) => taskPolls.inc({ server: server.value(e.server), method: e.method, outcome: e.ok ? 'ok' : 'failed' }));
+  telemetry.on('task:wake', (e) => taskWakes.inc({ server: server.value(e.server), reason: e.reason }));
   telemetry.on('queue:taken', (e) => queueWait.observe({ queue: e.queue, server: server.value(e.server) }, Math.max(0, e.waitMs) / 1000));
   telemetry.on('dead-letter', (e) => deadLetters.inc({ reason: e.reason, code: e.code }));
   telemetry.on('nats:reconnect', () => reconnects.inc());

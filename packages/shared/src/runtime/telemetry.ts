@@ -14,6 +14,10 @@ export interface TelemetryEvents {
   'call:rejoined': { callId: string; mode: Mode; latencyMs: number; server?: string | undefined };
   /** A joiner gave a call back to the queue to come back later. */
   'call:parked': { callId: string; delayMs: number; server?: string | undefined };
+  /** A joiner's task watcher asked a server for task states: one tasks/get, or one page of tasks/list. */
+  'task:poll': { server: string; method: 'tasks/get' | 'tasks/list'; ok: boolean };
+  /** A joiner's task watcher woke a parked call (its join is redelivered at once). */
+  'task:wake': { callId: string; server: string; reason: string };
   /**
    * A call's one result was published; durationMs is end to end (accepted to finished).
    * `isError` is a tool error (status completed, `result.isError: true`).

@@ -84,6 +84,16 @@ export class WorkLoop {
     this.state = 'stopped';
   }
 
+  /**
+   * How long one pull request lives on the server. After stop() the last one
+   * lingers there until then, holding no interest: a message JetStream hands
+   * it meanwhile is mishandled by nats-server 2.9.10 (one redelivered twice,
+   * another held back until its nak delay ends).
+   */
+  get pullExpiresMs(): number {
+    return this.opts.pullExpiresMs ?? 5_000;
+  }
+
   /** Resolves when no handler runs, or after `timeoutMs`; returns how many were still running. */
   async drain(timeoutMs: number): Promise<number> {
     if (this.runningCount === 0) return 0;
@@ -100,7 +110,7 @@ export class WorkLoop {
       try {
         consumer ??= await this.opts.consumer();
         const want = this.opts.concurrency - this.inFlightCount;
-        const batch = await consumer.fetch({ max_messages: want, expires: this.opts.pullExpiresMs ?? 5_000 });
+        const batch = await consumer.fetch({ max_messages: want, expires: this.pullExpiresMs });
         this.current = batch;
         for await (const msg of batch) {
           if (this.state !== 'running') {

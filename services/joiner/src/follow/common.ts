@@ -42,14 +42,32 @@ export interface FollowDeps {
   span: Span;
 }
 
+/** What a task watcher needs to learn a parked call's task state (small strings only). */
+export interface TaskToWatch {
+  taskId: string;
+  /** 2025-11-25 tasks are asked in the submitter's session; 2026-07-28 ones through the modern client. */
+  era: 'classic' | 'modern';
+  sessionId: string | undefined;
+  protocolVersion: string;
+  /** The task's status and statusMessage as recorded: a change worth publishing wakes the call. */
+  status: string | undefined;
+  message: string | undefined;
+  /** Least time between two looks at this task (the poll delay the follower chose). */
+  pollMs: number;
+}
+
 /** Follows one delivery of a call's join in one mode. */
 export type Follower = (deps: FollowDeps, record: Versioned<CallRecord>) => Promise<Disposition>;
 
 export type Disposition =
   /** The call ended with this outcome; the Joiner finishes it (CAS, then the result). */
   | { kind: 'outcome'; outcome: Outcome; record: Versioned<CallRecord> }
-  /** Nothing to do now: give the join back to the queue, to be delivered again after `delayMs`. */
-  | { kind: 'park'; delayMs: number; why: string }
+  /**
+   * Nothing to do now: give the join back to the queue, to be delivered again after `delayMs`.
+   * With `task`, a task still running: the Joiner may park it for a lease and let its task
+   * watcher wake it (../parked).
+   */
+  | { kind: 'park'; delayMs: number; why: string; task?: TaskToWatch }
   /**
    * A transient failure: try again after a backoff. With `record`, the
    * failure counts toward joiner.maxRejoinFailures.

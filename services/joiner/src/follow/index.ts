@@ -14,7 +14,8 @@ import { followResume } from './resume.js';
 import { followTask } from './task.js';
 
 export { CallWatch, type StopReason } from './call-watch.js';
-export type { Disposition, FollowDeps } from './common.js';
+export type { Disposition, FollowDeps, TaskToWatch } from './common.js';
+export { taskNeedsFollow, unknownTaskIsLost, type WakeReason } from './task-status.js';
 
 /** The follower of each mode. A new mode is one more file and one more line here. */
 const followers: Record<Mode, Follower> = {

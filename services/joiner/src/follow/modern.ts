@@ -42,7 +42,7 @@ import {
   type Versioned,
 } from '@mcpq/shared';
 import { holderVanished, judgeBrokenCall, rerunAfterLoss } from './attempt.js';
-import { callStreamEvent, clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps } from './common.js';
+import { callStreamEvent, clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps, type TaskToWatch } from './common.js';
 import { publishProgress } from '@mcpq/shared';
 import { noteTaskStatus, taskCancelledUpstream, taskPollDelay, unknownTaskIsLost } from './task-status.js';
 
@@ -198,7 +198,13 @@ async function parkTask(deps: FollowDeps, current: Versioned<CallRecord>, task: 
     await cancelUpstream(deps.client, { ...current.value, taskId: task.taskId }, 'mcpq: call ended', deps.log);
     return { kind: 'lost' };
   }
-  return { kind: 'park', delayMs: taskPollDelay(ctx, task.pollIntervalMs, undefined), why: `task ${task.status}` };
+  const delay = taskPollDelay(ctx, task.pollIntervalMs, undefined);
+  return { kind: 'park', delayMs: delay, why: `task ${task.status}`, task: modernWatch(task.taskId, undefined, undefined, delay) };
+}
+
+/** What the task watcher needs of a 2026-07-28 task (asked through the modern client, no session). */
+function modernWatch(taskId: string, status: string | undefined, message: string | undefined, pollMs: number): TaskToWatch {
+  return { taskId, era: 'modern', sessionId: undefined, protocolVersion: MODERN_PROTOCOL_VERSION, status, message, pollMs };
 }
 
 /** One `tasks/get`: the task's result or error once it ended, else park until the next poll. */
@@ -227,8 +233,11 @@ async function pollTask(deps: FollowDeps, start: Versioned<CallRecord>, taskId: 
         };
       case 'cancelled':
         return { kind: 'outcome', record: current, outcome: taskCancelledUpstream(message) };
-      default:
-        return { kind: 'park', delayMs: taskPollDelay(ctx, view.task.pollIntervalMs, rec.pollIntervalMs), why: `task ${status}` };
+      default: {
+        const delay = taskPollDelay(ctx, view.task.pollIntervalMs, rec.pollIntervalMs);
+        const watched = modernWatch(taskId, current.value.taskStatus, current.value.taskStatusMessage, delay);
+        return { kind: 'park', delayMs: delay, why: `task ${status}`, task: watched };
+      }
     }
   } catch (err) {
     const interruption = interrupted(err, watch, current);

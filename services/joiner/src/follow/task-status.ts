@@ -40,6 +40,25 @@ export async function noteTaskStatus(ctx: ServiceContext, current: Versioned<Cal
   return ctx.store.update(current, { taskStatus: status, taskStatusMessage: message });
 }
 
+/** Why a task watcher wakes a parked call (see taskNeedsFollow). */
+export type WakeReason = 'ended' | 'input' | 'progress';
+
+/**
+ * Whether a task state seen while its call is parked needs the call followed
+ * now: the task ended, or noteTaskStatus would publish something (input_required,
+ * a new statusMessage). The same rule as noteTaskStatus, so a wake always has
+ * work to do and nothing noteTaskStatus publishes waits for the lease.
+ */
+export function taskNeedsFollow(
+  recorded: { status?: string | undefined; message?: string | undefined },
+  seen: { status: string; message: string | undefined },
+): WakeReason | undefined {
+  if (seen.status === 'completed' || seen.status === 'failed' || seen.status === 'cancelled') return 'ended';
+  if (seen.status === 'input_required' && (seen.status !== recorded.status || seen.message !== recorded.message)) return 'input';
+  if (seen.message !== undefined && seen.message !== recorded.message) return 'progress';
+  return undefined;
+}
+
 /** The wait before the next poll: the server's suggestion (else the recorded one), within joiner.pollMinMs..pollMaxMs. */
 export function taskPollDelay(ctx: ServiceContext, suggested: number | undefined, recorded: number | undefined): number {
   const { pollMinMs, pollMaxMs } = ctx.config.joiner;

@@ -29,7 +29,15 @@ export async function followTask(deps: FollowDeps, start: Versioned<CallRecord>)
     }
     if (status === 'cancelled') return { kind: 'outcome', record: current, outcome: taskCancelledUpstream(message) };
     const delay = taskPollDelay(ctx, typeof task.pollInterval === 'number' ? task.pollInterval : undefined, rec.pollIntervalMs);
-    return { kind: 'park', delayMs: delay, why: `task ${status}` };
+    const watched = {
+      taskId: rec.taskId,
+      era: 'classic' as const,
+      ...session,
+      status: current.value.taskStatus,
+      message: current.value.taskStatusMessage,
+      pollMs: delay,
+    };
+    return { kind: 'park', delayMs: delay, why: `task ${status}`, task: watched };
   } catch (err) {
     const interruption = interrupted(err, watch, current);
     if (interruption) return interruption;
