@@ -76,13 +76,13 @@ describe('mcpq command', () => {
 
   it('status shows the finished call from its record', async () => {
     const run = await mcpq(['status', callId, '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.lines[0]).toMatchObject({ callId, status: 'completed', server: 'demo', tool: 'slow', mode: 'resume', progressSeq: 4 });
   });
 
   it('watch replays a finished call from the start', async () => {
     const run = await mcpq(['watch', callId]);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.lines.filter((l) => l.type === 'progress')).toHaveLength(4);
     expect(run.lines.at(-1)).toMatchObject({ type: 'result', status: 'completed' });
   });

@@ -315,7 +315,15 @@ export class TaskWatcher {
       const error = unknownTaskIsLost(toMcpqError(err, ErrorCode.server_unreachable), e.taskId);
       // The follow path's retry accounting (retryOrFail, maxRejoinFailures) decides what a failure means.
       if (error.code === ErrorCode.session_lost || !error.retryable || e.failures >= MAX_POLL_FAILURES) this.wake(e, 'poll_failed');
-      else e.nextDue = Date.now() + Math.min(this.deps.config.joiner.pollMaxMs, e.pollMs * 2 ** e.failures);
+      else {
+        // A server's Retry-After (already capped by limits.maxRetryAfterMs in the client) is honoured, as on the follow path.
+        const wait = Math.min(this.deps.config.joiner.pollMaxMs, Math.max(error.retryAfterMs ?? 0, e.pollMs * 2 ** e.failures));
+        e.nextDue = Date.now() + wait;
+        this.deps.logger.warn(
+          { callId: e.callId, server: e.server, failures: e.failures, retryInMs: wait, err: describeError(error) },
+          'task poll failed; will poll again',
+        );
+      }
     } finally {
       e.busy = false;
       s.polling -= 1;
