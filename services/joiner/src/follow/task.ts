@@ -9,7 +9,16 @@
  * (justCreatedTask): the joiner hands it to its task watcher at once.
  */
 import { ErrorCode, MCP_PROTOCOL_VERSION, toMcpqError, type CallRecord, type Outcome, type Versioned } from '@mcpq/shared';
-import { clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps, type TaskToWatch } from './common.js';
+import {
+  clearFailures,
+  failed,
+  interrupted,
+  rejoined,
+  retryOrFail,
+  type Disposition,
+  type FollowDeps,
+  type TaskToWatch,
+} from './common.js';
 import { noteTaskStatus, taskCancelledUpstream, taskPollDelay, unknownTaskIsLost } from './task-status.js';
 import { isModernCall } from './modern.js';
 
@@ -24,8 +33,9 @@ export const JUST_CREATED_MS = 10_000;
 /**
  * A task-mode call whose record says the submitter has just created its task
  * (status `dispatched`, task `working` as CreateTaskResult said, recorded
- * less than JUST_CREATED_MS ago, no failures): what the task watcher needs to
- * watch it, without a tasks/get. A burst of first deliveries then costs no
+ * less than JUST_CREATED_MS ago, no failures, no deadline within the lease):
+ * what the task watcher needs to watch it, without a tasks/get. A burst of
+ * first deliveries then costs no
  * request each (issue 15: 1,000 concurrent tasks/get made the joiner's heap
  * grow for good). Nothing is lost: the watcher compares what it learns with
  * this recorded state, so a task that ended, asks for input or says something
@@ -36,9 +46,13 @@ export const JUST_CREATED_MS = 10_000;
  * 2026-07-28 tasks are made by the joiner itself, which watches them at once.
  */
 export function justCreatedTask(ctx: FollowDeps['ctx'], rec: CallRecord, now: number): TaskToWatch | undefined {
-  if (rec.status !== 'dispatched' || isModernCall(rec) || !rec.taskId || rec.taskStatus !== 'working' || rec.rejoinFailures) return undefined;
+  if (rec.status !== 'dispatched' || isModernCall(rec) || !rec.taskId || rec.taskStatus !== 'working' || rec.rejoinFailures)
+    return undefined;
   const recordedAt = rec.dispatchedAt !== undefined ? Date.parse(rec.dispatchedAt) : Number.NaN;
   if (!(now - recordedAt <= JUST_CREATED_MS)) return undefined; // also an absent or unreadable time
+  // A deadline within the lease: a task that ended already must be seen now, not at the watcher's
+  // first look, which might come after the deadline (a timeout instead of the result).
+  if (rec.deadline !== undefined && rec.deadline - now <= ctx.config.joiner.parkLeaseMs) return undefined;
   return {
     taskId: rec.taskId,
     era: 'classic',
