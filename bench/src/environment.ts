@@ -134,6 +134,24 @@ export class Environment {
     );
   }
 
+  /**
+   * Runs `calls` task-mode calls (the example server's `slow_task`) at once to
+   * the end, so that the joiners have followed tasks before a measurement
+   * starts: `echo` calls end in the submitter, and a joiner's first requests
+   * to an MCP server load and compile Node's fetch (undici and its WebAssembly
+   * HTTP parser: about 30 MB of RSS once per process, see bench/README.md),
+   * which is not the parked calls' own cost.
+   */
+  async warmTasks(calls = 50): Promise<void> {
+    await Promise.all(
+      Array.from({ length: calls }, (_, k) =>
+        this.client
+          .submit('bench', 'slow_task', { durationMs: 1_500, steps: 1, label: `warm-task${k}` })
+          .then((r) => this.client.result(r.callId, { timeoutMs: 60_000 })),
+      ),
+    );
+  }
+
   /** Counters of the NATS server (/varz): messages and bytes in and out. */
   async natsTraffic(): Promise<{ inMsgs: number; outMsgs: number; inBytes: number; outBytes: number }> {
     const varz = (await (await fetch(`http://127.0.0.1:${this.nats.httpPort}/varz`)).json()) as Record<string, number>;

@@ -138,6 +138,34 @@ describe('task watcher', () => {
     expect(h.proxies.tasks!.count('tasks/get')).toBeLessThanOrEqual(3 * 5);
   });
 
+  it('the first delivery of a task the submitter has just created asks nothing: the watcher learns its end, one tasks/get per call (the wake)', async () => {
+    h = await createHarness({ servers: { tasks: { tasks: true, taskPollMs: 100, proxied: true } } });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const ids = await submitTasks('tasks', 5, { durationMs: 2_000, steps: 1 });
+    await expectCompletedOnce('tasks', ids);
+    // Following each first delivery would ask tasks/get once more per call (10 in all).
+    expect(h.proxies.tasks!.count('tasks/get')).toBe(ids.length);
+    expect(h.proxies.tasks!.count('tasks/list')).toBeGreaterThan(0);
+    expect(await joiner.metric('mcpq_task_wakes_total', { reason: 'ended' })).toBe(ids.length);
+  });
+
+  it('a task that ended before its first delivery is noticed by the watcher and finished with one result', async () => {
+    h = await createHarness({ servers: { tasks: { tasks: true, taskPollMs: 100, proxied: true } } });
+    await h.start('submitter');
+    // No joiner yet: the 50 ms tasks end while their joins wait in the stream.
+    const ids = await submitTasks('tasks', 5, { durationMs: 50, steps: 1 });
+    await waitFor('every call dispatched', async () => {
+      const records = await Promise.all(ids.map((id) => h!.record(id)));
+      return records.every((r) => r?.status === 'dispatched' && r.taskStatus === 'working');
+    }, 20_000);
+    const joiner = await h.start('joiner');
+    await expectCompletedOnce('tasks', ids);
+    // Each call was watched from its first delivery, which asked nothing, and woken by a sweep.
+    expect(await joiner.metric('mcpq_task_wakes_total', { reason: 'ended' })).toBe(ids.length);
+    expect(h.proxies.tasks!.count('tasks/get')).toBe(ids.length);
+  });
+
   it('a joiner SIGKILLed with parked calls: another joiner finishes them after their lease, one result each', async () => {
     h = await createHarness({ servers: { tasks: { tasks: true, taskPollMs: 100 } }, config: { joiner: { parkLeaseMs: 3_000 } } });
     await h.start('submitter');

@@ -88,6 +88,8 @@ export async function parked(requested: ParkedOptions): Promise<ParkedCost> {
     const estimatedDispatchMs = ((Date.now() - warmStarted) * requested.calls) / WARM_CALLS;
     const taskMs = Math.max(requested.taskMs, Math.ceil((2 * estimatedDispatchMs + 10_000) / 1000) * 1000);
     const options = { ...requested, taskMs };
+    // The joiner has then followed tasks: its one-time fetch load is not counted as the parked calls' (Environment.warmTasks).
+    await env.warmTasks();
     await new Promise((r) => setTimeout(r, 1_000));
     const heapIdle = await env.joinersHeap();
     const rssIdle = rssBytes(joiner.pid!);

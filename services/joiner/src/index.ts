@@ -1,3 +1,3 @@
 export { Joiner, type JoinerState } from './joiner.js';
 export { PollBudget } from './parked/poll-budget.js';
-export { taskNeedsFollow } from './follow/index.js';
+export { justCreatedTask, taskNeedsFollow } from './follow/index.js';

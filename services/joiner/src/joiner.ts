@@ -54,6 +54,7 @@ import {
   followCall,
   interruptedRedispatch,
   joinerHoldsCall,
+  justCreatedTask,
   type Disposition,
   type StopReason,
   type TaskToWatch,
@@ -289,9 +290,16 @@ export class Joiner {
     }
     const mode = found.value.mode ?? join.mode;
     if (watched && mode === 'task' && (await this.renewLease(msg, found, watched))) return;
+    // Read before the claim, which makes the record `running`.
+    const justCreated = mode === 'task' && this.watcher.active ? justCreatedTask(this.ctx, found.value, Date.now()) : undefined;
     const record = await this.claim(found, mode);
     if (!record) {
       msg.nak(250); // someone wrote in between: look again shortly
+      return;
+    }
+    if (justCreated) {
+      // A task the submitter has just created: watched at once, no tasks/get (see justCreatedTask).
+      this.lease(msg, callId, justCreated, justCreated.pollMs, record.value.deadline);
       return;
     }
     return { join, record, mode, log };

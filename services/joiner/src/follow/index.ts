@@ -16,6 +16,7 @@ import { followTask } from './task.js';
 export { CallWatch, type StopReason } from './call-watch.js';
 export type { Disposition, FollowDeps, TaskToWatch } from './common.js';
 export { taskNeedsFollow, unknownTaskIsLost, type WakeReason } from './task-status.js';
+export { justCreatedTask } from './task.js';
 
 /** The follower of each mode. A new mode is one more file and one more line here. */
 const followers: Record<Mode, Follower> = {
