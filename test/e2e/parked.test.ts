@@ -98,7 +98,8 @@ describe('task watcher', () => {
       },
       config: { limits: { maxResponseBytes: 256 * 1024 } },
     });
-    const answer = (result: string) => (rpc: { id?: string | number }) => `{"jsonrpc":"2.0","id":${JSON.stringify(rpc.id ?? null)},"result":${result}}`;
+    const answer = (result: string) => (rpc: { id?: string | number }) =>
+      `{"jsonrpc":"2.0","id":${JSON.stringify(rpc.id ?? null)},"result":${result}}`;
     h.proxies.omits!.inject({ match: 'tasks/list', action: { kind: 'respond', body: answer('{"tasks":[]}') } });
     h.proxies.garbage!.inject({ match: 'tasks/list', action: { kind: 'respond', body: '{"jsonrpc":"2.0", this is not JSON' } });
     const bigTask = JSON.stringify({ taskId: 'x', status: 'working', statusMessage: 'y'.repeat(1024) });
@@ -155,10 +156,14 @@ describe('task watcher', () => {
     await h.start('submitter');
     // No joiner yet: the 50 ms tasks end while their joins wait in the stream.
     const ids = await submitTasks('tasks', 5, { durationMs: 50, steps: 1 });
-    await waitFor('every call dispatched', async () => {
-      const records = await Promise.all(ids.map((id) => h!.record(id)));
-      return records.every((r) => r?.status === 'dispatched' && r.taskStatus === 'working');
-    }, 20_000);
+    await waitFor(
+      'every call dispatched',
+      async () => {
+        const records = await Promise.all(ids.map((id) => h!.record(id)));
+        return records.every((r) => r?.status === 'dispatched' && r.taskStatus === 'working');
+      },
+      20_000,
+    );
     const joiner = await h.start('joiner');
     await expectCompletedOnce('tasks', ids);
     // Each call was watched from its first delivery, which asked nothing, and woken by a sweep.

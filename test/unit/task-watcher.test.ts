@@ -12,7 +12,8 @@ import { loadConfig, type CallRecord, type ServiceContext } from '@mcpq/shared';
 describe('taskNeedsFollow', () => {
   const recorded = { status: 'working', message: 'step 1' };
   it('wakes for an ended task, input_required, and a new status message only', () => {
-    for (const status of ['completed', 'failed', 'cancelled']) expect(taskNeedsFollow(recorded, { status, message: 'step 1' })).toBe('ended');
+    for (const status of ['completed', 'failed', 'cancelled'])
+      expect(taskNeedsFollow(recorded, { status, message: 'step 1' })).toBe('ended');
     expect(taskNeedsFollow(recorded, { status: 'input_required', message: 'step 1' })).toBe('input');
     expect(taskNeedsFollow({ status: 'input_required', message: 'x' }, { status: 'input_required', message: 'x' })).toBeUndefined();
     expect(taskNeedsFollow(recorded, { status: 'working', message: 'step 2' })).toBe('progress');

@@ -72,6 +72,14 @@ interface Followed {
 /** Failures in a row handling one join (mcpq's own errors) before the call ends `internal`. */
 const MAX_JOIN_FAILURES = 10;
 
+/** A join taken and its call claimed: what following the call needs. */
+interface Claimed {
+  join: JoinMessage;
+  record: Versioned<CallRecord>;
+  mode: Mode;
+  log: Logger;
+}
+
 export class Joiner {
   readonly id: string;
   state: JoinerState = 'created';
@@ -206,18 +214,12 @@ export class Joiner {
     // In two steps: the records read on the way to the claim are then not kept
     // (in this suspended function's frame) for as long as the call is followed.
     const claimed = await this.takeJoin(msg);
-    if (claimed) await this.followInSpan(msg, claimed.join, claimed.record, claimed.mode, claimed.log, startedAt);
+    if (claimed) await this.followInSpan(msg, claimed, startedAt);
   }
 
   /** Follows a claimed call inside one "mcpq rejoin" span (a takeover is a new delivery: a new span in the same trace). */
-  private async followInSpan(
-    msg: JsMsg,
-    join: JoinMessage,
-    record: Versioned<CallRecord>,
-    mode: Mode,
-    log: Logger,
-    startedAt: number,
-  ): Promise<void> {
+  private async followInSpan(msg: JsMsg, claimed: Claimed, startedAt: number): Promise<void> {
+    const { join, record, mode } = claimed;
     const span = startCallSpan(
       'mcpq rejoin',
       record.value.traceparent,
@@ -233,7 +235,7 @@ export class Joiner {
       SpanKind.CONSUMER,
     );
     try {
-      await withSpan(span, () => this.followTracked(msg, join, record, mode, log, startedAt, span));
+      await withSpan(span, () => this.followTracked(msg, claimed, startedAt, span));
     } catch (err) {
       recordFailure(span, err);
       throw err;
@@ -247,7 +249,7 @@ export class Joiner {
    * unknown server, past its deadline, server at maxInFlight, claim lost);
    * returns what following it needs otherwise.
    */
-  private async takeJoin(msg: JsMsg): Promise<{ join: JoinMessage; record: Versioned<CallRecord>; mode: Mode; log: Logger } | undefined> {
+  private async takeJoin(msg: JsMsg): Promise<Claimed | undefined> {
     const join = this.parseJoin(msg);
     if (!join) return;
     // This delivery is the call now: a watcher entry of an earlier one must not wake it again.
@@ -346,15 +348,8 @@ export class Joiner {
    * alive meanwhile and counting it toward the server's maxInFlight, then
    * settles the join.
    */
-  private async followTracked(
-    msg: JsMsg,
-    join: JoinMessage,
-    record: Versioned<CallRecord>,
-    mode: Mode,
-    log: Logger,
-    startedAt: number,
-    span: Span,
-  ): Promise<void> {
+  private async followTracked(msg: JsMsg, claimed: Claimed, startedAt: number, span: Span): Promise<void> {
+    const { join, record, mode, log } = claimed;
     const server = record.value.server;
     const watch = new CallWatch(
       mode === 'resume' ? this.ctx.config.joiner.idleTimeoutMs : undefined,
@@ -399,7 +394,9 @@ export class Joiner {
         return this.finish(msg, d.record, d.outcome, log);
       case 'park':
         log.debug({ delayMs: d.delayMs, why: d.why }, 'call parked');
-        return d.task && this.watcher.active ? this.lease(msg, callId, d.task, d.delayMs, deadline) : this.park(msg, callId, d.delayMs, deadline);
+        return d.task && this.watcher.active
+          ? this.lease(msg, callId, d.task, d.delayMs, deadline)
+          : this.park(msg, callId, d.delayMs, deadline);
       case 'retry':
         return this.retry(msg, callId, d, log, deadline);
       case 'lost':

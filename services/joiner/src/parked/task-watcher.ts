@@ -215,7 +215,14 @@ export class TaskWatcher {
     let s = this.servers.get(server);
     if (!s) {
       const cfg = this.deps.config.servers[server]!;
-      s = { budget: new PollBudget(cfg.pollsPerSecond), polling: 0, list: 'unknown', listRetryAt: 0, sweeping: new Set(), byTask: new Map() };
+      s = {
+        budget: new PollBudget(cfg.pollsPerSecond),
+        polling: 0,
+        list: 'unknown',
+        listRetryAt: 0,
+        sweeping: new Set(),
+        byTask: new Map(),
+      };
       this.servers.set(server, s);
     }
     return s;
@@ -279,7 +286,10 @@ export class TaskWatcher {
       (err: unknown) => {
         s.list = 'unknown';
         s.listRetryAt = Date.now() + PROBE_BACKOFF_MS;
-        this.deps.logger.warn({ server, err: describeError(err) }, 'task watcher: could not read the server capabilities; tasks/get meanwhile');
+        this.deps.logger.warn(
+          { server, err: describeError(err) },
+          'task watcher: could not read the server capabilities; tasks/get meanwhile',
+        );
       },
     );
     return 'wait';
