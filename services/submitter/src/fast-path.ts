@@ -27,6 +27,8 @@ export interface WindowState {
   current: Versioned<CallRecord>;
   /** A lost compare-and-set (a cancel) or a NATS failure while publishing progress: the window stops reading. */
   failure?: unknown;
+  /** Called when the server answered tools/call with its event stream (the call is started; see ReadWindow.onStreamOpen). */
+  onStreamOpen?: () => void;
 }
 
 /** The read window of one dispatch; `state.current` follows every record write made in it. */
@@ -40,6 +42,7 @@ export function answerWindow(
   return {
     // Within the dispatch bound, with room left to leave the stream and record the hand-off.
     windowMs: Math.min(ctx.config.submitter.answerWindowMs, Math.floor(dispatchTimeoutMs / 2)),
+    onStreamOpen: state.onStreamOpen,
     onEvent: async (event, eventId, lastEventId) => {
       if (event.kind === 'request') {
         void answerServerRequest(client, session, event.message);

@@ -186,6 +186,7 @@ export class Submitter {
             startedAt,
             traceId ? traceparent : undefined,
             span,
+            giveBack,
           ),
         );
       } finally {
@@ -210,6 +211,7 @@ export class Submitter {
     startedAt: number,
     traceparent: string | undefined,
     span: Span,
+    releaseServer: () => void,
   ): Promise<void> {
     const plan = await this.plan(server, request, deadline);
     const startsAtOnce = deadline === undefined || Date.now() < deadline;
@@ -227,7 +229,7 @@ export class Submitter {
     }
     this.dispatching.add(request.callId);
     try {
-      await this.dispatch(msg, record, serverSession, plan, request, log, startedAt, span);
+      await this.dispatch(msg, record, serverSession, plan, request, log, startedAt, span, releaseServer);
     } finally {
       this.dispatching.delete(request.callId);
     }
@@ -310,6 +312,8 @@ export class Submitter {
     log: Logger,
     startedAt: number,
     span: Span,
+    /** Gives the server's dispatch budget back early (idempotent): once tools/call is started, the answer window is reading, not dispatching. */
+    releaseServer: () => void,
   ): Promise<void> {
     const { store, events, config } = this.ctx;
     let current = record;
@@ -355,7 +359,7 @@ export class Submitter {
         ids = begun.ids;
       }
       const serverConfig = config.servers[current.value.server]!;
-      const window: WindowState = { current };
+      const window: WindowState = { current, onStreamOpen: releaseServer };
       let patch: RecordPatch;
       try {
         const started = await startCall(serverSession.client, session, mode, ids, request.callId, request, {

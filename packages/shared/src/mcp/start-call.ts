@@ -53,6 +53,15 @@ export interface ReadWindow {
     eventId: string | undefined,
     lastEventId: string | undefined,
   ) => Promise<'leave' | void>;
+  /**
+   * Called once, when the server answers tools/call with its event stream:
+   * the call is started, and what follows is reading its answer. The
+   * submitter gives the server's dispatch budget (servers.<alias>.maxDispatching)
+   * back here, so a call that outlasts the window does not hold a dispatch
+   * slot of its server for the whole window (which capped the start rate of
+   * long calls at maxDispatching per answerWindowMs).
+   */
+  onStreamOpen?: (() => void) | undefined;
 }
 
 export async function startResumableCall(
@@ -87,6 +96,7 @@ export async function startResumableCall(
           lastEventId: id,
           ...(retryMs !== undefined ? { retryMs } : {}),
         });
+        window?.onStreamOpen?.();
         const timer = windowOver
           ? undefined
           : setTimeout(() => {
