@@ -22,7 +22,13 @@ import {
   type Span,
   type Versioned,
 } from '@mcpq/shared';
+import { MODERN_PROTOCOL_VERSION } from '@mcpq/shared';
 import type { CallWatch, StopReason } from './call-watch.js';
+
+/** Whether this is a 2026-07-28 call (followed by ./modern.ts, whatever its mode; other modes' followers ask it too). */
+export function isModernCall(record: Pick<CallRecord, 'protocol'>): boolean {
+  return record.protocol === MODERN_PROTOCOL_VERSION;
+}
 
 export interface FollowDeps {
   ctx: ServiceContext;

@@ -42,14 +42,22 @@ import {
   type Versioned,
 } from '@mcpq/shared';
 import { holderVanished, judgeBrokenCall, rerunAfterLoss } from './attempt.js';
-import { callStreamEvent, clearFailures, failed, interrupted, rejoined, retryOrFail, type Disposition, type FollowDeps, type TaskToWatch } from './common.js';
+import {
+  callStreamEvent,
+  clearFailures,
+  failed,
+  interrupted,
+  isModernCall,
+  rejoined,
+  retryOrFail,
+  type Disposition,
+  type FollowDeps,
+  type TaskToWatch,
+} from './common.js';
 import { publishProgress } from '@mcpq/shared';
 import { noteTaskStatus, taskCancelledUpstream, taskPollDelay, unknownTaskIsLost } from './task-status.js';
 
-/** Whether this is a 2026-07-28 call (followed here, whatever its mode). */
-export function isModernCall(record: Pick<CallRecord, 'protocol'>): boolean {
-  return record.protocol === MODERN_PROTOCOL_VERSION;
-}
+export { isModernCall };
 
 export async function followModern(deps: FollowDeps, found: Versioned<CallRecord>): Promise<Disposition> {
   const rec = found.value;

@@ -13,6 +13,7 @@ import {
   clearFailures,
   failed,
   interrupted,
+  isModernCall,
   rejoined,
   retryOrFail,
   type Disposition,
@@ -20,7 +21,6 @@ import {
   type TaskToWatch,
 } from './common.js';
 import { noteTaskStatus, taskCancelledUpstream, taskPollDelay, unknownTaskIsLost } from './task-status.js';
-import { isModernCall } from './modern.js';
 
 /**
  * How old the submitter's record of a new task may be for the first delivery
