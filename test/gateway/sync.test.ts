@@ -71,6 +71,25 @@ describe('gateway: tools and synchronous calls', () => {
     expect(Object.keys(runs)[0]).toMatch(/^t[0-9a-f]{12}-/);
   });
 
+  it("a host's _meta.traceparent puts the call in the host's trace (the server sees the same trace id); a malformed one is ignored", async () => {
+    const traceId = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const result = await host.callTool({
+      name: 'demo__echo',
+      arguments: { text: 'traced' },
+      _meta: { traceparent: `00-${traceId}-0123456789abcdef-01` },
+    });
+    expect(firstText(result)).toContain('traced');
+    const seen = Object.values(h.mcp.demo!.stats().traceparents);
+    expect(seen.some((t) => t.split('-')[1] === traceId)).toBe(true);
+    const before = new Set(seen);
+    const other = await host.callTool({ name: 'demo__echo', arguments: { text: 'untraced' }, _meta: { traceparent: 'not-a-traceparent' } });
+    expect(firstText(other)).toContain('untraced');
+    const fresh = Object.values(h.mcp.demo!.stats().traceparents).filter((t) => !before.has(t));
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    expect(fresh[0]!.split('-')[1]).not.toBe(traceId);
+  });
+
   it('a tool error comes back as the result the server sent (isError: true), not as a JSON-RPC error', async () => {
     const result = await host.callTool({ name: 'demo__fail', arguments: { message: 'nope' } });
     expect(result.isError).toBe(true);

@@ -61,6 +61,8 @@ export interface SubmitCall {
   server: string;
   tool: string;
   arguments?: Record<string, unknown> | undefined;
+  /** The host's W3C traceparent: the call's spans join the host's trace. */
+  traceparent?: string | undefined;
 }
 
 export class CallTasks {
@@ -85,7 +87,10 @@ export class CallTasks {
     await this.events.status(callId, 'queued', { detail: 'accepted by the gateway', key: 'gateway' }).catch((err: unknown) => {
       throw new McpqError(ErrorCode.nats_error, `could not record the call's acceptance: ${describeError(err)}`, { cause: err });
     });
-    await this.client.submit(call.server, call.tool, call.arguments, { callId });
+    await this.client.submit(call.server, call.tool, call.arguments, {
+      callId,
+      ...(call.traceparent ? { traceparent: call.traceparent } : {}),
+    });
     return { callId, acceptedAt };
   }
 

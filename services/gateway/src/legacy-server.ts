@@ -37,6 +37,7 @@ export function createLegacyServer(parts: GatewayParts, principal: Principal, ho
         request.params.name,
         request.params.arguments,
         request.params.task !== undefined,
+        request.params._meta?.traceparent,
       );
       if (request.params.task) {
         return {

@@ -54,7 +54,14 @@ function createModernServer(parts: GatewayParts, principal: Principal): Server {
   server.setRequestHandler('tools/call', (request, ctx) =>
     answering(async () => {
       const asTask = declaresTasks(ctx);
-      const { callId, acceptedAt } = await submitToolCall(parts, principal, request.params.name, request.params.arguments, asTask);
+      const { callId, acceptedAt } = await submitToolCall(
+        parts,
+        principal,
+        request.params.name,
+        request.params.arguments,
+        asTask,
+        ctx.mcpReq._meta?.traceparent,
+      );
       if (asTask) {
         return {
           resultType: 'task',

@@ -3,7 +3,15 @@
  * turn a call into an mcpq call, and — on the synchronous path — follow it
  * to its result, relaying progress.
  */
-import { ErrorCode, type CatalogTool, type Logger, type Principal, type ProgressEvent, type ResultEvent } from '@mcpq/shared';
+import {
+  ErrorCode,
+  parseTraceparent,
+  type CatalogTool,
+  type Logger,
+  type Principal,
+  type ProgressEvent,
+  type ResultEvent,
+} from '@mcpq/shared';
 import type { McpqClient } from '@mcpq/client';
 import type { ArgumentCheck } from './argument-check.js';
 import type { CallTasks } from './call-tasks.js';
@@ -43,6 +51,8 @@ export async function submitToolCall(
   name: string,
   args: Record<string, unknown> | undefined,
   asTask: boolean,
+  /** The host's `_meta.traceparent`, if any: a valid one makes the call part of the host's trace. */
+  traceparent?: unknown,
 ): Promise<{ callId: string; acceptedAt: string }> {
   const resolved = await parts.directory.resolve(name);
   if (!resolved) {
@@ -54,7 +64,14 @@ export async function submitToolCall(
   if (principal.readOnly) throw mcpqRpcError(ErrorCode.forbidden, 'this token is read-only: it cannot call tools');
   const problem = parts.arguments.problem(resolved.tool.inputSchema, args ?? {});
   if (problem) throw mcpqRpcError(ErrorCode.invalid_arguments, `invalid arguments for ${name}: ${problem}`);
-  const accepted = await parts.tasks.submit(principal, { server: resolved.alias, tool: resolved.tool.name, arguments: args });
+  // Anything but a well-formed W3C traceparent is ignored: the call then starts a trace of its own.
+  const hostTrace = typeof traceparent === 'string' && parseTraceparent(traceparent) ? traceparent.trim() : undefined;
+  const accepted = await parts.tasks.submit(principal, {
+    server: resolved.alias,
+    tool: resolved.tool.name,
+    arguments: args,
+    traceparent: hostTrace,
+  });
   // The call id in the log is how an operator finds a call whose host went away (mcpq result <callId>).
   parts.logger.info(
     { callId: accepted.callId, tenant: principal.tenant, server: resolved.alias, tool: resolved.tool.name, task: asTask },
