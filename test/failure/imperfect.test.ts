@@ -63,7 +63,8 @@ describe('imperfect event stores', () => {
     h = await createHarness({ servers: { broken: { eventStoreFault: 'replay-errors', replayErrors: 3 } } });
     await h.start('submitter');
     const joiner = await h.start('joiner');
-    const { callId } = await h.client.submit('broken', 'slow', { durationMs: 500, steps: 2, label: 'broken' });
+    // Longer than submitter.answerWindowMs (500 ms): a call answered within it is finished by the submitter (the fast path) and never replayed.
+    const { callId } = await h.client.submit('broken', 'slow', { durationMs: 1_500, steps: 2, label: 'broken' });
     const r = await h.client.result(callId, { timeoutMs: 60_000 });
     expect(r.status).toBe('completed');
     expect(await joiner.metric('mcpq_retries_total', { stage: 'rejoin' })).toBe(3);
