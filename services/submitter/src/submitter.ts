@@ -15,6 +15,7 @@
 
 import {
   attemptFields,
+  whileNatsFails,
   backoffDelay,
   beginAttempt,
   cancelUpstream,
@@ -404,7 +405,12 @@ export class Submitter {
 
   /** The server answered tools/call with the final result right away: no hand-off needed. */
   private async finishedAtOnce(msg: JsMsg, current: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
-    await finishCall(this.ctx.store, this.ctx.events, current, limitResult(outcome, this.ctx.config.limits.maxResultBytes));
+    // The tool has run: ride out a short NATS outage (as the joiner's finish does), or a request
+    // redelivered meanwhile would find the call `dispatching` and end it outcome_unknown.
+    await whileNatsFails(
+      () => finishCall(this.ctx.store, this.ctx.events, current, limitResult(outcome, this.ctx.config.limits.maxResultBytes)),
+      this.ctx.config.submitter.dispatchTimeoutMs,
+    );
     msg.ack();
     // Logged once the result is out, so that writing the line does not delay it.
     log.info({ status: outcome.status }, 'call finished before it could be detached');
