@@ -119,3 +119,29 @@ describe('fast path', () => {
     });
   });
 });
+
+describe('NATS lost between the answer and its record', () => {
+  it('the call ends with the tool\'s real result once NATS is back: one result, never outcome_unknown', async () => {
+    // The window outlasts the outage, so the answer arrives on the fast path while NATS is down.
+    h = await createHarness({ config: { submitter: { answerWindowMs: 20_000, dispatchTimeoutMs: 40_000 } } });
+    const submitter = await h.start('submitter'); // no joiner: only the submitter can finish the call
+    const { callId } = await h.client.submit('demo', 'gated', { gate: 'outage' });
+    await waitFor('the tool runs', () => h!.mcp.demo!.stats().executions.gated?.[callId] === 1);
+    await h.nats.stop();
+    await waitFor('the submitter has lost NATS', () => submitter.logs((l) => l.nats === 'disconnect').length > 0);
+    h.mcp.demo!.openGate('outage');
+    await waitFor('the tool answered', () => h!.mcp.demo!.stats().completed === 1);
+    // Down longer than a JetStream request waits (5 s), so the first write of the answer fails. Without
+    // whileNatsFails around the fast path's finish (commit c7936c5) the request is then redelivered, finds
+    // the call `dispatching` and ends it outcome_unknown. (A write delayed past the restart by load would
+    // succeed: the test would prove less, never fail wrongly.)
+    await new Promise((r) => setTimeout(r, 7_000));
+    await h.nats.restart();
+    const result = await h.client.result(callId, { timeoutMs: 60_000 });
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('completed');
+    expect(result.result?.content).toEqual([{ type: 'text', text: 'gate outage opened' }]);
+    expect((await h.storedEvents(callId)).results).toHaveLength(1);
+    expect(h.mcp.demo!.stats().executions.gated).toEqual({ [callId]: 1 });
+  });
+});

@@ -14,7 +14,7 @@ import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/
 import { StreamEventStore, type EventStoreFault } from './event-store.js';
 import { ExecutionLog, type ServerStats } from './stats.js';
 import { registerTaskTools } from './task-tools.js';
-import { registerBigTool, registerErrorTool, registerTools } from './tools.js';
+import { Gates, registerBigTool, registerErrorTool, registerGatedTool, registerTools } from './tools.js';
 
 export interface ExampleServerOptions {
   port?: number;
@@ -43,6 +43,8 @@ export interface ExampleServer {
   url: string;
   port: number;
   stats(): ServerStats;
+  /** Opens a gate of the `gated` tool: the calls waiting on it answer now, later ones at once. */
+  openGate(name: string): void;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
         });
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const taskStore = options.tasks ? new InMemoryTaskStore() : undefined;
+  const gates = new Gates();
 
   const newSession = async (): Promise<StreamableHTTPServerTransport> => {
     const transport = new StreamableHTTPServerTransport({
@@ -85,6 +88,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     registerTools(server, log, { closeStreams: options.closeStreams ?? false });
     registerErrorTool(server, log);
     registerBigTool(server, log);
+    registerGatedTool(server, log, gates);
     if (taskStore) registerTaskTools(server, log, options.taskPollMs !== undefined ? { pollIntervalMs: options.taskPollMs } : {});
     await server.connect(transport);
     return transport;
@@ -132,6 +136,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     url: `http://${host}:${port}/mcp`,
     port,
     stats: () => log.snapshot(sessions.size),
+    openGate: (name) => gates.open(name),
     close: async () => {
       for (const t of sessions.values()) await t.close().catch(() => undefined);
       taskStore?.cleanup();

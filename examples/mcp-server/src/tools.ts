@@ -1,8 +1,8 @@
 /**
  * The example tools: `echo` (instant), `slow` (runs for a while and reports
  * progress; not idempotent), `slow_idempotent` (the same, declared
- * idempotent), `fail` (a tool error, isError: true) and `needs_browser`
- * (a JSON-RPC error).
+ * idempotent), `fail` (a tool error, isError: true), `needs_browser`
+ * (a JSON-RPC error) and `gated` (answers when its gate is opened).
  * Every run is counted in the ExecutionLog.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -155,6 +155,59 @@ export function registerErrorTool(server: McpServer, log: ExecutionLog): void {
       throw new UrlElicitationRequiredError([
         { mode: 'url', message: 'open this page to continue', url: 'https://example.invalid/consent', elicitationId: 'e1' },
       ]);
+    },
+  );
+}
+
+/**
+ * Named gates the `gated` tool waits on. Opening one (ExampleServer.openGate)
+ * makes every call waiting on it answer, and later ones answer at once: a
+ * test picks the moment the tool answers, say, after it has taken NATS down.
+ */
+export class Gates {
+  private readonly opened = new Set<string>();
+  private readonly waiting = new Map<string, Array<() => void>>();
+
+  open(name: string): void {
+    this.opened.add(name);
+    for (const wake of this.waiting.get(name) ?? []) wake();
+    this.waiting.delete(name);
+  }
+
+  /** Resolves true once `name` is open, false when `signal` aborts or `timeoutMs` passes first. */
+  wait(name: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    if (this.opened.has(name)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (opened: boolean) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(opened);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(onAbort, timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const list = this.waiting.get(name) ?? [];
+      list.push(() => done(true));
+      this.waiting.set(name, list);
+    });
+  }
+}
+
+/** Registered with the others: a tool that answers when the test opens its gate. Not idempotent. */
+export function registerGatedTool(server: McpServer, log: ExecutionLog, gates: Gates): void {
+  server.registerTool(
+    'gated',
+    {
+      description: 'Answers when its gate is opened (ExampleServer.openGate); a tool error if it is not opened within timeoutMs.',
+      inputSchema: { gate: z.string(), timeoutMs: z.number().int().min(0).max(600_000).default(60_000), tag: z.string().optional() },
+      annotations: { idempotentHint: false },
+    },
+    async (args, extra): Promise<CallToolResult> => {
+      log.start('gated', callKey(extra, args), extra._meta?.traceparent);
+      const opened = await gates.wait(args.gate, args.timeoutMs, extra.signal);
+      log.complete();
+      if (!opened) return { isError: true, content: [{ type: 'text', text: `gate ${args.gate} was not opened` }] };
+      return { content: [{ type: 'text', text: `gate ${args.gate} opened` }] };
     },
   );
 }
