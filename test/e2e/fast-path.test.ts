@@ -121,7 +121,7 @@ describe('fast path', () => {
 });
 
 describe('NATS lost between the answer and its record', () => {
-  it('the call ends with the tool\'s real result once NATS is back: one result, never outcome_unknown', async () => {
+  it("the call ends with the tool's real result once NATS is back: one result, never outcome_unknown", async () => {
     // The window outlasts the outage, so the answer arrives on the fast path while NATS is down.
     h = await createHarness({ config: { submitter: { answerWindowMs: 20_000, dispatchTimeoutMs: 40_000 } } });
     const submitter = await h.start('submitter'); // no joiner: only the submitter can finish the call
