@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ServiceProcess } from '@mcpq/testkit';
+import { jsonRpcReply } from '../helpers/fault-proxy.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { connectHost } from './gateway-helpers.js';
 
@@ -21,12 +22,7 @@ beforeAll(async () => {
     match: 'tools/list',
     action: {
       kind: 'respond',
-      body: (rpc) =>
-        JSON.stringify({
-          jsonrpc: '2.0',
-          id: rpc.id,
-          result: { tools: [{ name: 'huge', description: 'd'.repeat(200_000), inputSchema: { type: 'object' } }] },
-        }),
+      body: jsonRpcReply({ result: { tools: [{ name: 'huge', description: 'd'.repeat(200_000), inputSchema: { type: 'object' } }] } }),
     },
   });
   let url: string;

@@ -31,6 +31,11 @@ export type FaultAction =
   /** Destroy the connection without answering (after the request reached the proxy). */
   | { kind: 'reset' };
 
+/** A `respond` body: a JSON-RPC answer to the intercepted request (its id) carrying this result or error. */
+export function jsonRpcReply(payload: { result: unknown } | { error: unknown }): (rpc: RpcInfo) => string {
+  return (rpc) => JSON.stringify({ jsonrpc: '2.0', id: rpc.id, ...payload });
+}
+
 export interface FaultRule {
   /** JSON-RPC method of the request body (POST), 'GET' for stream resumption, or '*' for every request. */
   match: string;
