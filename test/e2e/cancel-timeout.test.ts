@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { expectOneResult } from '../helpers/assertions.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -30,15 +31,7 @@ async function startLongCall(server: string, tool: string, options: { timeoutMs?
   return callId;
 }
 
-async function expectOneResult(callId: string, status: string, code: string) {
-  const result = await h.client.result(callId, { timeoutMs: 30_000 });
-  expect(result.status).toBe(status);
-  expect(result.error?.code).toBe(code);
-  // Give a straggler the chance to publish a second result, then count.
-  await new Promise((r) => setTimeout(r, 500));
-  expect((await h.storedEvents(callId)).results).toHaveLength(1);
-  return result;
-}
+const oneResult = (callId: string, status: string, code?: string) => expectOneResult(h, callId, status, code);
 
 describe.each(modes)('$mode mode', ({ mode, server, tool }) => {
   it('cancel of a running call: one cancelled result, and the MCP server saw the cancellation', async () => {
@@ -46,14 +39,14 @@ describe.each(modes)('$mode mode', ({ mode, server, tool }) => {
     await waitFor('the call is followed', async () => ['running', 'dispatching'].includes((await h.record(callId))?.status ?? ''));
     const reply = await h.client.cancel(callId, { reason: 'test' });
     expect(reply).toMatchObject({ callId, accepted: true, status: 'cancelled' });
-    const result = await expectOneResult(callId, 'cancelled', 'cancelled');
+    const result = await oneResult(callId, 'cancelled', 'cancelled');
     expect(result.mode).toBe(mode);
     await waitFor('the server stopped the tool', () => h.mcp[server]!.stats().cancelled.includes(callId), 10_000);
   });
 
   it('timeoutMs: the call ends timeout at its deadline and is cancelled upstream', async () => {
     const callId = await startLongCall(server, tool, { timeoutMs: 2_000 });
-    const result = await expectOneResult(callId, 'timeout', 'timeout');
+    const result = await oneResult(callId, 'timeout', 'timeout');
     expect(result.mode).toBe(mode);
     expect(Date.parse(result.finishedAt) - Date.parse(result.startedAt)).toBeLessThan(15_000);
     await waitFor('the server stopped the tool', () => h.mcp[server]!.stats().cancelled.includes(callId), 10_000);
@@ -76,7 +69,7 @@ describe('cancel in other states', () => {
     const reply = await h.client.cancel(callId);
     expect(reply).toMatchObject({ accepted: true, status: 'cancelled' });
     await h.start('submitter');
-    await expectOneResult(callId, 'cancelled', 'cancelled');
+    await oneResult(callId, 'cancelled', 'cancelled');
     // The submitter took the queued request and dropped it: the submit queue is empty and the tool never ran.
     await waitFor('submit queue drained', async () => (await (await h.jsm()).streams.info(h.names.streams.submit)).state.messages === 0);
     expect(h.mcp.resume!.stats().executions.slow?.[callId]).toBeUndefined();
@@ -91,7 +84,7 @@ describe('cancel in other states', () => {
     await h.start('joiner');
     const reply = await h.client.cancel(callId);
     expect(reply).toMatchObject({ accepted: true, status: 'cancelled' });
-    await expectOneResult(callId, 'cancelled', 'cancelled');
+    await oneResult(callId, 'cancelled', 'cancelled');
     await waitFor('the server stopped the tool', () => h.mcp.resume!.stats().cancelled.includes(callId), 10_000);
     // The join left the queue too: the joiner found the call ended and acknowledged it.
     await waitFor('join queue drained', async () => (await (await h.jsm()).streams.info(h.names.streams.join)).state.messages === 0);
@@ -103,7 +96,7 @@ describe('cancel in other states', () => {
     const { callId } = await h.client.submit('resume', 'slow', { durationMs: 1_000, steps: 1 }, { timeoutMs: 300 });
     await new Promise((r) => setTimeout(r, 600));
     await h.start('submitter');
-    await expectOneResult(callId, 'timeout', 'timeout');
+    await oneResult(callId, 'timeout', 'timeout');
     expect(h.mcp.resume!.stats().executions.slow?.[callId]).toBeUndefined();
   });
 });

@@ -25,6 +25,7 @@ import {
   type TaskView,
 } from '@mcpq/shared';
 import { waitFor } from '../helpers/harness.js';
+import { rejectionOf } from '../helpers/assertions.js';
 
 let modern: Server2026;
 let dual: Server2026;
@@ -49,14 +50,7 @@ function call(tool: string, args: Record<string, unknown>) {
 }
 
 /** Reasons a promise rejected with, as an McpqError. */
-async function failure(p: Promise<unknown>): Promise<McpqError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(McpqError);
-  return err as McpqError;
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, McpqError);
 
 /** tools/call whose Mcp-Param-Region header says something else than the body (-32020). */
 function headerMismatch(url: string) {

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRY } from '@mcpq/testkit';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { expectOneResult } from '../helpers/assertions.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -34,15 +35,7 @@ afterAll(async () => {
 const text = (r: Record<string, unknown> | undefined) => (r?.content as Array<{ text?: string }> | undefined)?.[0]?.text;
 const stats = (alias: string) => h.mcp2026[alias]!.stats();
 
-async function expectOneResult(callId: string, status: string, code?: string) {
-  const result = await h.client.result(callId, { timeoutMs: 30_000 });
-  expect(result.status).toBe(status);
-  expect(result.error?.code).toBe(code);
-  // Give a straggler the chance to publish a second result, then count.
-  await new Promise((r) => setTimeout(r, 500));
-  expect((await h.storedEvents(callId)).results).toHaveLength(1);
-  return result;
-}
+const oneResult = (callId: string, status: string, code?: string) => expectOneResult(h, callId, status, code);
 
 async function runningJoiner() {
   return h.services.find((s) => s.kind === 'joiner' && s.running)!;
@@ -65,7 +58,7 @@ describe.each(['modern', 'dual'] as const)('%s server (mcpq speaks 2026-07-28 wi
 
   it('a tool the server makes a task: the joiner records the task id, parks, and takes the result from tasks/get', async () => {
     const { callId } = await h.client.submit(alias, 'task_slow', { durationMs: 800 });
-    const result = await expectOneResult(callId, 'completed');
+    const result = await oneResult(callId, 'completed');
     expect(text(result.result)).toBe(`task ${callId} done`);
     const rec = await h.record(callId);
     expect(rec).toMatchObject({ mode: 'task', protocol: '2026-07-28', taskTtlMs: 60_000 });
@@ -83,14 +76,14 @@ describe('task mode (tasks extension)', () => {
     first.kill('SIGKILL');
     await first.exited;
     await h.start('joiner');
-    const result = await expectOneResult(callId, 'completed');
+    const result = await oneResult(callId, 'completed');
     expect(text(result.result)).toBe(`task ${callId} done`);
     expect(stats('modern').executions.task_slow?.[callId]).toBe(1);
   });
 
   it('a failed task ends failed with the server error', async () => {
     const { callId } = await h.client.submit('modern', 'task_slow', { durationMs: 100, fail: true });
-    const result = await expectOneResult(callId, 'failed', 'upstream_error');
+    const result = await oneResult(callId, 'failed', 'upstream_error');
     expect(result.error?.message).toContain('failed on request');
   });
 
@@ -98,14 +91,14 @@ describe('task mode (tasks extension)', () => {
     const { callId } = await h.client.submit('modern', 'task_slow', { durationMs: 20_000 });
     const taskId = await waitFor('the task recorded', async () => (await h.record(callId))?.taskId);
     expect(await h.client.cancel(callId, { reason: 'test' })).toMatchObject({ accepted: true, status: 'cancelled' });
-    await expectOneResult(callId, 'cancelled', 'cancelled');
+    await oneResult(callId, 'cancelled', 'cancelled');
     await waitFor('the server saw tasks/cancel', () => stats('modern').tasksCancelled.includes(taskId), 10_000);
   });
 
   it('timeoutMs: the task ends timeout at its deadline and the server got tasks/cancel', async () => {
     const { callId } = await h.client.submit('modern', 'task_slow', { durationMs: 20_000 }, { timeoutMs: 2_000 });
     const taskId = await waitFor('the task recorded', async () => (await h.record(callId))?.taskId);
-    await expectOneResult(callId, 'timeout', 'timeout');
+    await oneResult(callId, 'timeout', 'timeout');
     await waitFor('the server saw tasks/cancel', () => stats('modern').tasksCancelled.includes(taskId), 10_000);
   });
 
@@ -136,14 +129,14 @@ describe('hold mode (no tasks)', () => {
   it('cancel of a held call: one cancelled result, and the server saw its stream close', async () => {
     const callId = await heldCall();
     expect(await h.client.cancel(callId)).toMatchObject({ accepted: true, status: 'cancelled' });
-    const result = await expectOneResult(callId, 'cancelled', 'cancelled');
+    const result = await oneResult(callId, 'cancelled', 'cancelled');
     expect(result.mode).toBe('hold');
     await waitFor('the server cancelled the tool', () => stats('modernHold').streamCancelled.includes(callId), 10_000);
   });
 
   it('timeoutMs: a held call ends timeout at its deadline, and the server saw its stream close', async () => {
     const callId = await heldCall({ timeoutMs: 2_000 });
-    await expectOneResult(callId, 'timeout', 'timeout');
+    await oneResult(callId, 'timeout', 'timeout');
     await waitFor('the server cancelled the tool', () => stats('modernHold').streamCancelled.includes(callId), 10_000);
   });
 
@@ -153,7 +146,7 @@ describe('hold mode (no tasks)', () => {
     first.kill('SIGKILL');
     await first.exited;
     await h.start('joiner');
-    const result = await expectOneResult(callId, 'failed', 'outcome_unknown');
+    const result = await oneResult(callId, 'failed', 'outcome_unknown');
     expect(result.error?.message).toContain('2026-07-28');
     expect(stats('modernHold').executions.slow?.[callId]).toBe(1);
     await waitFor('the server cancelled the tool', () => stats('modernHold').streamCancelled.includes(callId), 10_000);
@@ -161,7 +154,7 @@ describe('hold mode (no tasks)', () => {
 
   it('a tool answering input_required ends client_capability_required (SDK 2.4 refuses to ask a client that declared nothing)', async () => {
     const { callId } = await h.client.submit('modernHold', 'confirm', { action: 'deploy' });
-    await expectOneResult(callId, 'failed', 'client_capability_required');
+    await oneResult(callId, 'failed', 'client_capability_required');
     expect(stats('modernHold').executions.confirm).toBeUndefined();
   });
 });
@@ -181,10 +174,10 @@ describe('calls that must not run twice, or cannot run', () => {
 
   it('resume mode forced on a 2026-07-28 server is mode_unsupported at dispatch; an unknown tool is unknown_tool', async () => {
     const forced = await h.client.submit('modernResume', 'echo', { text: 'x' });
-    const r = await expectOneResult(forced.callId, 'failed', 'mode_unsupported');
+    const r = await oneResult(forced.callId, 'failed', 'mode_unsupported');
     expect(r.error?.message).toMatch(/no stream resumption/);
     const unknown = await h.client.submit('modern', 'no_such_tool', {});
-    await expectOneResult(unknown.callId, 'failed', 'unknown_tool');
+    await oneResult(unknown.callId, 'failed', 'unknown_tool');
   });
 });
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, CreateTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
+import { rejectionOf } from '../helpers/assertions.js';
 import { connectHost } from './gateway-helpers.js';
 
 const TOKENS = { TOKEN_A: 'token-of-tenant-a', TOKEN_B: 'token-of-tenant-b', TOKEN_RO: 'read-only-token-of-a' };
@@ -45,14 +46,7 @@ async function host(token: string): Promise<Client> {
   return c;
 }
 
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(McpError);
-  return err as McpError;
-}
+const rpcError = (p: Promise<unknown>) => rejectionOf(p, McpError);
 
 const initialize = {
   jsonrpc: '2.0',

@@ -10,6 +10,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ServerCatalog } from '@mcpq/shared';
 import { ENTRY, freePort, ServiceProcess } from '@mcpq/testkit';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { rejectionOf } from '../helpers/assertions.js';
 import { connectHost, firstText } from './gateway-helpers.js';
 
 let h: Harness;
@@ -28,14 +29,7 @@ afterAll(async () => {
   await h.close();
 });
 
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(McpError);
-  return err as McpError;
-}
+const rpcError = (p: Promise<unknown>) => rejectionOf(p, McpError);
 
 describe('gateway: tools and synchronous calls', () => {
   it('tools/list names every tool of every server <alias>__<tool>, with its schema and annotations, callable as a task', async () => {
