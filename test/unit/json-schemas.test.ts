@@ -8,18 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import {
-  CallRecordSchema,
-  CallRequestSchema,
-  CancelReplySchema,
-  CancelRequestSchema,
-  DeadLetterSchema,
-  JoinMessageSchema,
-  ProgressEventSchema,
-  ResultEventSchema,
-  StatusEventSchema,
-  wireJsonSchemas,
-} from '@mcpq/shared';
+import { CallRecordSchema, CallRequestSchema, WIRE_MESSAGES, wireJsonSchemas } from '@mcpq/shared';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = `${root}schemas/v1/`;
@@ -67,22 +56,53 @@ describe('compatibility rule', () => {
     expect(partly.error!.issues[0]!.message).toMatch(/"region"/);
   });
 
-  it('every other message is read with fields a newer mcpq added', () => {
-    const newer = { addedInAFutureVersion: { any: 'thing' } };
-    const messages: Array<[string, { safeParse: (v: unknown) => { success: boolean } }, unknown]> = [
-      ['StatusEvent', StatusEventSchema, { callId: 'c1', status: 'running', at }],
-      ['ProgressEvent', ProgressEventSchema, { callId: 'c1', seq: 1, progress: 1, at }],
-      ['ResultEvent', ResultEventSchema, { callId: 'c1', status: 'completed', attempts: 1, startedAt: at, finishedAt: at }],
-      ['CancelRequest', CancelRequestSchema, {}],
-      ['CancelReply', CancelReplySchema, { callId: 'c1', accepted: true, status: 'cancelled' }],
-      ['DeadLetter', DeadLetterSchema, { reason: 'submit', code: 'invalid_request', message: 'm', subject: 's', deliveries: 1, at }],
-      // A newer submitter hands a request with a newer field to an older joiner (rolling upgrade).
-      ['JoinMessage', JoinMessageSchema, { callId: 'c1', server: 'demo', mode: 'hold', request: { callId: 'c1', tool: 't', ...newer } }],
-    ];
-    for (const [name, schema, value] of messages) {
-      expect(schema.safeParse({ ...(value as object), ...newer }).success, name).toBe(true);
-    }
+  // One valid message of each kind in WIRE_MESSAGES, the contract's one list: a message added to it without a sample here fails.
+  const samples: Record<string, object> = {
+    'call-request': { callId: 'c1', tool: 't', arguments: { a: 1 } },
+    'status-event': { callId: 'c1', status: 'running', at },
+    'progress-event': { callId: 'c1', seq: 1, progress: 1, at },
+    'result-event': { callId: 'c1', status: 'completed', attempts: 1, startedAt: at, finishedAt: at },
+    'cancel-request': {},
+    'cancel-reply': { callId: 'c1', accepted: true, status: 'cancelled' },
+    'dead-letter': { reason: 'submit', code: 'invalid_request', message: 'm', subject: 's', deliveries: 1, at },
+    'call-record': {
+      v: 1,
+      callId: 'c1',
+      server: 'demo',
+      tool: 't',
+      status: 'running',
+      idempotent: false,
+      progressSeq: 0,
+      attempts: 1,
+      createdAt: at,
+      updatedAt: at,
+    },
+    // A newer submitter hands a request with a newer field to an older joiner (rolling upgrade).
+    'join-message': { callId: 'c1', server: 'demo', mode: 'hold', request: { callId: 'c1', tool: 't', addedInAFutureVersion: 1 } },
+    'joiner-report': { id: 'host-1-abc', held: 2, parked: 1, at },
+  };
+  const newer = { addedInAFutureVersion: { any: 'thing' } };
+
+  it('there is a sample of every message of the contract, and no other', () => {
+    expect(Object.keys(samples).sort()).toEqual(WIRE_MESSAGES.map((m) => m.name).sort());
   });
+
+  it.each(WIRE_MESSAGES.map((m) => [m.title, m] as const))('%s: its sample is valid, for zod and for its JSON Schema', (_, m) => {
+    const validate = new Ajv2020({ strict: false }).compile(wireJsonSchemas()[`${m.name}.json`]!);
+    expect(m.schema.safeParse(samples[m.name]).error).toBeUndefined();
+    expect(validate(samples[m.name]), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it.each(WIRE_MESSAGES.filter((m) => m.name !== 'call-request').map((m) => [m.title, m] as const))(
+    '%s is read with fields a newer mcpq added, and they are ignored or kept',
+    (_, m) => {
+      const read = m.schema.safeParse({ ...samples[m.name], ...newer });
+      expect(read.error).toBeUndefined();
+      // What the reader keeps of the known fields does not change.
+      expect(read.data).toMatchObject(m.schema.parse(samples[m.name]) as object);
+      expect(new Ajv2020({ strict: false }).compile(wireJsonSchemas()[`${m.name}.json`]!)({ ...samples[m.name], ...newer })).toBe(true);
+    },
+  );
 
   it('a call record keeps fields it does not know, so an older process rewriting it loses nothing', () => {
     const record = {

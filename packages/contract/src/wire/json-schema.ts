@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { CallRecordSchema } from '../record.js';
+import { JoinerReportSchema } from './joiner-report.js';
 import {
   CallRequestSchema,
   CancelReplySchema,
@@ -22,8 +23,17 @@ const BASE_ID = 'urn:mcpq:schemas:v1:';
 const READERS_IGNORE =
   'Readers ignore fields they do not know (docs/protocol.md, compatibility): later v1 versions may add optional fields.';
 
-/** One entry per message: file name (without .json), schema, title, where it travels. */
-const MESSAGES: Array<{ name: string; schema: z.ZodType; title: string; description: string }> = [
+export interface WireMessage {
+  /** File name in schemas/v1 (without .json). */
+  name: string;
+  schema: z.ZodType;
+  title: string;
+  /** Where it travels. */
+  description: string;
+}
+
+/** The one list of the wire contract's messages: one JSON Schema each, and what the contract tests go through. */
+export const WIRE_MESSAGES: readonly WireMessage[] = [
   {
     name: 'call-request',
     schema: CallRequestSchema,
@@ -74,12 +84,18 @@ const MESSAGES: Array<{ name: string; schema: z.ZodType; title: string; descript
     title: 'JoinMessage',
     description: `Internal: the submitter's hand-off to joiners on <prefix>.join.<server>. ${READERS_IGNORE}`,
   },
+  {
+    name: 'joiner-report',
+    schema: JoinerReportSchema,
+    title: 'JoinerReport',
+    description: `Internal: each joiner's reply to a request on <prefix>.ctl.joiners (the console asks what joiners hold). ${READERS_IGNORE}`,
+  },
 ];
 
 /** File name (e.g. `call-request.json`) -> JSON Schema document. */
 export function wireJsonSchemas(): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
-  for (const m of MESSAGES) {
+  for (const m of WIRE_MESSAGES) {
     // `input`: what a reader accepts. Objects then allow additional properties, which is the rule.
     const generated = z.toJSONSchema(m.schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
     const { $schema, ...rest } = generated;
