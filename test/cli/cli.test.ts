@@ -61,30 +61,38 @@ function mcpq(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): 
 }
 
 describe('mcpq command', () => {
-  let callId = '';
-
   it('call --wait prints JSON lines (stdout is not a terminal): submitted, progress in order, the result last; exit 0', async () => {
     const run = await mcpq(['call', 'demo', 'slow', '--args', '{"durationMs":1000,"steps":4}', '--arg', 'label=cli', '--wait']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.lines[0]).toMatchObject({ type: 'submitted' });
-    callId = run.lines[0]!.callId as string;
+    const callId = run.lines[0]!.callId as string;
     const progress = run.lines.filter((l) => l.type === 'progress');
     expect(progress.map((p) => p.seq)).toEqual([1, 2, 3, 4]);
     expect(run.lines.at(-1)).toMatchObject({ type: 'result', status: 'completed', callId });
   });
 
-  it('status shows the finished call from its record', async () => {
-    const run = await mcpq(['status', callId, '--json']);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.lines[0]).toMatchObject({ callId, status: 'completed', server: 'demo', tool: 'slow', mode: 'resume', progressSeq: 4 });
-  });
+  // A call of their own, not the one `call --wait` made above: when that test failed (under load, once),
+  // these ran with no call id and exited 1 on usage, which looked like a failure of status and watch.
+  describe('on a finished call', () => {
+    let callId = '';
+    beforeAll(async () => {
+      ({ callId } = await h.client.submit('demo', 'slow', { durationMs: 1_000, steps: 4, label: 'cli' }));
+      expect((await h.client.result(callId, { timeoutMs: 60_000 })).status).toBe('completed');
+    });
 
-  it('watch replays a finished call from the start', async () => {
-    const run = await mcpq(['watch', callId]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.lines.filter((l) => l.type === 'progress')).toHaveLength(4);
-    expect(run.lines.at(-1)).toMatchObject({ type: 'result', status: 'completed' });
+    it('status shows the finished call from its record', async () => {
+      const run = await mcpq(['status', callId, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.lines[0]).toMatchObject({ callId, status: 'completed', server: 'demo', tool: 'slow', mode: 'resume', progressSeq: 4 });
+    });
+
+    it('watch replays a finished call from the start', async () => {
+      const run = await mcpq(['watch', callId]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.lines.filter((l) => l.type === 'progress')).toHaveLength(4);
+      expect(run.lines.at(-1)).toMatchObject({ type: 'result', status: 'completed' });
+    });
   });
 
   it('a tool error exits 2, an unknown tool (failed) exits 3', async () => {
