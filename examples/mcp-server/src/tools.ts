@@ -178,16 +178,19 @@ export class Gates {
   wait(name: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
     if (this.opened.has(name)) return Promise.resolve(true);
     return new Promise((resolve) => {
+      const list = this.waiting.get(name) ?? [];
+      const wake = () => done(true);
       const done = (opened: boolean) => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
+        // A call that gave up leaves no waker behind.
+        if (!opened) list.splice(list.indexOf(wake), 1);
         resolve(opened);
       };
       const onAbort = () => done(false);
       const timer = setTimeout(onAbort, timeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
-      const list = this.waiting.get(name) ?? [];
-      list.push(() => done(true));
+      list.push(wake);
       this.waiting.set(name, list);
     });
   }
