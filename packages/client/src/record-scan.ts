@@ -156,13 +156,15 @@ async function readRange(
     opt_start_seq: from,
   });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // The pull ends at its count, at `expires` (nothing more to read: an expired pull is the server's
-  // answer, so a pass that got nothing is at the end), or when the loop stops it.
+  // The pull ends at its count, at `expires` (the server's answer when nothing is there to read), or
+  // when the loop stops it.
   const messages = await consumer.fetch({ max_messages: Math.min(options.scanLimit, to - from + 1), expires: timeoutMs });
   let scanned = 0;
   let last = from - 1;
   let done = false;
-  const timer = setTimeout(() => messages.stop(), timeoutMs + 1_000);
+  // Past `expires` the server has ended the pull; if it has not, NATS is failing (or refusing the pull).
+  let cut = false;
+  const timer = setTimeout(() => ((cut = true), messages.stop()), timeoutMs + 1_000);
   try {
     for await (const m of messages) {
       const seq = m.info.streamSequence;
@@ -190,10 +192,13 @@ async function readRange(
       }
       if (!more || scanned >= options.scanLimit) break;
     }
-    if (scanned === 0) done = true;
   } finally {
     clearTimeout(timer);
     messages.stop();
   }
+  if (cut && scanned === 0)
+    throw new McpqError(ErrorCode.nats_error, `the call records were not read within ${timeoutMs} ms (is NATS reachable, may this user pull from ${stream.name}?)`);
+  // The server ended the pull with nothing to give: nothing at or after `from`.
+  if (scanned === 0) done = true;
   return done ? { scanned } : { scanned, next: last + 1 };
 }
