@@ -119,7 +119,9 @@ describe('the bounded scan of the call records', () => {
       ['oldest', 'r999999999'],
     ];
     for (const [order, cursor] of cases) {
-      const err = await scanRecords({ js: h.js, kv }, { order, cursor, scanLimit: SCAN_LIMIT, pageSize: PAGE_SIZE }).catch((e: unknown) => e);
+      const err = await scanRecords({ js: h.js, kv }, { order, cursor, scanLimit: SCAN_LIMIT, pageSize: PAGE_SIZE }).catch(
+        (e: unknown) => e,
+      );
       expect(isMcpqError(err, ErrorCode.invalid_request), `${order} ${cursor}: ${String(err)}`).toBe(true);
       expect((err as Error).message).toContain('invalid cursor');
     }

@@ -381,15 +381,21 @@ export class McpqClient {
    */
   async list(options: ListOptions = {}): Promise<CallPage> {
     const { status, server, tool } = options;
-    const page = await scanRecords({ js: this.js, kv: await this.bucket() }, {
-      order: options.order ?? 'newest',
-      pageSize: options.limit ?? LIST_DEFAULTS.callsPageSize,
-      scanLimit: options.scanLimit ?? LIST_DEFAULTS.callsScanLimit,
-      cursor: options.cursor,
-      ...(status || server || tool
-        ? { match: (r: CallRecord) => (!status || publicStatus(r) === status) && (!server || r.server === server) && (!tool || r.tool === tool) }
-        : {}),
-    });
+    const page = await scanRecords(
+      { js: this.js, kv: await this.bucket() },
+      {
+        order: options.order ?? 'newest',
+        pageSize: options.limit ?? LIST_DEFAULTS.callsPageSize,
+        scanLimit: options.scanLimit ?? LIST_DEFAULTS.callsScanLimit,
+        cursor: options.cursor,
+        ...(status || server || tool
+          ? {
+              match: (r: CallRecord) =>
+                (!status || publicStatus(r) === status) && (!server || r.server === server) && (!tool || r.tool === tool),
+            }
+          : {}),
+      },
+    );
     const calls = page.records.map((r) => toCallInfo(r.record));
     return page.nextCursor === undefined ? { calls, scanned: page.scanned } : { calls, nextCursor: page.nextCursor, scanned: page.scanned };
   }

@@ -197,7 +197,10 @@ async function readRange(
     messages.stop();
   }
   if (cut && scanned === 0)
-    throw new McpqError(ErrorCode.nats_error, `the call records were not read within ${timeoutMs} ms (is NATS reachable, may this user pull from ${stream.name}?)`);
+    throw new McpqError(
+      ErrorCode.nats_error,
+      `the call records were not read within ${timeoutMs} ms (is NATS reachable, may this user pull from ${stream.name}?)`,
+    );
   // The server ended the pull with nothing to give: nothing at or after `from`.
   if (scanned === 0) done = true;
   return done ? { scanned } : { scanned, next: last + 1 };

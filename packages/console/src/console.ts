@@ -275,23 +275,29 @@ class ConsoleApp {
       throw new McpqError(ErrorCode.invalid_request, `status must be one of ${CallStatusSchema.options.join(', ')}`);
     const limitText = query.get('limit');
     // A page size is bounded as ui.callsPageSize is: the schema says how.
-    const limit = limitText === null ? { success: true as const, data: this.d.config.ui.callsPageSize } : UiConfigSchema.shape.callsPageSize.safeParse(Number(limitText));
+    const limit =
+      limitText === null
+        ? { success: true as const, data: this.d.config.ui.callsPageSize }
+        : UiConfigSchema.shape.callsPageSize.safeParse(Number(limitText));
     if (!limit.success) throw new McpqError(ErrorCode.invalid_request, `limit: ${limit.error.issues[0]?.message ?? 'not a page size'}`);
     const server = query.get('server') || undefined;
     const tool = query.get('tool') || undefined;
     const q = query.get('q') || undefined;
-    const page = await scanRecords({ js: jetstream(this.d.nc), kv: this.d.records }, {
-      order: 'newest',
-      cursor: query.get('cursor') ?? undefined,
-      pageSize: limit.data,
-      scanLimit: this.d.config.ui.callsScanLimit,
-      match: (r) =>
-        mayAccessCall(who.principal, r.callId) &&
-        (!status || publicStatus(r) === status) &&
-        (!server || r.server === server) &&
-        (!tool || r.tool === tool) &&
-        (!q || r.callId.includes(q)),
-    });
+    const page = await scanRecords(
+      { js: jetstream(this.d.nc), kv: this.d.records },
+      {
+        order: 'newest',
+        cursor: query.get('cursor') ?? undefined,
+        pageSize: limit.data,
+        scanLimit: this.d.config.ui.callsScanLimit,
+        match: (r) =>
+          mayAccessCall(who.principal, r.callId) &&
+          (!status || publicStatus(r) === status) &&
+          (!server || r.server === server) &&
+          (!tool || r.tool === tool) &&
+          (!q || r.callId.includes(q)),
+      },
+    );
     const calls = page.records.map(({ record }) => toCallView(record, this.d.feed.get(record.callId)?.progress));
     return { calls, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}), scanned: page.scanned };
   }
