@@ -150,8 +150,9 @@ async function readRange(
   keep: (r: ScannedRecord) => boolean,
 ): Promise<{ scanned: number; next?: number }> {
   if (from > to) return { scanned: 0 };
+  // No subject filter: the bucket's stream holds its keys only, and an unfiltered consumer costs
+  // nats-server nothing to count what is pending (a filtered one scans the stream from `from`).
   const consumer = await source.js.consumers.get(stream.name, {
-    filter_subjects: `${stream.keyPrefix}>`,
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: from,
   });
