@@ -11,8 +11,22 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { Kvm, KvWatchInclude, type KvWatchEntry } from '@nats-io/kv';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { scanRecords } from '@mcpq/client';
-import { ErrorCode, McpqError, parseRecord, ProgressEventSchema, type CallRecord, type Logger, type Names } from '@mcpq/shared';
+import {
+  ErrorCode,
+  isMcpqError,
+  isNatsError,
+  McpqError,
+  parseRecord,
+  ProgressEventSchema,
+  retryWhileNatsFails,
+  type CallRecord,
+  type Logger,
+  type Names,
+} from '@mcpq/shared';
 import { progressOf, toCallView, type CallView, type ProgressView } from './call-view.js';
+
+/** How long the initial read is retried while NATS fails, and how long a page waits for it. */
+const READY_WAIT_MS = 30_000;
 
 export type FeedChange = { type: 'call'; call: CallView } | { type: 'removed'; callId: string };
 type Listener = (change: FeedChange) => void;
@@ -69,23 +83,33 @@ export class CallsFeed {
         else this.onEntry(entry);
       }
     })().catch((err: unknown) => this.options.logger.error({ err: String(err) }, 'console: calls watch ended'));
-    void scanRecords({ js: jetstream(nc), kv }, { order: 'newest', pageSize: this.options.scanLimit, scanLimit: this.options.scanLimit })
-      .then((page) => {
+    const source = { js: jetstream(nc), kv };
+    const limits = { pageSize: this.options.scanLimit, scanLimit: this.options.scanLimit };
+    // Retried while NATS fails, as long as a page waits for it (whenReady): a console started during a
+    // NATS hiccup comes up once NATS answers.
+    void (async () => {
+      let failure: unknown;
+      try {
+        const page = await retryWhileNatsFails(() => scanRecords(source, { order: 'newest', ...limits }), {
+          until: Date.now() + READY_WAIT_MS,
+          retryable: (err) => isNatsError(err) || isMcpqError(err, ErrorCode.nats_error),
+        });
         for (const { record } of page.records) this.onRecord(record);
         this.olderCursor = page.nextCursor;
-        for (const entry of early!) this.onEntry(entry);
-        early = undefined;
-        this.readyResolve();
-        void this.loadTotals();
-      })
-      .catch((err: unknown) => {
-        this.options.logger.error({ err: String(err) }, 'console: the initial read of the calls failed');
-        this.readyReject(err);
-      });
+      } catch (err) {
+        failure = err;
+        this.options.logger.error({ err: String(err) }, 'console: the initial read of the calls failed; the list shows new writes only');
+      }
+      for (const entry of early!) this.onEntry(entry);
+      early = undefined;
+      if (failure !== undefined) return this.readyReject(failure);
+      this.readyResolve();
+      void this.loadTotals();
+    })();
   }
 
   /** Waits for the initial load, at most `ms` (a bucket NATS cannot read must not hang the page). */
-  async whenReady(ms = 30_000): Promise<void> {
+  async whenReady(ms = READY_WAIT_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new McpqError(ErrorCode.nats_error, `the calls bucket was not read within ${ms} ms`)), ms);
