@@ -173,25 +173,34 @@ function get(path: string): Promise<Answer> {
   });
 }
 
-/** The first event of the live list's stream (its snapshot), read within 30 s. */
-function firstSnapshot(): Promise<{ calls: Array<{ callId: string }>; nextCursor?: string }> {
+/** Reads the live list's stream until `done` says what it waited for, within 30 s. */
+function readStream<T>(done: (text: string) => T | undefined, onOpen?: () => void): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(new URL('/api/calls/stream', console_.url), (res) => {
       let text = '';
       res.setEncoding('utf8');
+      onOpen?.();
       res.on('data', (c: string) => {
         text += c;
-        const m = /event: snapshot\ndata: (.*)\n\n/.exec(text);
-        if (m) {
+        const found = done(text);
+        if (found !== undefined) {
           clearTimeout(timer);
           req.destroy();
-          resolve(JSON.parse(m[1]!));
+          resolve(found);
         }
       });
     });
-    const timer = setTimeout(() => (req.destroy(), reject(new Error('no snapshot within 30 s'))), 30_000);
+    const timer = setTimeout(() => (req.destroy(), reject(new Error('the stream did not say it within 30 s'))), 30_000);
     req.on('error', (err) => (clearTimeout(timer), reject(err)));
     req.end();
+  });
+}
+
+/** The first event of the live list's stream: its snapshot. */
+function firstSnapshot(): Promise<{ calls: Array<{ callId: string }>; nextCursor?: string }> {
+  return readStream((text) => {
+    const m = /event: snapshot\ndata: (.*)\n\n/.exec(text);
+    return m ? JSON.parse(m[1]!) : undefined;
   });
 }
 
@@ -214,6 +223,16 @@ describe('the console', () => {
     expect(cursor).toBeUndefined();
     expect(seen).toHaveLength(RECORDS);
     expect(new Set(seen)).toEqual(new Set(ids));
+  });
+
+  it('after its bounded start the live list follows new writes (a record written now is pushed to the page)', async () => {
+    const late = { ...record(RECORDS), callId: 'rec-late' };
+    const seen = await readStream(
+      (text) => (/event: call\ndata: .*"callId":"rec-late"/.test(text) ? true : undefined),
+      () => void kv.put(late.callId, JSON.stringify(late)),
+    );
+    expect(seen).toBe(true);
+    await kv.delete(late.callId); // the other tests count exactly the records written in beforeAll
   });
 
   it('/api/calls: a page of ui.callsPageSize, filters within the bound, and bad input refused with 400', async () => {
