@@ -125,6 +125,41 @@ describe('mcpq command', () => {
     expect(run.lines.at(-1)).toMatchObject({ type: 'result', status: 'cancelled' });
   });
 
+  it('ls pages: --limit caps the page, stderr names the --cursor of the next one, following it lists each call once', async () => {
+    // The earlier tests left calls in the bucket; two more make at least three.
+    for (const text of ['ls-a', 'ls-b']) expect((await mcpq(['call', 'demo', 'echo', '--arg', `text=${text}`, '--wait'])).code).toBe(0);
+    const all = await mcpq(['ls', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stderr).toBe('');
+    const every = all.lines.map((l) => l.callId);
+    expect(every.length).toBeGreaterThanOrEqual(3);
+    const seen: unknown[] = [];
+    let cursor: string | undefined;
+    // A page reads 10 records at most: the walk ends within a page per 2 calls plus one per 10 writes of the bucket.
+    for (let i = 0; i < 50; i++) {
+      const page = await mcpq(['ls', '--json', '--limit', '2', '--scan-limit', '10', ...(cursor ? ['--cursor', cursor] : [])]);
+      expect(page.code, page.stderr).toBe(0);
+      expect(page.lines.length).toBeLessThanOrEqual(2);
+      seen.push(...page.lines.map((l) => l.callId));
+      cursor = /mcpq ls --cursor (\S+)/.exec(page.stderr)?.[1];
+      if (!cursor) break;
+      expect(page.stderr).toMatch(/records read for this page, at most 10/);
+    }
+    expect(cursor).toBeUndefined();
+    expect(seen).toEqual(every);
+  });
+
+  it('ls refuses a cursor it did not hand out, and a page size out of bounds', async () => {
+    for (const cursor of ['nonsense', 'r5', 'n999999999']) {
+      const run = await mcpq(['ls', '--cursor', cursor]);
+      expect(run.code, cursor).toBe(1);
+      expect(run.stderr, cursor).toMatch(/\[invalid_request\] invalid cursor/);
+    }
+    const big = await mcpq(['ls', '--limit', '100000']);
+    expect(big.code).toBe(1);
+    expect(big.stderr).toMatch(/--limit must be a whole number from 1 to 1000/);
+  });
+
   it('call --wait --timeout exits 5 when the call passes its deadline', async () => {
     const run = await mcpq(['call', 'demo', 'slow', '--args', '{"durationMs":30000,"steps":30}', '--timeout', '1s', '--wait']);
     expect(run.code).toBe(5);

@@ -194,6 +194,41 @@ describe.skipIf(!hasChromium)('web console in a browser', () => {
     await p.close();
   });
 
+  it('the live list starts from a bounded read; "older calls" loads the rest a page at a time, each call once', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { callId } = await h.client.submit('demo', 'echo', { text: `older-${i}` });
+      await h.client.result(callId, { timeoutMs: 30_000 });
+    }
+    // A console that reads 2 records at start and per page: the bucket holds more than that by now.
+    const small = await startConsole({
+      config: loadConfig({ config: { ...h.config, ui: { ...h.config.ui, callsScanLimit: 2, callsPageSize: 2 } }, env: process.env }),
+      port: 0,
+    });
+    const p = await page();
+    try {
+      await p.goto(small.url);
+      await p.waitForSelector('#older-calls', WAIT); // visible: the initial read did not reach the oldest record
+      const shown = () => p.$$eval('#calls tbody tr[data-call-id]', (rows) => rows.map((r) => r.getAttribute('data-call-id')));
+      expect((await shown()).length).toBeLessThanOrEqual(2);
+      // Each click is one bounded request; the bucket's few dozen writes end within 500.
+      for (let i = 0; i < 500 && (await p.isVisible('#older-calls')); i++) {
+        await p.click('#older-calls');
+        // disabled from the click until its page is in (and then hidden when it was the last)
+        await p.waitForSelector('#older-calls:not([disabled])', { state: 'attached', ...WAIT });
+      }
+      expect(await p.isVisible('#older-calls')).toBe(false);
+      expect(await p.textContent('#older-message')).toMatch(/no older calls/);
+      const all = await h.client.list({ limit: 1_000, scanLimit: 100_000 });
+      expect(all.nextCursor).toBeUndefined();
+      const ids = await shown();
+      expect(ids).toHaveLength(new Set(ids).size);
+      expect(new Set(ids)).toEqual(new Set(all.calls.map((c) => c.callId)));
+    } finally {
+      await p.close();
+      await small.close();
+    }
+  });
+
   it('docs/console.png: the calls list with calls in several states', async () => {
     await h.client.submit('demo', 'slow', { durationMs: 120_000, steps: 100, label: 'long' });
     const failing = await h.client.submit('demo', 'no_such_tool', {});

@@ -16,7 +16,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import { headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/nats-core';
 import {
   CALL_ID_PATTERN,
@@ -32,12 +32,12 @@ import {
   isNatsError,
   retryWhileNatsFails,
   names,
-  parseRecord,
   ProgressEventSchema,
   publicStatus,
   ResultEventSchema,
   StatusEventSchema,
   TerminalStatusSchema,
+  UiConfigSchema,
   type CallRecord,
   type CallRequest,
   type CallStatus,
@@ -50,6 +50,7 @@ import {
   type StatusEvent,
 } from '@mcpq/contract';
 import { WakeUps } from './wake-ups.js';
+import { scanRecords, type ScanOrder } from './record-scan.js';
 import { endSubmitSpan, startSubmitSpan } from './submit-span.js';
 
 export interface McpqClientOptions {
@@ -119,6 +120,33 @@ export interface CallInfo {
   deadline?: string | undefined;
   error?: { code: string; message: string } | undefined;
 }
+
+/** Which calls list() returns, and how much one request reads. */
+export interface ListOptions {
+  status?: CallStatus | undefined;
+  server?: string | undefined;
+  tool?: string | undefined;
+  /** Calls in the page, at most (default `ui.callsPageSize`). */
+  limit?: number | undefined;
+  /** Records read at most, matching or not (default `ui.callsScanLimit`). */
+  scanLimit?: number | undefined;
+  /** The `nextCursor` of the previous page (same order). */
+  cursor?: string | undefined;
+  /** `newest` (default) or `oldest` first, by last update. */
+  order?: ScanOrder | undefined;
+}
+
+/** One page of list(). */
+export interface CallPage {
+  calls: CallInfo[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+  /** Records read for this page (at most the scan limit). */
+  scanned: number;
+}
+
+/** list()'s page size and scan limit when not given: the config schema's (the console and `mcpq ls` use them too). */
+const LIST_DEFAULTS = UiConfigSchema.parse({});
 
 /**
  * How often result() looks at the record without a message on the result
@@ -346,34 +374,30 @@ export class McpqClient {
   }
 
   /**
-   * Calls known to KV, newest first, optionally only one status or server.
-   * Reads every record once (a KV watch of last values): meant for operators, not hot paths.
+   * One page of the calls known to KV, newest first (by last update) unless
+   * `order` says otherwise, optionally only one status, server or tool. One
+   * request reads at most `scanLimit` records: with filters a page may be
+   * short, even empty, and still have a `nextCursor` (see record-scan.ts).
    */
-  async list(filter: { status?: CallStatus; server?: string; limit?: number } = {}): Promise<CallInfo[]> {
-    const kv = await this.bucket();
-    const out: CallInfo[] = [];
-    if ((await kv.status()).values === 0) return out;
-    const watch = await kv.watch({ include: KvWatchInclude.LastValue, ignoreDeletes: true });
-    const timer = setTimeout(() => watch.stop(), 30_000);
-    try {
-      for await (const entry of watch) {
-        // The initial values end with delta 0 (nats.js marks that last one isUpdate, so delta is the signal).
-        if (entry.operation === 'PUT' && entry.length > 0) {
-          try {
-            const info = toCallInfo(parseRecord(entry.key, entry.string()));
-            if ((!filter.status || info.status === filter.status) && (!filter.server || info.server === filter.server)) out.push(info);
-          } catch {
-            // a record mcpq cannot read is skipped here; the services report it
-          }
-        }
-        if (entry.delta === 0) break;
-      }
-    } finally {
-      clearTimeout(timer);
-      watch.stop();
-    }
-    out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    return filter.limit !== undefined ? out.slice(0, filter.limit) : out;
+  async list(options: ListOptions = {}): Promise<CallPage> {
+    const { status, server, tool } = options;
+    const page = await scanRecords(
+      { js: this.js, kv: await this.bucket() },
+      {
+        order: options.order ?? 'newest',
+        pageSize: options.limit ?? LIST_DEFAULTS.callsPageSize,
+        scanLimit: options.scanLimit ?? LIST_DEFAULTS.callsScanLimit,
+        cursor: options.cursor,
+        ...(status || server || tool
+          ? {
+              match: (r: CallRecord) =>
+                (!status || publicStatus(r) === status) && (!server || r.server === server) && (!tool || r.tool === tool),
+            }
+          : {}),
+      },
+    );
+    const calls = page.records.map((r) => toCallInfo(r.record));
+    return page.nextCursor === undefined ? { calls, scanned: page.scanned } : { calls, nextCursor: page.nextCursor, scanned: page.scanned };
   }
 
   /** Asks mcpq to cancel the call. The reply says whether this request recorded the cancellation. */

@@ -5,11 +5,14 @@ export {
   toCallInfo,
   type CallEvent,
   type CallInfo,
+  type CallPage,
+  type ListOptions,
   type ConnectOptions,
   type McpqClientOptions,
   type SubmitOptions,
   type WaitOptions,
 } from './client.js';
+export { scanRecords, type RecordSource, type ScanOptions, type ScanOrder, type ScanPage, type ScannedRecord } from './record-scan.js';
 export { ExitCode } from './cli/exit-codes.js';
 export { ErrorCode, McpqError, isMcpqError, type ResultEvent, type ProgressEvent, type StatusEvent } from '@mcpq/contract';
 export { readDeadLetters, replayDeadLetter, type ReplayOutcome } from './cli/admin-commands.js';

@@ -118,8 +118,7 @@ function showCalls() {
       .filter(
         (c) => (!status.value || c.status === status.value) && (!server.value || c.server === server.value) && (!q || c.callId.includes(q)),
       )
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-      .slice(0, 500);
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     body.replaceChildren(
       ...rows.map((c) =>
         h(
@@ -139,7 +138,31 @@ function showCalls() {
     );
     if (rows.length === 0)
       body.append(h('tr', {}, h('td', { colspan: 9, class: 'muted' }, calls.size ? 'no call matches the filters' : 'no calls yet')));
-    count.textContent = `${rows.length} of ${calls.size} calls`;
+    count.textContent = `${rows.length} of ${calls.size} calls loaded`;
+    more.hidden = !older;
+  };
+  // Older calls than the live list holds: pages of /api/calls from the cursor the snapshot gave, each
+  // reading a bounded number of records (the filters above apply to what is loaded).
+  let older;
+  const more = h('button', { id: 'older-calls', hidden: true, onclick: () => loadOlder() }, 'older calls');
+  const moreMessage = h('span', { class: 'toast', id: 'older-message' });
+  const loadOlder = async () => {
+    more.disabled = true;
+    try {
+      const page = await api(`/api/calls?cursor=${encodeURIComponent(older)}`);
+      let added = 0;
+      for (const c of page.calls) {
+        // a call already held came from the live list, which is newer
+        if (!calls.has(c.callId)) (calls.set(c.callId, c), added++);
+      }
+      older = page.nextCursor;
+      moreMessage.textContent = `${added} older call(s) loaded (${page.scanned} records read)${older ? '' : '; no older calls'}`;
+      render();
+    } catch (err) {
+      moreMessage.textContent = String(err.message || err);
+    } finally {
+      more.disabled = false;
+    }
   };
   const later = () => {
     if (!queued) {
@@ -148,11 +171,18 @@ function showCalls() {
     }
   };
   for (const el of [status, server, search]) el.addEventListener('input', render);
-  view.replaceChildren(h('h1', {}, 'Calls'), h('div', { class: 'filters' }, status, server, search, count), table);
+  view.replaceChildren(
+    h('h1', {}, 'Calls'),
+    h('div', { class: 'filters' }, status, server, search, count),
+    table,
+    h('p', { class: 'row-actions' }, more, moreMessage),
+  );
   const es = new EventSource('/api/calls/stream');
   es.addEventListener('snapshot', (e) => {
+    const snapshot = JSON.parse(e.data);
     calls.clear();
-    for (const c of JSON.parse(e.data)) calls.set(c.callId, c);
+    for (const c of snapshot.calls) calls.set(c.callId, c);
+    older = snapshot.nextCursor;
     live(true);
     render();
   });

@@ -1,14 +1,32 @@
 /**
- * The live list of calls behind the console: one KV watch of the calls
- * bucket (every record, then every change) and one core subscription to
- * progress events (for totals and messages, which the record does not keep),
- * shared by every open page. Holds the newest `maxCalls` calls in memory.
+ * The live list of calls behind the console, shared by every open page: the
+ * newest records from one bounded read at start (`scanLimit` records, see
+ * @mcpq/client's record-scan.ts: a bucket of a million records costs the
+ * same), then every change from a KV watch of new writes, and one core
+ * subscription to progress events (for totals and messages, which the
+ * record does not keep). Holds the newest `maxCalls` calls in memory; older
+ * ones are paged from `olderCursor` through `/api/calls`.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { Kvm, KvWatchInclude, type KvWatchEntry } from '@nats-io/kv';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { ErrorCode, McpqError, parseRecord, ProgressEventSchema, type Logger, type Names } from '@mcpq/shared';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { scanRecords } from '@mcpq/client';
+import {
+  ErrorCode,
+  isMcpqError,
+  isNatsError,
+  McpqError,
+  parseRecord,
+  ProgressEventSchema,
+  retryWhileNatsFails,
+  type CallRecord,
+  type Logger,
+  type Names,
+} from '@mcpq/shared';
 import { progressOf, toCallView, type CallView, type ProgressView } from './call-view.js';
+
+/** How long the initial read is retried while NATS fails, and how long a page waits for it. */
+const READY_WAIT_MS = 30_000;
 
 export type FeedChange = { type: 'call'; call: CallView } | { type: 'removed'; callId: string };
 type Listener = (change: FeedChange) => void;
@@ -17,6 +35,8 @@ export interface CallsFeedOptions {
   nc: NatsConnection;
   names: Names;
   logger: Logger;
+  /** Records read at start, newest first (`ui.callsScanLimit`). */
+  scanLimit: number;
   /** Calls kept in memory (newest by creation time); older ones are still found by id. */
   maxCalls?: number;
 }
@@ -30,11 +50,18 @@ export class CallsFeed {
   private stopWatch?: () => void;
   private sub?: Subscription;
   private readyResolve!: () => void;
-  /** Resolves when the initial values of the bucket have been read. */
-  readonly ready = new Promise<void>((r) => (this.readyResolve = r));
+  private readyReject!: (err: unknown) => void;
+  /** Where the records older than the initial read start (a `newest` cursor); undefined when it read them all. */
+  olderCursor: string | undefined;
+  /** Resolves when the initial read is in. */
+  readonly ready = new Promise<void>((resolve, reject) => {
+    this.readyResolve = resolve;
+    this.readyReject = reject;
+  });
 
   constructor(private readonly options: CallsFeedOptions) {
     this.maxCalls = options.maxCalls ?? 5_000;
+    void this.ready.catch(() => undefined); // reported by whenReady
   }
 
   async start(): Promise<void> {
@@ -45,21 +72,44 @@ export class CallsFeed {
       },
     });
     const kv = await new Kvm(nc).open(names.bucket);
-    const watch = await kv.watch({ include: KvWatchInclude.LastValue });
+    // The watch starts before the initial read, so no write falls between them; the writes it sees
+    // before that read is in wait for it (they are newer than what the read finds, or the same).
+    const watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
     this.stopWatch = () => watch.stop();
-    if ((await kv.status()).values === 0) this.readyResolve();
+    let early: KvWatchEntry[] | undefined = [];
     void (async () => {
       for await (const entry of watch) {
-        this.onEntry(entry);
-        // The initial values end with delta 0 (nats.js marks that last one isUpdate, so delta is the signal).
-        if (entry.delta === 0) this.readyResolve();
+        if (early) early.push(entry);
+        else this.onEntry(entry);
       }
     })().catch((err: unknown) => this.options.logger.error({ err: String(err) }, 'console: calls watch ended'));
-    void this.ready.then(() => this.loadTotals());
+    const source = { js: jetstream(nc), kv };
+    const limits = { pageSize: this.options.scanLimit, scanLimit: this.options.scanLimit };
+    // Retried while NATS fails, as long as a page waits for it (whenReady): a console started during a
+    // NATS hiccup comes up once NATS answers.
+    void (async () => {
+      let failure: unknown;
+      try {
+        const page = await retryWhileNatsFails(() => scanRecords(source, { order: 'newest', ...limits }), {
+          until: Date.now() + READY_WAIT_MS,
+          retryable: (err) => isNatsError(err) || isMcpqError(err, ErrorCode.nats_error),
+        });
+        for (const { record } of page.records) this.onRecord(record);
+        this.olderCursor = page.nextCursor;
+      } catch (err) {
+        failure = err;
+        this.options.logger.error({ err: String(err) }, 'console: the initial read of the calls failed; the list shows new writes only');
+      }
+      for (const entry of early!) this.onEntry(entry);
+      early = undefined;
+      if (failure !== undefined) return this.readyReject(failure);
+      this.readyResolve();
+      void this.loadTotals();
+    })();
   }
 
   /** Waits for the initial load, at most `ms` (a bucket NATS cannot read must not hang the page). */
-  async whenReady(ms = 30_000): Promise<void> {
+  async whenReady(ms = READY_WAIT_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new McpqError(ErrorCode.nats_error, `the calls bucket was not read within ${ms} ms`)), ms);
@@ -96,12 +146,17 @@ export class CallsFeed {
       if (this.calls.delete(entry.key)) this.emit({ type: 'removed', callId: entry.key });
       return;
     }
-    let view: CallView;
+    let record: CallRecord;
     try {
-      view = toCallView(parseRecord(entry.key, entry.string()), this.progress.get(entry.key));
+      record = parseRecord(entry.key, entry.string());
     } catch {
       return; // a record mcpq cannot read is reported by the services, not shown
     }
+    this.onRecord(record);
+  }
+
+  private onRecord(record: CallRecord): void {
+    const view = toCallView(record, this.progress.get(record.callId));
     this.calls.set(view.callId, view);
     this.evict();
     this.emit({ type: 'call', call: view });

@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { McpqClient, readDeadLetters, replayDeadLetter } from '@mcpq/client';
+import { McpqClient, readDeadLetters, replayDeadLetter, scanRecords } from '@mcpq/client';
 import {
   BearerTokens,
   CALL_ID_PATTERN,
@@ -25,7 +25,10 @@ import {
   isLoopbackHost,
   isMcpqError,
   mayAccessCall,
+  McpqError,
   names as namesFor,
+  publicStatus,
+  UiConfigSchema,
   type Config,
   type Logger,
   type Names,
@@ -79,14 +82,22 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const names = namesFor(config.prefix);
   const client = new McpqClient(nc, { prefix: config.prefix });
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  const feed = new CallsFeed({ nc, names, logger, ...(options.maxCalls ? { maxCalls: options.maxCalls } : {}) });
+  const feed = new CallsFeed({
+    nc,
+    names,
+    logger,
+    scanLimit: config.ui.callsScanLimit,
+    ...(options.maxCalls ? { maxCalls: options.maxCalls } : {}),
+  });
+  let records: KV;
   try {
+    records = await new Kvm(nc).open(names.bucket);
     await feed.start();
   } catch (err) {
     if (!options.nc) await nc.close();
     throw new Error(`cannot read ${names.bucket} (has a submitter or joiner run yet, or 'mcpq provision'?): ${describeError(err)}`);
   }
-  const app = new ConsoleApp({ config, names, nc, jsm, client, feed, auth: new ConsoleAuth(tokens), logger });
+  const app = new ConsoleApp({ config, names, nc, jsm, client, feed, records, auth: new ConsoleAuth(tokens), logger });
   const server = createServer((req, res) => {
     app.handle(req, res).catch((err: unknown) => {
       logger.error({ err: describeError(err), path: req.url?.split('?')[0] }, 'console request failed');
@@ -129,6 +140,8 @@ interface AppDeps {
   jsm: JetStreamManager;
   client: McpqClient;
   feed: CallsFeed;
+  /** The calls bucket. */
+  records: KV;
   auth: ConsoleAuth;
   logger: Logger;
 }
@@ -188,7 +201,7 @@ class ConsoleApp {
         loginRequired: this.d.auth.required,
         prefix: this.d.names.prefix,
       });
-    if (path === '/api/calls') return sendJson(res, 200, { calls: await this.listCalls(who, query) });
+    if (path === '/api/calls') return sendJson(res, 200, await this.listCalls(who, query));
     if (path === '/api/calls/stream') return this.callsStream(who, req, res);
     if (path === '/api/dead-letters') return sendJson(res, 200, { deadLetters: await this.deadLetters(who) });
     if (path === '/api/servers') return sendJson(res, 200, { servers: await serverViews(this.d.nc, this.d.names, this.d.config) });
@@ -251,31 +264,52 @@ class ConsoleApp {
     return this.pages.login.replace('<!--message-->', escapeHtml(message));
   }
 
+  /**
+   * One page of the calls `who` may see, newest first (by last update), read with the one bounded
+   * scan (record-scan.ts in @mcpq/client): at most ui.callsScanLimit records a request, so a
+   * filtered page may be short, even empty, and still carry a nextCursor.
+   */
   private async listCalls(who: Identity, query: URLSearchParams) {
-    await this.d.feed.whenReady();
-    const status = CallStatusSchema.safeParse(query.get('status') ?? undefined);
-    const server = query.get('server');
-    const q = query.get('q');
-    const limit = Math.min(Number(query.get('limit') ?? 1000) || 1000, 5000);
-    return this.d.feed
-      .snapshot()
-      .filter(
-        (c) =>
-          mayAccessCall(who.principal, c.callId) &&
-          (!status.success || c.status === status.data) &&
-          (!server || c.server === server) &&
-          (!q || c.callId.includes(q)),
-      )
-      .slice(0, limit);
+    const status = query.get('status') || undefined;
+    if (status !== undefined && !CallStatusSchema.safeParse(status).success)
+      throw new McpqError(ErrorCode.invalid_request, `status must be one of ${CallStatusSchema.options.join(', ')}`);
+    const limitText = query.get('limit');
+    // A page size is bounded as ui.callsPageSize is: the schema says how.
+    const limit =
+      limitText === null
+        ? { success: true as const, data: this.d.config.ui.callsPageSize }
+        : UiConfigSchema.shape.callsPageSize.safeParse(Number(limitText));
+    if (!limit.success) throw new McpqError(ErrorCode.invalid_request, `limit: ${limit.error.issues[0]?.message ?? 'not a page size'}`);
+    const server = query.get('server') || undefined;
+    const tool = query.get('tool') || undefined;
+    const q = query.get('q') || undefined;
+    const page = await scanRecords(
+      { js: jetstream(this.d.nc), kv: this.d.records },
+      {
+        order: 'newest',
+        cursor: query.get('cursor') ?? undefined,
+        pageSize: limit.data,
+        scanLimit: this.d.config.ui.callsScanLimit,
+        match: (r) =>
+          mayAccessCall(who.principal, r.callId) &&
+          (!status || publicStatus(r) === status) &&
+          (!server || r.server === server) &&
+          (!tool || r.tool === tool) &&
+          (!q || r.callId.includes(q)),
+      },
+    );
+    const calls = page.records.map(({ record }) => toCallView(record, this.d.feed.get(record.callId)?.progress));
+    return { calls, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}), scanned: page.scanned };
   }
 
   private async callsStream(who: Identity, req: IncomingMessage, res: ServerResponse): Promise<void> {
     await this.d.feed.whenReady();
     const stream = openEventStream(req, res);
-    stream.send(
-      'snapshot',
-      this.d.feed.snapshot().filter((c) => mayAccessCall(who.principal, c.callId)),
-    );
+    // The calls held, and where the older ones start (the page's "older calls" reads /api/calls from there).
+    stream.send('snapshot', {
+      calls: this.d.feed.snapshot().filter((c) => mayAccessCall(who.principal, c.callId)),
+      ...(this.d.feed.olderCursor ? { nextCursor: this.d.feed.olderCursor } : {}),
+    });
     const unsubscribe = this.d.feed.subscribe((change) => {
       const callId = change.type === 'call' ? change.call.callId : change.callId;
       if (mayAccessCall(who.principal, callId)) stream.send(change.type, change.type === 'call' ? change.call : { callId });
@@ -285,8 +319,7 @@ class ConsoleApp {
   }
 
   private async callDetail(callId: string, res: ServerResponse): Promise<void> {
-    const kv = await new Kvm(this.d.nc).open(this.d.names.bucket);
-    const found = await new CallStore(kv).get(callId);
+    const found = await new CallStore(this.d.records).get(callId);
     if (!found)
       return sendError(res, 404, ErrorCode.not_found, `no call ${callId} (a queued call has no record until a submitter takes it)`);
     const rec = found.value;

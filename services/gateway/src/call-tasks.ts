@@ -26,10 +26,8 @@ import {
   type Names,
   type Principal,
   type ResultEvent,
-  type ServiceContext,
 } from '@mcpq/shared';
-import type { CallInfo, McpqClient } from '@mcpq/client';
-import { scanRecords } from './record-scan.js';
+import { scanRecords, toCallInfo, type CallInfo, type McpqClient, type RecordSource } from '@mcpq/client';
 
 /** The MCP task states (2025-11-25 and the 2026-07-28 extension share them). */
 export type TaskState = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
@@ -71,7 +69,7 @@ export class CallTasks {
     private readonly jsm: JetStreamManager,
     private readonly names: Names,
     private readonly events: CallEvents,
-    private readonly records: ServiceContext['kv'],
+    private readonly records: RecordSource,
     private readonly listLimits: TaskListLimits,
   ) {}
 
@@ -117,22 +115,23 @@ export class CallTasks {
 
   /**
    * The principal's tasks known to KV, a page at a time, in the order of
-   * their last update (oldest first; see record-scan.ts). One request reads
+   * their last update (oldest first; see @mcpq/client's record-scan.ts). One request reads
    * at most `scanLimit` records, whoever they belong to: a page may hold
    * fewer than `pageSize` tasks, even none, and still carry a nextCursor —
    * only a page without one is the last. The cursor names the records'
    * stream sequence to go on from.
    */
   async list(principal: Principal, cursor?: string): Promise<{ tasks: CallTask[]; nextCursor?: string }> {
-    const from = cursor === undefined ? 1 : parseCursor(cursor);
-    const page = await scanRecords(this.records, from, {
-      maxRecords: this.listLimits.scanLimit,
-      maxMatches: this.listLimits.pageSize,
-      match: (c) => mayAccessCall(principal, c.callId),
+    const page = await scanRecords(this.records, {
+      order: 'oldest',
+      cursor,
+      scanLimit: this.listLimits.scanLimit,
+      pageSize: this.listLimits.pageSize,
+      match: (r) => mayAccessCall(principal, r.callId),
       timeoutMs: LIST_TIMEOUT_MS,
     });
-    const tasks = page.matches.map(fromCallInfo);
-    return page.next === undefined ? { tasks } : { tasks, nextCursor: `r${page.next}` };
+    const tasks = page.records.map((r) => fromCallInfo(toCallInfo(r.record)));
+    return page.nextCursor === undefined ? { tasks } : { tasks, nextCursor: page.nextCursor };
   }
 
   private visible(principal: Principal, taskId: string): boolean {
@@ -146,13 +145,6 @@ export class CallTasks {
     const parsed = StatusEventSchema.safeParse(m.json());
     return parsed.success ? parsed.data.at : new Date(m.timestamp).toISOString();
   }
-}
-
-/** A tasks/list cursor: `r<stream sequence>`, as `list` hands them out. */
-function parseCursor(cursor: string): number {
-  const m = /^r([1-9][0-9]{0,15})$/.exec(cursor);
-  if (!m) throw new McpqError(ErrorCode.invalid_request, `invalid cursor "${cursor.slice(0, 40)}"`);
-  return Number(m[1]);
 }
 
 export function notFound(taskId: string): McpqError {

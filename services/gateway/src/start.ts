@@ -13,10 +13,17 @@ export async function startGateway(ctx: ServiceContext, tokens: BearerTokens): P
   const gateway = new Gateway(
     {
       client,
-      tasks: new CallTasks(client, ctx.jsm, ctx.names, ctx.events, ctx.kv, {
-        pageSize: config.gateway.tasksListPageSize,
-        scanLimit: config.gateway.tasksListScanLimit,
-      }),
+      tasks: new CallTasks(
+        client,
+        ctx.jsm,
+        ctx.names,
+        ctx.events,
+        { js: ctx.js, kv: ctx.kv },
+        {
+          pageSize: config.gateway.tasksListPageSize,
+          scanLimit: config.gateway.tasksListScanLimit,
+        },
+      ),
       directory,
       arguments: new ArgumentCheck(),
       taskTtlMs: config.streams.eventsMaxAgeMs,

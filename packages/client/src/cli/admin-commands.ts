@@ -16,6 +16,7 @@ import {
   type Config,
   type DeadLetter,
   type ServerConfig,
+  UiConfigSchema,
 } from '@mcpq/contract';
 import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
@@ -27,28 +28,48 @@ import { table, wantsJson } from './render.js';
 const common = { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
 
 export const ls: Command = {
-  summary: 'list calls from their records (newest first)',
-  usage: `mcpq ls [--status STATUS] [--alias ALIAS] [--limit N] [--json]
+  summary: 'list calls from their records (newest first), a page at a time',
+  usage: `mcpq ls [--status STATUS] [--alias ALIAS] [--tool TOOL] [--limit N] [--scan-limit N] [--cursor CURSOR] [--json]
 
   --status STATUS   queued, dispatched, running, completed, failed, cancelled or timeout
   --alias ALIAS     only calls of this server alias
-  --limit N         at most N calls (default 50)`,
+  --tool TOOL       only calls of this tool
+  --limit N         at most N calls in the page (default ui.callsPageSize: 100)
+  --scan-limit N    read at most N records for the page, matching or not (default ui.callsScanLimit: 1000)
+  --cursor CURSOR   the next page: the cursor the previous page printed
+
+  Newest first by last update. One run reads at most the scan limit of records, so with filters a page
+  may hold fewer calls than --limit, even none; when there are more, the command prints (to stderr) the
+  mcpq ls --cursor to run next.`,
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { ...common, status: { type: 'string' }, alias: { type: 'string' }, limit: { type: 'string', default: '50' } },
+      options: {
+        ...common,
+        status: { type: 'string' },
+        alias: { type: 'string' },
+        tool: { type: 'string' },
+        limit: { type: 'string' },
+        'scan-limit': { type: 'string' },
+        cursor: { type: 'string' },
+      },
     });
     const status = values.status === undefined ? undefined : CallStatusSchema.safeParse(values.status);
     if (status && !status.success) throw new UsageError(`--status must be one of ${CallStatusSchema.options.join(', ')}`);
-    const limit = Number(values.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
-    const client = await McpqClient.connect();
+    const config = loadConfig();
+    const limit = bounded('--limit', values.limit, UiConfigSchema.shape.callsPageSize, config.ui.callsPageSize);
+    const scanLimit = bounded('--scan-limit', values['scan-limit'], UiConfigSchema.shape.callsScanLimit, config.ui.callsScanLimit);
+    const client = await McpqClient.connect({ config });
     try {
-      const calls = await client.list({
+      const page = await client.list({
         ...(status?.success ? { status: status.data } : {}),
-        ...(values.alias ? { server: values.alias } : {}),
+        server: values.alias,
+        tool: values.tool,
         limit,
+        scanLimit,
+        cursor: values.cursor,
       });
+      const calls = page.calls;
       if (wantsJson(values.json)) {
         for (const c of calls) process.stdout.write(`${JSON.stringify(c)}\n`);
       } else {
@@ -68,12 +89,29 @@ export const ls: Command = {
           ),
         );
       }
+      // On stderr, so stdout stays the calls (one JSON object a line with --json).
+      if (page.nextCursor !== undefined)
+        process.stderr.write(
+          `more calls: mcpq ls --cursor ${page.nextCursor} (with the same filters; ${page.scanned} records read for this page, ` +
+            `at most ${scanLimit}, so a filtered page may be short)\n`,
+        );
       return ExitCode.ok;
     } finally {
       await client.close();
     }
   },
 };
+
+/** A numeric option checked against the config field it stands in for: the schema is the one home of its bounds. */
+function bounded(flag: string, text: string | undefined, field: typeof UiConfigSchema.shape.callsPageSize, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === '' || !field.safeParse(n).success) {
+    const { minValue, maxValue } = field.unwrap();
+    throw new UsageError(`${flag} must be a whole number from ${minValue} to ${maxValue}`);
+  }
+  return n;
+}
 
 export const servers: Command = {
   summary: 'show the configured MCP servers: reachable?, capabilities, tools and the mode each tool gets',

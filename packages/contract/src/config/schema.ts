@@ -261,6 +261,14 @@ export const UiConfigSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(4280),
   /** Address the console listens on. Without gateway.tokens it only ever listens on loopback. */
   host: z.string().min(1).default('127.0.0.1'),
+  /** Calls in one page of the console's list (`/api/calls`, its "older calls" button) and of `mcpq ls`, at most. */
+  callsPageSize: z.number().int().min(1).max(1_000).default(100),
+  /**
+   * Call records one such page reads at most, matching its filters or not (the console's live list starts
+   * from one such read too): a request's work is bounded whatever the number of records. A filtered page
+   * may then hold fewer calls than callsPageSize, even none, and still carry a nextCursor.
+   */
+  callsScanLimit: z.number().int().min(1).max(100_000).default(1_000),
 });
 
 export const ConfigSchema = z.strictObject({
