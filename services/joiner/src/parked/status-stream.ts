@@ -15,7 +15,7 @@
  * watcher re-learns what the stream may have missed with one sweep.
  */
 import type { Readable } from 'node:stream';
-import { describeError, toMcpqError, ErrorCode, readSse, type Logger, type McpHttpClient, type McpSession } from '@mcpq/shared';
+import { describeError, isMcpqError, toMcpqError, ErrorCode, readSse, type Logger, type McpHttpClient, type McpSession } from '@mcpq/shared';
 
 /** First wait before a dropped or refused-for-now stream is opened again; doubles per failure in a row. */
 const REOPEN_BASE_MS = 500;
@@ -66,9 +66,11 @@ export class TaskStatusStream {
       this.current = 'opening';
       let heard = false;
       let refused = false;
+      let opened = false;
       let retryAfterMs: number | undefined;
       try {
         const body: Readable = await client.resume(session, undefined, { signal });
+        opened = true;
         if (signal.aborted) {
           body.destroy();
           return;
@@ -81,7 +83,9 @@ export class TaskStatusStream {
       } catch (err) {
         if (signal.aborted) return;
         const error = toMcpqError(err, ErrorCode.server_unreachable);
-        refused = !error.retryable && error.code !== ErrorCode.response_too_large;
+        // Only the server's answer to the GET can refuse the stream (404: the session is gone, 405: no
+        // GET streams, ...); whatever ends an open stream (a reset, an oversized event) is a drop.
+        refused = !opened && isMcpqError(err) && !error.retryable;
         retryAfterMs = error.retryAfterMs;
         logger.warn(
           { server, sessionId: session.sessionId, err: describeError(error), refused },

@@ -79,6 +79,12 @@ const sweepPages = (watched: number) => 2 * Math.ceil(watched / 10) + SWEEP_SLAC
 const STREAM_REFUSED_BACKOFF_MS = 300_000;
 /** Task ids remembered per server from notifications about tasks not watched then (oldest forgotten first). */
 const HEARD_MAX = 1024;
+/**
+ * A session's notification stream is kept this long after its last watched task went (woken calls
+ * come back to be parked again moments later): closing at once would cost a re-open and a re-learn
+ * of the session's tasks per wake.
+ */
+const STREAM_IDLE_MS = 30_000;
 
 export interface TaskWatcherDeps {
   config: Pick<Config, 'joiner' | 'servers'>;
@@ -123,8 +129,11 @@ interface ServerState {
   /** Session keys with a tasks/list sweep under way. */
   sweeping: Set<string>;
   byTask: Map<string, Entry>;
-  /** 2025-11-25 sessions with watched tasks, by session key: how many, and the session (for its notification stream). */
-  sessions: Map<string, { session: { sessionId: string; protocolVersion: string }; count: number }>;
+  /**
+   * 2025-11-25 sessions with watched tasks, by session key: how many, the session (for its
+   * notification stream), and since when none (kept STREAM_IDLE_MS, with its stream).
+   */
+  sessions: Map<string, { session: { sessionId: string; protocolVersion: string }; count: number; idleSince: number }>;
   /** Notification streams, by session key (servers.<alias>.taskNotifications). */
   streams: Map<string, TaskStatusStream>;
   /** No notification stream is opened before this time (the server refused one). */
@@ -270,7 +279,7 @@ export class TaskWatcher {
     if (e.era === 'classic' && e.sessionId !== undefined) {
       const known = s.sessions.get(e.sessionKey);
       if (known) known.count += 1;
-      else s.sessions.set(e.sessionKey, { session: { sessionId: e.sessionId, protocolVersion: e.protocolVersion }, count: 1 });
+      else s.sessions.set(e.sessionKey, { session: { sessionId: e.sessionId, protocolVersion: e.protocolVersion }, count: 1, idleSince: 0 });
     }
     return s;
   }
@@ -281,7 +290,7 @@ export class TaskWatcher {
     if (s?.byTask.get(e.taskId) !== e) return;
     s.byTask.delete(e.taskId);
     const known = s.sessions.get(e.sessionKey);
-    if (known && --known.count <= 0) s.sessions.delete(e.sessionKey);
+    if (known && --known.count === 0) known.idleSince = Date.now();
   }
 
   /** How long after a look a task is looked at again: its poll interval, or notifiedPollMs while its session's stream is open. */
@@ -293,19 +302,22 @@ export class TaskWatcher {
   /**
    * Opens a notification stream for each watched session that has none (where
    * the server's config wants them and it has not refused one lately), and
-   * closes those of sessions with nothing watched any more.
+   * closes those of sessions with nothing watched for STREAM_IDLE_MS.
    */
   private tendStreams(now: number): void {
     for (const [server, s] of this.servers) {
+      for (const [key, known] of s.sessions) {
+        if (known.count > 0 || now - known.idleSince < STREAM_IDLE_MS) continue;
+        s.sessions.delete(key);
+        s.streams.get(key)?.close();
+        s.streams.delete(key);
+      }
       for (const [key, stream] of s.streams) {
-        if (!s.sessions.has(key) || stream.state === 'refused') {
-          stream.close();
-          s.streams.delete(key);
-        }
+        if (stream.state === 'refused') s.streams.delete(key);
       }
       if (!this.deps.config.servers[server]!.taskNotifications || now < s.streamsRetryAt) continue;
-      for (const [key, { session }] of s.sessions) {
-        if (!s.streams.has(key)) s.streams.set(key, this.openStream(server, s, key, session));
+      for (const [key, known] of s.sessions) {
+        if (known.count > 0 && !s.streams.has(key)) s.streams.set(key, this.openStream(server, s, key, known.session));
       }
     }
   }
