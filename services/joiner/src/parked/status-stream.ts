@@ -35,8 +35,11 @@ export interface StatusStreamDeps {
   onStatus(taskId: string, status: string, message: string | undefined): void;
   /** An event that is not a well-formed task status notification (or another notification: ignored, not counted). */
   onMalformed(): void;
-  /** The stream dropped (it re-opens by itself) or was refused for good (`refused`: a non-retryable answer). */
-  onDown(refused: boolean): void;
+  /**
+   * The stream dropped (it re-opens by itself), or was refused for good: `session` when the server no
+   * longer knows the session (404), `server` for any other non-retryable answer (405: no GET streams, 401, ...).
+   */
+  onDown(refused: 'session' | 'server' | undefined): void;
 }
 
 export class TaskStatusStream {
@@ -44,6 +47,7 @@ export class TaskStatusStream {
   private readonly abort = new AbortController();
   /** Opens in a row that ended without a single well-formed notification. */
   private failures = 0;
+  private gone = false;
 
   constructor(private readonly deps: StatusStreamDeps) {
     void this.run();
@@ -51,6 +55,11 @@ export class TaskStatusStream {
 
   get state(): StreamState {
     return this.current;
+  }
+
+  /** Refused because the server no longer knows the session (404): never opened again. */
+  get sessionGone(): boolean {
+    return this.gone;
   }
 
   close(): void {
@@ -66,6 +75,7 @@ export class TaskStatusStream {
       this.current = 'opening';
       let heard = false;
       let refused = false;
+      let sessionGone = false;
       let opened = false;
       let retryAfterMs: number | undefined;
       try {
@@ -86,6 +96,7 @@ export class TaskStatusStream {
         // Only the server's answer to the GET can refuse the stream (404: the session is gone, 405: no
         // GET streams, ...); whatever ends an open stream (a reset, an oversized event) is a drop.
         refused = !opened && isMcpqError(err) && !error.retryable;
+        sessionGone = error.code === ErrorCode.session_lost;
         retryAfterMs = error.retryAfterMs;
         logger.warn(
           { server, sessionId: session.sessionId, err: describeError(error), refused },
@@ -96,7 +107,8 @@ export class TaskStatusStream {
       }
       if (signal.aborted) return;
       this.current = refused ? 'refused' : 'down';
-      this.deps.onDown(refused);
+      this.gone = refused && sessionGone;
+      this.deps.onDown(refused ? (sessionGone ? 'session' : 'server') : undefined);
       if (refused) return;
       this.failures = heard ? 0 : this.failures + 1;
       const wait = Math.max(retryAfterMs ?? 0, Math.min(REOPEN_MAX_MS, REOPEN_BASE_MS * 2 ** this.failures));

@@ -75,7 +75,7 @@ const SWEEP_SLACK_PAGES = 20;
 const LEASE_GRACE_MS = 10_000;
 /** tasks/list pages of one sweep, at most: twice the pages the watched tasks fill (10 a page), plus SWEEP_SLACK_PAGES. */
 const sweepPages = (watched: number) => 2 * Math.ceil(watched / 10) + SWEEP_SLACK_PAGES;
-/** After a server refused a session's notification stream (a non-retryable answer: 404, 405, ...), none is opened to it for this long. */
+/** After a server refused a notification stream (a non-retryable answer but 404: 405, 401, ...), none is opened to it for this long. */
 const STREAM_REFUSED_BACKOFF_MS = 300_000;
 /** Task ids remembered per server from notifications about tasks not watched then (oldest forgotten first). */
 const HEARD_MAX = 1024;
@@ -247,7 +247,9 @@ export class TaskWatcher {
   restore(taken: WatchedTask, ackSubject: string, leaseEnd: number): boolean {
     if (!this.running || this.entries.has(taken.callId)) return false;
     const entry: Entry = { ...taken, ackSubject, leaseEnd, busy: false };
-    this.add(entry);
+    const s = this.add(entry);
+    // A notification that came while the entry was taken (the redelivery being handled) is looked into now.
+    if (s.heard.delete(entry.taskId)) entry.nextDue = Date.now();
     return true;
   }
 
@@ -313,7 +315,9 @@ export class TaskWatcher {
         s.streams.delete(key);
       }
       for (const [key, stream] of s.streams) {
-        if (stream.state === 'refused') s.streams.delete(key);
+        // Refused by the server: tried again after streamsRetryAt. A session the server no longer knows keeps
+        // its refused stream (none is opened for it again) until nothing of it is watched.
+        if (stream.state === 'refused' && !stream.sessionGone) s.streams.delete(key);
       }
       if (!this.deps.config.servers[server]!.taskNotifications || now < s.streamsRetryAt) continue;
       for (const [key, known] of s.sessions) {
@@ -355,7 +359,7 @@ export class TaskWatcher {
       onMalformed: () => this.deps.telemetry.emit('task:notification', { server, outcome: 'malformed' }),
       onDown: (refused) => {
         this.deps.telemetry.emit('task:stream', { server, event: refused ? 'refused' : 'down' });
-        if (refused) s.streamsRetryAt = Date.now() + STREAM_REFUSED_BACKOFF_MS;
+        if (refused === 'server') s.streamsRetryAt = Date.now() + STREAM_REFUSED_BACKOFF_MS;
         // Back to polling at each task's own interval until the stream is open again.
         const soon = Date.now();
         for (const e of inSession()) e.nextDue = Math.min(e.nextDue, soon + e.pollMs);
