@@ -81,7 +81,12 @@ describe('task watcher', () => {
     // a poll was due (test/e2e/task-notifications.test.ts).
     h = await createHarness({
       servers: {
-        nolist: { tasks: true, tasksList: false, taskPollMs: 100, settings: { pollsPerSecond: 40, maxPolling: 2, taskNotifications: false } },
+        nolist: {
+          tasks: true,
+          tasksList: false,
+          taskPollMs: 100,
+          settings: { pollsPerSecond: 40, maxPolling: 2, taskNotifications: false },
+        },
       },
     });
     await h.start('submitter');

@@ -57,7 +57,11 @@ describe('task status notifications', () => {
     const polls = (server: string) => joiner.metric('mcpq_task_polls_total', { server, method: 'tasks/get' });
     // A first call parked opens the session's stream (before that, its task is polled as usual).
     const { callId: first } = await h.client.submit('pushed', 'slow_task', { durationMs: 6_000, steps: 1, label: 'first' });
-    await waitFor('the stream open', async () => (await joiner.metric('mcpq_task_streams_total', { server: 'pushed', event: 'open' })) >= 1, 20_000);
+    await waitFor(
+      'the stream open',
+      async () => (await joiner.metric('mcpq_task_streams_total', { server: 'pushed', event: 'open' })) >= 1,
+      20_000,
+    );
     const pollsBefore = await polls('pushed');
     const pushed = await submitTasks('pushed', N, { durationMs: 4_000, steps: 1 });
     const polled = await submitTasks('polled', N, { durationMs: 4_000, steps: 1 });
@@ -94,7 +98,11 @@ describe('task status notifications', () => {
     const joiner = await h.start('joiner');
     const ids = await submitTasks('drops', N, { durationMs: 10_000, steps: 1 });
     const opens = () => joiner.metric('mcpq_task_streams_total', { server: 'drops', event: 'open' });
-    await waitFor('every call watched and the stream open', async () => (await joiner.metric('mcpq_tasks_watched')) >= N && (await opens()) >= 1, 20_000);
+    await waitFor(
+      'every call watched and the stream open',
+      async () => (await joiner.metric('mcpq_tasks_watched')) >= N && (await opens()) >= 1,
+      20_000,
+    );
     const proxy = h.proxies.drops!;
     // The next two opens fail (a gateway that cannot reach the server), then the stream comes back.
     proxy.inject({ match: 'GET', action: { kind: 'status', status: 503 }, times: 2 });
@@ -120,7 +128,11 @@ describe('task status notifications', () => {
     const joiner = await h.start('joiner');
     const ids = await submitTasks('liar', N, { durationMs: 8_000, steps: 1 });
     const opens = () => joiner.metric('mcpq_task_streams_total', { server: 'liar', event: 'open' });
-    await waitFor('every call watched and the stream open', async () => (await joiner.metric('mcpq_tasks_watched')) >= N && (await opens()) >= 1, 20_000);
+    await waitFor(
+      'every call watched and the stream open',
+      async () => (await joiner.metric('mcpq_tasks_watched')) >= N && (await opens()) >= 1,
+      20_000,
+    );
     const taskIds = await Promise.all(ids.map(async (id) => (await h!.record(id))!.taskId!));
     const lies =
       taskIds.map((t) => statusFrame(t, 'completed')).join('') +

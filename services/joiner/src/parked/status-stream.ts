@@ -15,7 +15,16 @@
  * watcher re-learns what the stream may have missed with one sweep.
  */
 import type { Readable } from 'node:stream';
-import { describeError, isMcpqError, toMcpqError, ErrorCode, readSse, type Logger, type McpHttpClient, type McpSession } from '@mcpq/shared';
+import {
+  describeError,
+  isMcpqError,
+  toMcpqError,
+  ErrorCode,
+  readSse,
+  type Logger,
+  type McpHttpClient,
+  type McpSession,
+} from '@mcpq/shared';
 
 /** First wait before a dropped or refused-for-now stream is opened again; doubles per failure in a row. */
 const REOPEN_BASE_MS = 500;

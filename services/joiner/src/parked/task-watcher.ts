@@ -281,7 +281,8 @@ export class TaskWatcher {
     if (e.era === 'classic' && e.sessionId !== undefined) {
       const known = s.sessions.get(e.sessionKey);
       if (known) known.count += 1;
-      else s.sessions.set(e.sessionKey, { session: { sessionId: e.sessionId, protocolVersion: e.protocolVersion }, count: 1, idleSince: 0 });
+      else
+        s.sessions.set(e.sessionKey, { session: { sessionId: e.sessionId, protocolVersion: e.protocolVersion }, count: 1, idleSince: 0 });
     }
     return s;
   }
@@ -326,7 +327,12 @@ export class TaskWatcher {
     }
   }
 
-  private openStream(server: string, s: ServerState, key: string, session: { sessionId: string; protocolVersion: string }): TaskStatusStream {
+  private openStream(
+    server: string,
+    s: ServerState,
+    key: string,
+    session: { sessionId: string; protocolVersion: string },
+  ): TaskStatusStream {
     const inSession = function* (): Generator<Entry> {
       for (const e of s.byTask.values()) if (e.sessionKey === key && e.era === 'classic') yield e;
     };
