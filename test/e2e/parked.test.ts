@@ -77,8 +77,17 @@ describe('task watcher', () => {
   });
 
   it('a server without tasks.list is asked by tasks/get under its poll budget', async () => {
+    // Polls only: with the server's task notifications the completions could wake every call before
+    // a poll was due (test/e2e/task-notifications.test.ts).
     h = await createHarness({
-      servers: { nolist: { tasks: true, tasksList: false, taskPollMs: 100, settings: { pollsPerSecond: 40, maxPolling: 2 } } },
+      servers: {
+        nolist: {
+          tasks: true,
+          tasksList: false,
+          taskPollMs: 100,
+          settings: { pollsPerSecond: 40, maxPolling: 2, taskNotifications: false },
+        },
+      },
     });
     await h.start('submitter');
     const joiner = await h.start('joiner');
@@ -92,9 +101,10 @@ describe('task watcher', () => {
   it('a tasks/list that leaves tasks out, answers garbage or pages of megabytes still ends every call', async () => {
     h = await createHarness({
       servers: {
-        omits: { tasks: true, taskPollMs: 100, proxied: true },
-        garbage: { tasks: true, taskPollMs: 100, proxied: true },
-        huge: { tasks: true, taskPollMs: 100, proxied: true },
+        // Polls only (no task notifications), so that every call is followed through the lying lists.
+        omits: { tasks: true, taskPollMs: 100, proxied: true, settings: { taskNotifications: false } },
+        garbage: { tasks: true, taskPollMs: 100, proxied: true, settings: { taskNotifications: false } },
+        huge: { tasks: true, taskPollMs: 100, proxied: true, settings: { taskNotifications: false } },
       },
       config: { limits: { maxResponseBytes: 256 * 1024 } },
     });

@@ -29,7 +29,9 @@ export type FaultAction =
   /** Accept the request and never answer (until the proxy closes). */
   | { kind: 'hang' }
   /** Destroy the connection without answering (after the request reached the proxy). */
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /** Pass the request on, and write these raw SSE frames into its answer before the server's own (lies and garbage on a GET stream). */
+  | { kind: 'forward-with-events'; events: string };
 
 /** A `respond` body: a JSON-RPC answer to the intercepted request (its id) carrying this result or error. */
 export function jsonRpcReply(payload: { result: unknown } | { error: unknown }): (rpc: RpcInfo) => string {
@@ -60,6 +62,8 @@ export class FaultProxy {
   readonly seen: RequestSeen[] = [];
   private rules: FaultRule[] = [];
   private readonly sockets = new Set<Socket>();
+  /** Answers to GET requests being passed on (held streams), for dropStreams. */
+  private readonly getStreams = new Set<ServerResponse>();
 
   private constructor(
     private readonly server: Server,
@@ -87,6 +91,14 @@ export class FaultProxy {
 
   clear(): void {
     this.rules = [];
+  }
+
+  /** Cuts every GET stream being passed on now (as a server or a load balancer dropping them); returns how many. */
+  dropStreams(): number {
+    const n = this.getStreams.size;
+    for (const res of this.getStreams) res.destroy();
+    this.getStreams.clear();
+    return n;
   }
 
   /** Requests whose JSON-RPC method (or 'GET') matched, and what was done to them. */
@@ -150,6 +162,8 @@ export class FaultProxy {
         await this.forwardThenFail(req, res, body, a.status);
       } else if (a.kind === 'reset') {
         req.socket.destroy();
+      } else if (a.kind === 'forward-with-events') {
+        await this.forward(req, res, body, a.events);
       }
       return; // hang: leave the request open
     }
@@ -170,10 +184,14 @@ export class FaultProxy {
     res.end(`injected gateway HTTP ${status} after passing the request on`);
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  private async forward(req: IncomingMessage, res: ServerResponse, body: Buffer, injected?: string): Promise<void> {
     const headers = forwardedHeaders(req);
     const controller = new AbortController();
-    res.on('close', () => controller.abort());
+    if (req.method === 'GET') this.getStreams.add(res);
+    res.on('close', () => {
+      this.getStreams.delete(res);
+      controller.abort();
+    });
     try {
       const upstream = await fetch(this.target, {
         method: req.method ?? 'GET',
@@ -186,6 +204,9 @@ export class FaultProxy {
         if (!['content-length', 'transfer-encoding', 'connection'].includes(k)) out[k] = v;
       });
       res.writeHead(upstream.status, out);
+      // A stream's head goes out at once, as the server sent it (node would hold it until the first event).
+      res.flushHeaders();
+      if (injected !== undefined) res.write(injected);
       if (!upstream.body) return void res.end();
       Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream)
         .on('error', () => res.destroy())

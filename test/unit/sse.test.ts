@@ -84,6 +84,8 @@ describe('readSse', () => {
     for (const chunks of [
       Array.from({ length: 50 }, () => bytes(`data: ${'x'.repeat(100)}\n`)),
       Array.from({ length: 50 }, () => bytes('y'.repeat(100))),
+      // The whole event, blank line included, in one chunk (as a proxy or a fast server writes it).
+      [bytes(`data: ${'z'.repeat(5_000)}\n\n`)],
     ]) {
       const err = await read(chunks, 1_000).then(
         () => undefined,

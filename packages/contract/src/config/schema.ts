@@ -48,6 +48,15 @@ export const ServerConfigSchema = z.strictObject({
   pollsPerSecond: z.number().positive().default(100),
   /** Task-state requests a joiner's task watcher has under way to this server at once. */
   maxPolling: z.number().int().positive().default(4),
+  /**
+   * Learn parked tasks' states from the server's `notifications/tasks/status` as well: a joiner's task
+   * watcher holds the session's GET stream (one per session, where 2025-11-25 servers such as the SDK's
+   * send them) and wakes a call on its task's notification. Polls remain the safety net (every
+   * notifiedPollMs, and once after each (re)open of the stream). `false`: polls only.
+   */
+  taskNotifications: z.boolean().default(true),
+  /** While a session's notification stream is open, each parked task of it is still asked this often (a notification may be lost). */
+  notifiedPollMs: positiveMs(10_000),
 });
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 

@@ -210,12 +210,13 @@ export class McpHttpClient {
    * (lean-get.ts); statuses, redirects and redaction are judged as for every
    * other request.
    */
-  async resume(session: McpSession, lastEventId: string, options: RequestOptions = {}): Promise<Readable> {
+  async resume(session: McpSession, lastEventId: string | undefined, options: RequestOptions = {}): Promise<Readable> {
     const what = `GET ${this.safeUrl}`;
     let res: IncomingMessage;
     try {
       res = await leanGet(this.fetchUrl, {
-        headers: this.headersFor('GET', session, false, { ...options.headers, 'last-event-id': lastEventId }),
+        // Without lastEventId: the session's standalone GET stream (server-sent notifications, e.g. notifications/tasks/status).
+        headers: this.headersFor('GET', session, false, { ...options.headers, ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}) }),
         headerTimeoutMs: options.timeoutMs ?? this.endpoint.requestTimeoutMs,
         signal: options.signal,
       });

@@ -232,6 +232,8 @@ export class SseParser {
     switch (field) {
       case 'data':
         this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+        // An event that arrives whole within one chunk is never an unfinished tail: checked here too.
+        if (this.data.length > this.maxChars) this.checkSize();
         break;
       case 'id':
         if (!value.includes('\0')) this.id = value;

@@ -186,6 +186,18 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
     labelNames: ['server', 'reason'],
     registers: [registry],
   });
+  const taskNotifications = new Counter({
+    name: 'mcpq_task_notifications_total',
+    help: "notifications/tasks/status a joiner's task watcher received, by server and outcome (used: a watched task; unknown: a task not watched; malformed: dropped)",
+    labelNames: ['server', 'outcome'],
+    registers: [registry],
+  });
+  const taskStreams = new Counter({
+    name: 'mcpq_task_streams_total',
+    help: "A joiner's task-watcher notification streams (one per watched session) by server and event: open, down (re-opened after a backoff), refused",
+    labelNames: ['server', 'event'],
+    registers: [registry],
+  });
   if (gauges.queues) addQueueGauges(registry, gauges.queues);
 
   telemetry.on('call:finished', (e) => {
@@ -204,6 +216,8 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
   telemetry.on('call:parked', (e) => parked.inc({ server: server.value(e.server) }));
   telemetry.on('task:poll', (e) => taskPolls.inc({ server: server.value(e.server), method: e.method, outcome: e.ok ? 'ok' : 'failed' }));
   telemetry.on('task:wake', (e) => taskWakes.inc({ server: server.value(e.server), reason: e.reason }));
+  telemetry.on('task:notification', (e) => taskNotifications.inc({ server: server.value(e.server), outcome: e.outcome }));
+  telemetry.on('task:stream', (e) => taskStreams.inc({ server: server.value(e.server), event: e.event }));
   telemetry.on('queue:taken', (e) => queueWait.observe({ queue: e.queue, server: server.value(e.server) }, Math.max(0, e.waitMs) / 1000));
   telemetry.on('dead-letter', (e) => deadLetters.inc({ reason: e.reason, code: e.code }));
   telemetry.on('nats:reconnect', () => reconnects.inc());

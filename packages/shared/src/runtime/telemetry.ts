@@ -16,6 +16,10 @@ export interface TelemetryEvents {
   'call:parked': { callId: string; delayMs: number; server?: string | undefined };
   /** A joiner's task watcher asked a server for task states: one tasks/get, or one page of tasks/list. */
   'task:poll': { server: string; method: 'tasks/get' | 'tasks/list'; ok: boolean };
+  /** A task status notification on a joiner's task-watcher stream: used (a watched task), unknown task, or malformed. */
+  'task:notification': { server: string; outcome: 'used' | 'unknown' | 'malformed' };
+  /** A joiner's task-watcher notification stream opened, dropped (it re-opens), or was refused by the server. */
+  'task:stream': { server: string; event: 'open' | 'down' | 'refused' };
   /** A joiner's task watcher woke a parked call (its join is redelivered at once). */
   'task:wake': { callId: string; server: string; reason: string };
   /**

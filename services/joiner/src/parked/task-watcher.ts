@@ -20,6 +20,19 @@
  * a completion is noticed within about N / B seconds (tasks/get), or
  * N / (10 B) with the SDK's 10-task pages of tasks/list.
  *
+ * Where the server pushes task states (servers.<alias>.taskNotifications: a
+ * 2025-11-25 session's GET stream with `notifications/tasks/status`, see
+ * ./status-stream.ts) the watcher holds one stream per session it watches
+ * tasks of and wakes a call on its task's notification at once. Polls stay the
+ * safety net: while the stream is open each task is asked every
+ * max(poll interval, servers.<alias>.notifiedPollMs) instead of every poll
+ * interval, and every (re)open makes the session's tasks due at once (one
+ * sweep re-learns what the stream missed). A notification for a task not
+ * watched (yet) is remembered, boundedly, so a call registered just after it
+ * is asked once at once. The 2026-07-28 SDK (server 2.4.0) sends no task
+ * status on `subscriptions/listen` (its filter has no task ids): its tasks are
+ * polled.
+ *
  * When a task ended, asks for input or changed its statusMessage
  * (taskNeedsFollow), or its polls keep failing, the watcher *wakes* the call:
  * `-NAK` on the kept ack subject, so JetStream redelivers the join at once
@@ -42,6 +55,7 @@ import {
 } from '@mcpq/shared';
 import { taskNeedsFollow, unknownTaskIsLost, type TaskToWatch } from '../follow/index.js';
 import { PollBudget } from './poll-budget.js';
+import { TaskStatusStream } from './status-stream.js';
 
 /** How often the watcher looks at its entries. */
 const TICK_MS = 100;
@@ -61,6 +75,16 @@ const SWEEP_SLACK_PAGES = 20;
 const LEASE_GRACE_MS = 10_000;
 /** tasks/list pages of one sweep, at most: twice the pages the watched tasks fill (10 a page), plus SWEEP_SLACK_PAGES. */
 const sweepPages = (watched: number) => 2 * Math.ceil(watched / 10) + SWEEP_SLACK_PAGES;
+/** After a server refused a notification stream (a non-retryable answer but 404: 405, 401, ...), none is opened to it for this long. */
+const STREAM_REFUSED_BACKOFF_MS = 300_000;
+/** Task ids remembered per server from notifications about tasks not watched then (oldest forgotten first). */
+const HEARD_MAX = 1024;
+/**
+ * A session's notification stream is kept this long after its last watched task went (woken calls
+ * come back to be parked again moments later): closing at once would cost a re-open and a re-learn
+ * of the session's tasks per wake.
+ */
+const STREAM_IDLE_MS = 30_000;
 
 export interface TaskWatcherDeps {
   config: Pick<Config, 'joiner' | 'servers'>;
@@ -105,6 +129,17 @@ interface ServerState {
   /** Session keys with a tasks/list sweep under way. */
   sweeping: Set<string>;
   byTask: Map<string, Entry>;
+  /**
+   * 2025-11-25 sessions with watched tasks, by session key: how many, the session (for its
+   * notification stream), and since when none (kept STREAM_IDLE_MS, with its stream).
+   */
+  sessions: Map<string, { session: { sessionId: string; protocolVersion: string }; count: number; idleSince: number }>;
+  /** Notification streams, by session key (servers.<alias>.taskNotifications). */
+  streams: Map<string, TaskStatusStream>;
+  /** No notification stream is opened before this time (the server refused one). */
+  streamsRetryAt: number;
+  /** Task ids a notification spoke of while not watched (bounded by HEARD_MAX): asked at once when they are. */
+  heard: Set<string>;
 }
 
 export class TaskWatcher {
@@ -149,6 +184,10 @@ export class TaskWatcher {
     this.running = false;
     clearInterval(this.timer);
     this.abort.abort();
+    for (const s of this.servers.values()) {
+      for (const stream of s.streams.values()) stream.close();
+      s.streams.clear();
+    }
     let woken = 0;
     for (const e of [...this.entries.values()]) {
       if (wakeAfterMs !== undefined && e.leaseEnd > Date.now() + wakeAfterMs) {
@@ -181,8 +220,10 @@ export class TaskWatcher {
       byGet: false,
       busy: false,
     };
-    this.entries.set(callId, entry);
-    this.state(server).byTask.set(task.taskId, entry);
+    const s = this.add(entry);
+    // A notification may have come between the follow path's look at the task and now: ask once at once.
+    if (s.heard.delete(task.taskId)) entry.nextDue = now;
+    else entry.nextDue = now + this.interval(s, entry);
     return true;
   }
 
@@ -206,8 +247,9 @@ export class TaskWatcher {
   restore(taken: WatchedTask, ackSubject: string, leaseEnd: number): boolean {
     if (!this.running || this.entries.has(taken.callId)) return false;
     const entry: Entry = { ...taken, ackSubject, leaseEnd, busy: false };
-    this.entries.set(entry.callId, entry);
-    this.state(entry.server).byTask.set(entry.taskId, entry);
+    const s = this.add(entry);
+    // A notification that came while the entry was taken (the redelivery being handled) is looked into now.
+    if (s.heard.delete(entry.taskId)) entry.nextDue = Date.now();
     return true;
   }
 
@@ -222,8 +264,25 @@ export class TaskWatcher {
         listRetryAt: 0,
         sweeping: new Set(),
         byTask: new Map(),
+        sessions: new Map(),
+        streams: new Map(),
+        streamsRetryAt: 0,
+        heard: new Set(),
       };
       this.servers.set(server, s);
+    }
+    return s;
+  }
+
+  private add(e: Entry): ServerState {
+    const s = this.state(e.server);
+    this.entries.set(e.callId, e);
+    s.byTask.set(e.taskId, e);
+    if (e.era === 'classic' && e.sessionId !== undefined) {
+      const known = s.sessions.get(e.sessionKey);
+      if (known) known.count += 1;
+      else
+        s.sessions.set(e.sessionKey, { session: { sessionId: e.sessionId, protocolVersion: e.protocolVersion }, count: 1, idleSince: 0 });
     }
     return s;
   }
@@ -231,7 +290,87 @@ export class TaskWatcher {
   private remove(e: Entry): void {
     if (this.entries.get(e.callId) === e) this.entries.delete(e.callId);
     const s = this.servers.get(e.server);
-    if (s?.byTask.get(e.taskId) === e) s.byTask.delete(e.taskId);
+    if (s?.byTask.get(e.taskId) !== e) return;
+    s.byTask.delete(e.taskId);
+    const known = s.sessions.get(e.sessionKey);
+    if (known && --known.count === 0) known.idleSince = Date.now();
+  }
+
+  /** How long after a look a task is looked at again: its poll interval, or notifiedPollMs while its session's stream is open. */
+  private interval(s: ServerState, e: Entry): number {
+    if (s.streams.get(e.sessionKey)?.state !== 'live') return e.pollMs;
+    return Math.max(e.pollMs, this.deps.config.servers[e.server]!.notifiedPollMs);
+  }
+
+  /**
+   * Opens a notification stream for each watched session that has none (where
+   * the server's config wants them and it has not refused one lately), and
+   * closes those of sessions with nothing watched for STREAM_IDLE_MS.
+   */
+  private tendStreams(now: number): void {
+    for (const [server, s] of this.servers) {
+      for (const [key, known] of s.sessions) {
+        if (known.count > 0 || now - known.idleSince < STREAM_IDLE_MS) continue;
+        s.sessions.delete(key);
+        s.streams.get(key)?.close();
+        s.streams.delete(key);
+      }
+      for (const [key, stream] of s.streams) {
+        // Refused by the server: tried again after streamsRetryAt. A session the server no longer knows keeps
+        // its refused stream (none is opened for it again) until nothing of it is watched.
+        if (stream.state === 'refused' && !stream.sessionGone) s.streams.delete(key);
+      }
+      if (!this.deps.config.servers[server]!.taskNotifications || now < s.streamsRetryAt) continue;
+      for (const [key, known] of s.sessions) {
+        if (known.count > 0 && !s.streams.has(key)) s.streams.set(key, this.openStream(server, s, key, known.session));
+      }
+    }
+  }
+
+  private openStream(
+    server: string,
+    s: ServerState,
+    key: string,
+    session: { sessionId: string; protocolVersion: string },
+  ): TaskStatusStream {
+    const inSession = function* (): Generator<Entry> {
+      for (const e of s.byTask.values()) if (e.sessionKey === key && e.era === 'classic') yield e;
+    };
+    return new TaskStatusStream({
+      server,
+      client: this.deps.client(server),
+      session,
+      logger: this.deps.logger,
+      onOpen: () => {
+        this.deps.telemetry.emit('task:stream', { server, event: 'open' });
+        // What changed before the stream opened (or while it was down) is learned by one look now.
+        const now = Date.now();
+        for (const e of inSession()) if (!e.busy) e.nextDue = now;
+      },
+      onStatus: (taskId, status, message) => {
+        const e = s.byTask.get(taskId);
+        if (!e || e.sessionKey !== key) {
+          this.deps.telemetry.emit('task:notification', { server, outcome: 'unknown' });
+          s.heard.delete(taskId);
+          s.heard.add(taskId);
+          if (s.heard.size > HEARD_MAX) s.heard.delete(s.heard.values().next().value!);
+          return;
+        }
+        this.deps.telemetry.emit('task:notification', { server, outcome: 'used' });
+        // Only a change wakes the call (whose follow path's tasks/get decides); a status that changes
+        // nothing leaves the safety poll where it was, so a server repeating itself cannot put it off.
+        const reason = taskNeedsFollow(e, { status, message });
+        if (reason) this.wake(e, reason);
+      },
+      onMalformed: () => this.deps.telemetry.emit('task:notification', { server, outcome: 'malformed' }),
+      onDown: (refused) => {
+        this.deps.telemetry.emit('task:stream', { server, event: refused ? 'refused' : 'down' });
+        if (refused === 'server') s.streamsRetryAt = Date.now() + STREAM_REFUSED_BACKOFF_MS;
+        // Back to polling at each task's own interval until the stream is open again.
+        const soon = Date.now();
+        for (const e of inSession()) e.nextDue = Math.min(e.nextDue, soon + e.pollMs);
+      },
+    });
   }
 
   private wake(e: Entry, reason: string, delayMs = 0): void {
@@ -247,6 +386,7 @@ export class TaskWatcher {
   /** One look at every entry: drop those whose lease passed, and ask for the due ones within each server's budget. */
   private tick(): void {
     const now = Date.now();
+    this.tendStreams(now);
     for (const e of this.entries.values()) {
       if (e.busy) continue;
       if (e.leaseEnd <= now) {
@@ -344,7 +484,7 @@ export class TaskWatcher {
   private seen(e: Entry, status: string, message: string | undefined): void {
     const reason = taskNeedsFollow(e, { status, message });
     if (reason) this.wake(e, reason);
-    else e.nextDue = Date.now() + e.pollMs;
+    else e.nextDue = Date.now() + this.interval(this.state(e.server), e);
   }
 
   /**

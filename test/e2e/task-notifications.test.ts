@@ -1,0 +1,157 @@
+/**
+ * Parked task-mode calls woken by the server's `notifications/tasks/status`
+ * (issue 15, item 3): the SDK v1 example server (--tasks) sends one on its
+ * session's standalone GET stream at every task status change (the SDK's
+ * request task store does, shared/protocol.js requestTaskStore); the joiner's
+ * task watcher holds that stream, one per session, and keeps polls as the
+ * safety net. Real nats-server, real SDK servers, real submitter and joiner
+ * processes; the fault proxy only to drop the stream and to write lies and
+ * garbage into it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const text = (r: Record<string, unknown> | undefined) => (r?.content as Array<{ text?: string }> | undefined)?.[0]?.text;
+
+async function submitTasks(alias: string, n: number, args: Record<string, unknown>): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: n }, (_, i) => h!.client.submit(alias, 'slow_task', { ...args, label: `${alias}${i}` }).then((r) => r.callId)),
+  );
+}
+
+/** Every call completed with its own (real) result, exactly one result stored, the tool run once. */
+async function expectCompletedOnce(alias: string, ids: string[], others = 0): Promise<void> {
+  const all = await Promise.all(ids.map((id) => h!.client.result(id, { timeoutMs: 90_000 })));
+  all.forEach((r, i) => {
+    expect(r.status).toBe('completed');
+    expect(r.mode).toBe('task');
+    expect(text(r.result)).toBe(`slow_task done: ${alias}${i}`);
+  });
+  for (const id of ids) expect((await h!.storedEvents(id)).results).toHaveLength(1);
+  expect(Object.values(h!.mcp[alias]!.stats().executions.slow_task!)).toEqual(Array(ids.length + others).fill(1));
+}
+
+/** A notifications/tasks/status SSE frame as the SDK writes one. */
+const statusFrame = (taskId: string, status: string) =>
+  `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tasks/status', params: { taskId, status, statusMessage: 'lie', createdAt: new Date().toISOString(), ttl: 60_000 } })}\n\n`;
+
+describe('task status notifications', () => {
+  it('parked calls are woken by notifications/tasks/status: polls are re-learns at stream opens only, far fewer than the same calls polled', async () => {
+    // tasks/get servers (no tasks.list), so that a poll is one task: the server suggests 100 ms (raised to
+    // pollMinMs, 500 ms). `pushed` keeps its safety poll (notifiedPollMs) beyond the test; `polled` has no stream.
+    const N = 30;
+    h = await createHarness({
+      servers: {
+        pushed: { tasks: true, tasksList: false, taskPollMs: 100, settings: { notifiedPollMs: 600_000 } },
+        polled: { tasks: true, tasksList: false, taskPollMs: 100, settings: { taskNotifications: false } },
+      },
+    });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const polls = (server: string) => joiner.metric('mcpq_task_polls_total', { server, method: 'tasks/get' });
+    // A first call parked opens the session's stream (before that, its task is polled as usual).
+    const { callId: first } = await h.client.submit('pushed', 'slow_task', { durationMs: 6_000, steps: 1, label: 'first' });
+    await waitFor(
+      'the stream open',
+      async () => (await joiner.metric('mcpq_task_streams_total', { server: 'pushed', event: 'open' })) >= 1,
+      20_000,
+    );
+    const pollsBefore = await polls('pushed');
+    const pushed = await submitTasks('pushed', N, { durationMs: 4_000, steps: 1 });
+    const polled = await submitTasks('polled', N, { durationMs: 4_000, steps: 1 });
+    expect((await h.client.result(first, { timeoutMs: 30_000 })).status).toBe('completed');
+    await expectCompletedOnce('pushed', pushed, 1);
+    await expectCompletedOnce('polled', polled);
+
+    const opens = await joiner.metric('mcpq_task_streams_total', { server: 'pushed', event: 'open' });
+    const unknown = await joiner.metric('mcpq_task_notifications_total', { server: 'pushed', outcome: 'unknown' });
+    // One session (the submitter's), one stream: opened, never refused.
+    expect(opens).toBeGreaterThanOrEqual(1);
+    expect(await joiner.metric('mcpq_task_streams_total', { server: 'pushed', event: 'refused' })).toBe(0);
+    expect(await joiner.metric('mcpq_task_streams_total', { server: 'polled' })).toBe(0);
+    // The completions came by notification and woke the calls.
+    expect(await joiner.metric('mcpq_task_notifications_total', { server: 'pushed', outcome: 'used' })).toBeGreaterThanOrEqual(N / 2);
+    expect(await joiner.metric('mcpq_task_wakes_total', { server: 'pushed', reason: 'ended' })).toBeGreaterThanOrEqual(N / 2);
+    expect(await joiner.metric('mcpq_task_notifications_total', { server: 'pushed', outcome: 'malformed' })).toBe(0);
+    // The design's bound: with the stream open a task is asked once at each re-open of the stream, and
+    // once when a notification about it came while it was not watched (and the first call once more,
+    // if its look at the first open came after pollsBefore was read); its safety poll is beyond the test.
+    const pushedPolls = (await polls('pushed')) - pollsBefore;
+    expect(pushedPolls).toBeLessThanOrEqual((N + 1) * (opens - 1) + unknown + 1);
+    // The same calls polled: each task every 500 ms for 4 s, about 8 polls a call.
+    expect(await polls('polled')).toBeGreaterThan(2 * Math.max(pushedPolls, N));
+    expect(await joiner.metric('mcpq_tasks_watched')).toBe(0);
+  });
+
+  it('a notification stream the server drops: the watcher polls meanwhile, re-opens it (after refused attempts, with backoff) and is woken by it again', async () => {
+    const N = 10;
+    h = await createHarness({
+      servers: { drops: { tasks: true, tasksList: false, taskPollMs: 100, proxied: true, settings: { notifiedPollMs: 600_000 } } },
+    });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const ids = await submitTasks('drops', N, { durationMs: 10_000, steps: 1 });
+    const opens = () => joiner.metric('mcpq_task_streams_total', { server: 'drops', event: 'open' });
+    await waitFor(
+      'every call watched and the stream open',
+      async () => (await joiner.metric('mcpq_tasks_watched')) >= N && (await opens()) >= 1,
+      20_000,
+    );
+    const proxy = h.proxies.drops!;
+    // The next two opens fail (a gateway that cannot reach the server), then the stream comes back.
+    proxy.inject({ match: 'GET', action: { kind: 'status', status: 503 }, times: 2 });
+    expect(proxy.dropStreams()).toBe(1);
+    await waitFor('the stream open again', async () => (await opens()) >= 2, 30_000);
+    const usedBefore = await joiner.metric('mcpq_task_notifications_total', { server: 'drops', outcome: 'used' });
+    await expectCompletedOnce('drops', ids);
+    expect(proxy.count('GET', 'status')).toBe(2);
+    expect(await joiner.metric('mcpq_task_streams_total', { server: 'drops', event: 'down' })).toBe(3);
+    expect(await joiner.metric('mcpq_task_streams_total', { server: 'drops', event: 'refused' })).toBe(0);
+    // While the stream was down the tasks were polled, and its re-open re-learnt them; the re-opened stream woke the calls.
+    expect(await joiner.metric('mcpq_task_polls_total', { server: 'drops', method: 'tasks/get', outcome: 'ok' })).toBeGreaterThanOrEqual(N);
+    expect(await joiner.metric('mcpq_task_notifications_total', { server: 'drops', outcome: 'used' })).toBeGreaterThan(usedBefore);
+  });
+
+  it('lies and garbage on the stream end no call wrongly: a false "completed" only wakes the call, whose tasks/get decides', async () => {
+    const N = 5;
+    h = await createHarness({
+      servers: { liar: { tasks: true, tasksList: false, taskPollMs: 100, proxied: true, settings: { notifiedPollMs: 600_000 } } },
+      config: { limits: { maxResponseBytes: 64 * 1024 } },
+    });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const ids = await submitTasks('liar', N, { durationMs: 8_000, steps: 1 });
+    const opens = () => joiner.metric('mcpq_task_streams_total', { server: 'liar', event: 'open' });
+    await waitFor(
+      'every call watched and the stream open',
+      async () => (await joiner.metric('mcpq_tasks_watched')) >= N && (await opens()) >= 1,
+      20_000,
+    );
+    const taskIds = await Promise.all(ids.map(async (id) => (await h!.record(id))!.taskId!));
+    const lies =
+      taskIds.map((t) => statusFrame(t, 'completed')).join('') +
+      statusFrame('no-such-task', 'completed') +
+      'event: message\ndata: {"jsonrpc":"2.0", this is not JSON\n\n' +
+      'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"status":"completed"}}\n\n' +
+      'event: message\ndata: [1,2,3]\n\n' +
+      // Larger than limits.maxResponseBytes: ends the stream, which is opened again.
+      `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { data: 'x'.repeat(100 * 1024) } })}\n\n`;
+    h.proxies.liar!.inject({ match: 'GET', action: { kind: 'forward-with-events', events: lies }, times: 1 });
+    expect(h.proxies.liar!.dropStreams()).toBe(1);
+    await expectCompletedOnce('liar', ids);
+    // Every lie about a watched task woke its call (then re-parked by the follow path's tasks/get), and
+    // every real end woke it again.
+    expect(await joiner.metric('mcpq_task_wakes_total', { server: 'liar', reason: 'ended' })).toBeGreaterThanOrEqual(2 * N);
+    expect(await joiner.metric('mcpq_task_notifications_total', { server: 'liar', outcome: 'unknown' })).toBeGreaterThanOrEqual(1);
+    expect(await joiner.metric('mcpq_task_notifications_total', { server: 'liar', outcome: 'malformed' })).toBe(3);
+    // Opened, dropped by the test, opened with the lies, ended by the oversized event, opened again.
+    expect(await opens()).toBeGreaterThanOrEqual(3);
+    expect(await joiner.metric('mcpq_task_streams_total', { server: 'liar', event: 'refused' })).toBe(0);
+  });
+});
