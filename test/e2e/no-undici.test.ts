@@ -31,7 +31,10 @@ describe('no fetch in the services', () => {
       },
     });
     const files = { submitter: join(h.dir, 'modules-submitter.json'), joiner: join(h.dir, 'modules-joiner.json') };
-    const env = (file: string) => ({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${PRELOAD}`.trim(), MCPQ_TEST_MODULES_FILE: file });
+    const env = (file: string) => ({
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${PRELOAD}`.trim(),
+      MCPQ_TEST_MODULES_FILE: file,
+    });
     const submitter = await h.start('submitter', env(files.submitter));
     const joiner = await h.start('joiner', env(files.joiner));
 
@@ -45,7 +48,7 @@ describe('no fetch in the services', () => {
     ]);
     for (const { callId } of calls) {
       const r = await h.client.result(callId, { timeoutMs: 30_000 });
-      expect(r.status, `${callId} ${r.mode} ${JSON.stringify(r.error)}`).toBe("completed");
+      expect(r.status, `${callId} ${r.mode} ${JSON.stringify(r.error)}`).toBe('completed');
     }
     const modes = await Promise.all(calls.map(async ({ callId }) => (await h!.record(callId))?.mode));
     expect(modes).toEqual(['resume', 'resume', 'task', 'hold', expect.any(String)]);

@@ -57,7 +57,10 @@ async function fakeServer(onRequest?: (req: IncomingMessage, res: ServerResponse
   server.on('connection', () => connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  cleanups.push(() => new Promise((r) => server.close(r)), () => server.closeAllConnections());
+  cleanups.push(
+    () => new Promise((r) => server.close(r)),
+    () => server.closeAllConnections(),
+  );
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
   return { server, url, seen, connections: () => connections };
 }

@@ -214,10 +214,16 @@ export class McpHttpClient {
    * pooled one (http-transport.ts).
    */
   async resume(session: McpSession, lastEventId: string, options: RequestOptions = {}): Promise<Readable> {
-    const res = await this.open('GET', session, undefined, {
-      ...options,
-      headers: { ...options.headers, 'last-event-id': lastEventId },
-    }, true);
+    const res = await this.open(
+      'GET',
+      session,
+      undefined,
+      {
+        ...options,
+        headers: { ...options.headers, 'last-event-id': lastEventId },
+      },
+      true,
+    );
     // Nothing reads a resumed stream's headers, and it may be held for hours: keep none of them.
     res.rawHeaders.length = 0;
     return res;
