@@ -138,9 +138,10 @@ export class Environment {
    * Runs `calls` task-mode calls (the example server's `slow_task`) at once to
    * the end, so that the joiners have followed tasks before a measurement
    * starts: `echo` calls end in the submitter, and a joiner's first requests
-   * to an MCP server load and compile Node's fetch (undici and its WebAssembly
-   * HTTP parser: about 30 MB of RSS once per process, see bench/README.md),
-   * which is not the parked calls' own cost.
+   * to an MCP server compile its HTTP and task-watching code and open its
+   * connections (before node:http, they loaded Node's fetch: about 30 MB of
+   * RSS once per process, see bench/README.md), which is not the parked
+   * calls' own cost.
    */
   async warmTasks(calls = 50): Promise<void> {
     await Promise.all(

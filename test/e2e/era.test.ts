@@ -182,8 +182,7 @@ describe('2026-07-28 requests', () => {
     const { callId, message } = call('slow', { durationMs: 20_000, steps: 200 });
     const stop = new AbortController();
     const res = await client.openCall(message, { signal: stop.signal });
-    const reader = res.body!.getReader();
-    await reader.read(); // the first progress event: the tool runs
+    await new Promise((resolve) => res.once('data', resolve)); // the first progress event: the tool runs
     stop.abort();
     await waitFor('the server to see the call cancelled', () => modern.stats().streamCancelled.includes(callId));
     expect(modern.stats().executions.slow?.[callId]).toBe(1);

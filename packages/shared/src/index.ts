@@ -11,6 +11,7 @@ export * from './calls/dead-letter.js';
 export * from './mcp/jsonrpc.js';
 export * from './mcp/sse.js';
 export * from './mcp/http-client.js';
+export { headerOf, pooledSockets, CONNECT_TIMEOUT_CODE, type HttpAnswer } from './mcp/http-transport.js';
 export * from './mcp/server-session.js';
 export * from './mcp/server-clients.js';
 export * from './runtime/keep-alive.js';

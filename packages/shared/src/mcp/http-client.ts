@@ -13,9 +13,8 @@ import { Redactor, redactUrl } from '../bounds/redact.js';
 import { describeError, ErrorCode, McpqError } from '@mcpq/contract';
 import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
-import { leanGet } from './lean-get.js';
-import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
+import { CONNECT_TIMEOUT_CODE, discard, headerOf, httpRequestTo, type HttpAnswer } from './http-transport.js';
+import type { Readable } from 'node:stream';
 import { CLIENT_INFO } from './client-info.js';
 import { jsonRpcErrorOf, modernError, type ProtocolEra } from './protocol-2026.js';
 
@@ -30,7 +29,11 @@ export interface McpEndpoint {
   headers: Record<string, string>;
   /** Bound on short requests, and on waiting for response headers of long ones. */
   requestTimeoutMs: number;
-  /** Bound on opening a session (initialize); requestTimeoutMs when not given. */
+  /**
+   * Bound on opening a session (initialize), and on making the connection of
+   * any request (a connection not made in time never reached the server);
+   * requestTimeoutMs when not given.
+   */
   connectTimeoutMs?: number | undefined;
   /** Largest answer read (a JSON body, or one SSE event): `limits.maxResponseBytes` (required: the config is the one home of its default). */
   maxResponseBytes: number;
@@ -69,7 +72,8 @@ export class McpHttpClient {
   readonly redactor: Redactor;
   /** Largest answer read (a JSON body, or one SSE event). */
   readonly maxResponseBytes: number;
-  private readonly fetchUrl: string;
+  /** The URL requests go to (user info removed: it is a header), or why it is unusable. */
+  private readonly target: URL | McpqError;
   private readonly baseHeaders: Record<string, string>;
 
   constructor(readonly endpoint: McpEndpoint) {
@@ -77,7 +81,7 @@ export class McpHttpClient {
     this.redactor = new Redactor(endpoint.url, Object.values(endpoint.headers));
     this.maxResponseBytes = endpoint.maxResponseBytes;
     const { url, headers } = credentialsAsHeader(endpoint.url, endpoint.headers);
-    this.fetchUrl = url;
+    this.target = parseTarget(url);
     this.baseHeaders = headers;
   }
 
@@ -100,7 +104,7 @@ export class McpHttpClient {
         options.headers,
         true,
       );
-      const sessionId = res.headers.get('mcp-session-id') ?? undefined;
+      const sessionId = headerOf(res, 'mcp-session-id');
       let resumable = false;
       const message = await readResponse(res, id, this.maxResponseBytes, (eventId) => {
         if (eventId) resumable = true;
@@ -162,7 +166,7 @@ export class McpHttpClient {
         bounded.signal,
         options.headers,
       );
-      await res.body?.cancel();
+      discard(res);
     } catch (err) {
       throw this.redactor.error(bounded.translate(err, method));
     } finally {
@@ -180,7 +184,7 @@ export class McpHttpClient {
     const bounded = withTimeout(undefined, this.endpoint.requestTimeoutMs);
     try {
       const res = await this.send('POST', session, JSON.stringify(body), bounded.signal);
-      await res.body?.cancel();
+      discard(res);
     } catch (err) {
       throw this.redactor.error(bounded.translate(err, 'response'));
     } finally {
@@ -194,7 +198,7 @@ export class McpHttpClient {
    * the body with `readSse` or `readResponse` and may abort `signal` to leave
    * the stream without cancelling the call upstream.
    */
-  async post(session: McpSession, message: Record<string, unknown>, options: RequestOptions = {}): Promise<Response> {
+  async post(session: McpSession, message: Record<string, unknown>, options: RequestOptions = {}): Promise<HttpAnswer> {
     // The trace context a tools/call carries in `_meta` goes in the W3C HTTP header too, for servers traced at the HTTP layer.
     const traceparent = traceparentOfMessage(message);
     const headers = traceparent ? { traceparent, ...options.headers } : options.headers;
@@ -206,41 +210,24 @@ export class McpHttpClient {
    * that event, then goes on live. Resolves once the response head arrives
    * (bounded by requestTimeoutMs) with the body as a node Readable, to read
    * with `readSse`; aborting `signal` ends it. This stream is held as long as
-   * the call runs, thousands at once, so it is read without fetch
-   * (lean-get.ts); statuses, redirects and redaction are judged as for every
-   * other request.
+   * the call runs, thousands at once: it gets its own connection, not a
+   * pooled one (http-transport.ts).
    */
   async resume(session: McpSession, lastEventId: string | undefined, options: RequestOptions = {}): Promise<Readable> {
-    const what = `GET ${this.safeUrl}`;
-    let res: IncomingMessage;
-    try {
-      res = await leanGet(this.fetchUrl, {
+    const res = await this.open(
+      'GET',
+      session,
+      undefined,
+      {
+        ...options,
         // Without lastEventId: the session's standalone GET stream (server-sent notifications, e.g. notifications/tasks/status).
-        headers: this.headersFor('GET', session, false, { ...options.headers, ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}) }),
-        headerTimeoutMs: options.timeoutMs ?? this.endpoint.requestTimeoutMs,
-        signal: options.signal,
-      });
-    } catch (err) {
-      throw this.redactor.error(toHttpError(err, what));
-    }
-    const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) {
-      // Nothing reads a resumed stream's headers, and it may be held for hours: keep none of them.
-      res.rawHeaders.length = 0;
-      return res;
-    }
-    if (status > 599) {
-      res.destroy();
-      throw this.redactor.error(
-        new McpqError(ErrorCode.protocol_error, `${what} answered HTTP ${status}`, { data: { httpStatus: status } }),
-      );
-    }
-    // Not the held path: the error answer goes through the same judgement as fetch's.
-    const answer = asResponse(res);
-    const text = this.redactor.text(await readBodyPrefix(answer));
-    throw this.redactor.error(
-      statusError(answer, text, what, session, this.endpoint.maxRetryAfterMs, this.fetchUrl),
+        headers: { ...options.headers, ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}) },
+      },
+      true,
     );
+    // Nothing reads a resumed stream's headers, and it may be held for hours: keep none of them.
+    res.rawHeaders.length = 0;
+    return res;
   }
 
   /** Ends a session (DELETE). Best effort. */
@@ -249,7 +236,7 @@ export class McpHttpClient {
     const bounded = withTimeout(undefined, this.endpoint.requestTimeoutMs);
     try {
       const res = await this.send('DELETE', session, undefined, bounded.signal);
-      await res.body?.cancel();
+      discard(res);
     } catch {
       // The server may already have dropped it.
     } finally {
@@ -257,49 +244,69 @@ export class McpHttpClient {
     }
   }
 
-  private async open(method: 'GET' | 'POST', session: McpSession, body: string | undefined, options: RequestOptions): Promise<Response> {
-    // The caller's signal must reach the body (it is how a follower stops reading),
-    // but the header timeout must not: it is cleared once headers arrive.
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
-    const timeoutMs = options.timeoutMs ?? this.endpoint.requestTimeoutMs;
-    const timer = setTimeout(
-      () =>
-        controller.abort(new McpqError(ErrorCode.server_unreachable, `no response headers within ${timeoutMs} ms`, { retryable: true })),
-      timeoutMs,
-    );
+  /**
+   * A request whose body is read by the caller (a stream, maybe long): the
+   * caller's signal reaches the body (it is how a follower stops reading),
+   * the header timeout does not.
+   */
+  private async open(
+    method: 'GET' | 'POST',
+    session: McpSession,
+    body: string | undefined,
+    options: RequestOptions,
+    held = false,
+  ): Promise<HttpAnswer> {
+    const headerTimeoutMs = options.timeoutMs ?? this.endpoint.requestTimeoutMs;
     try {
-      return await this.send(method, session, body, controller.signal, options.headers);
+      return await this.send(method, session, body, options.signal, options.headers, false, headerTimeoutMs, held);
     } catch (err) {
-      options.signal?.removeEventListener('abort', onAbort);
-      const reason = controller.signal.reason;
-      throw this.redactor.error(reason instanceof McpqError ? reason : toHttpError(err, `${method} ${this.safeUrl}`));
-    } finally {
-      clearTimeout(timer);
+      throw this.redactor.error(toHttpError(err, `${method} ${this.safeUrl}`));
     }
   }
 
+  /**
+   * Sends one request; resolves with a 2xx answer once its head arrives.
+   * `signal` bounds the whole exchange, or `headerTimeoutMs` the wait for
+   * the head. Any other status becomes its McpqError.
+   */
   private async send(
     method: 'GET' | 'POST' | 'DELETE',
     session: McpSession,
     body: string | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
     extra?: Record<string, string>,
     initializing = false,
-  ): Promise<Response> {
+    headerTimeoutMs?: number,
+    held = false,
+  ): Promise<HttpAnswer> {
+    if (this.target instanceof McpqError) throw this.target;
     const headers = this.headersFor(method, session, body !== undefined, extra, initializing);
-    let res: Response;
+    const what = `${method} ${this.safeUrl}`;
+    let res: HttpAnswer;
     try {
-      // Redirects are not followed: the configured headers (credentials) would go wherever they point.
-      res = await fetch(this.fetchUrl, { method, headers, body, signal, redirect: 'manual' });
+      // Redirects are not followed (node:http never does): the configured headers (credentials) would go wherever they point.
+      res = await httpRequestTo(this.target, {
+        method,
+        headers,
+        body,
+        signal,
+        headerTimeoutMs,
+        connectTimeoutMs: Math.min(this.endpoint.connectTimeoutMs ?? this.endpoint.requestTimeoutMs, headerTimeoutMs ?? Infinity),
+        held,
+      });
     } catch (err) {
-      throw toHttpError(err, `${method} ${this.safeUrl}`);
+      throw toHttpError(err, what);
     }
-    if (res.ok) return res;
-    const text = this.redactor.text(await readBodyPrefix(res));
-    throw statusError(res, text, `${method} ${this.safeUrl}`, session, this.endpoint.maxRetryAfterMs);
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return res;
+    if (status > 599) {
+      res.destroy();
+      throw new McpqError(ErrorCode.protocol_error, `${what} answered HTTP ${status}`, { data: { httpStatus: status } });
+    }
+    // The error body only goes into a message: a prefix, read within the request timeout.
+    const cut = setTimeout(() => res.destroy(), this.endpoint.requestTimeoutMs);
+    const text = this.redactor.text(await readBodyPrefix(res).finally(() => clearTimeout(cut)));
+    throw statusError(res, text, what, session, this.endpoint.maxRetryAfterMs, this.target.href);
   }
 
   private headersFor(
@@ -321,19 +328,6 @@ export class McpHttpClient {
   }
 }
 
-/** A node:http error answer as a fetch Response, so that one function judges every status. */
-function asResponse(res: IncomingMessage): Response {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-  }
-  const status = res.statusCode ?? 500;
-  // A 304 may carry no body in a Response (and a server sends none with it).
-  if (status === 304) res.destroy();
-  return new Response(status === 304 ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers });
-}
-
 /**
  * Reads one JSON-RPC response from a POST answer (JSON body or SSE stream).
  * `maxBytes` is the client's cap (`limits.maxResponseBytes`), required with
@@ -341,12 +335,12 @@ function asResponse(res: IncomingMessage): Response {
  * event id (to detect resumability).
  */
 export async function readResponse(
-  res: Response,
+  res: HttpAnswer,
   id: JsonRpcId,
   maxBytes: number,
   onEventId?: (eventId: string | undefined) => void,
 ): Promise<JsonRpcMessage> {
-  const type = res.headers.get('content-type') ?? '';
+  const type = headerOf(res, 'content-type') ?? '';
   if (type.includes('application/json')) {
     let json: unknown;
     const text = await readBodyCapped(res, maxBytes, `answer to request ${String(id)}`);
@@ -362,11 +356,12 @@ export async function readResponse(
     }
     throw new McpqError(ErrorCode.protocol_error, `JSON answer holds no response to request ${String(id)}`);
   }
-  if (!type.includes('text/event-stream') || !res.body) {
+  if (!type.includes('text/event-stream')) {
+    res.destroy();
     throw new McpqError(ErrorCode.protocol_error, `unexpected content-type "${type}" in answer to request ${String(id)}`);
   }
   // The answer to a short request ends its stream: reading to the end lets the connection be reused.
-  for await (const event of readSse(res.body, { drainMs: 100, maxEventChars: maxBytes })) {
+  for await (const event of readSse(res, { drainMs: 100, maxEventChars: maxBytes })) {
     onEventId?.(event.id);
     const m = parseEventData(event.data);
     if (m && answers(m, id, true)) return m;
@@ -403,14 +398,14 @@ function expectResult(message: JsonRpcMessage, method: string): Record<string, u
 
 /** An HTTP status from the MCP server, as an McpqError. `request` names the request (its URL already redacted). */
 function statusError(
-  res: Response,
+  res: HttpAnswer,
   text: string,
   request: string,
   session: McpSession,
   maxRetryAfterMs: number,
-  base: string = res.url,
+  base: string,
 ): McpqError {
-  const status = res.status;
+  const status = res.statusCode ?? 0;
   const detail = text.length > 500 ? `${text.slice(0, 500)}...` : text;
   const data = { httpStatus: status, body: detail };
   const what = `${request} answered HTTP ${status}`;
@@ -431,7 +426,7 @@ function statusError(
     return new McpqError(ErrorCode.session_lost, `${what}: the server no longer knows session ${session.sessionId}`, { data });
   }
   if (status === 429 || status === 408 || status >= 500 || status === 409) {
-    const asked = parseRetryAfter(res.headers.get('retry-after'));
+    const asked = parseRetryAfter(headerOf(res, 'retry-after'));
     const retryAfterMs = asked === undefined ? undefined : capDelay(asked, { maxMs: maxRetryAfterMs });
     return new McpqError(ErrorCode.server_unreachable, `${what}${detail ? `: ${detail}` : ''}`, {
       data,
@@ -446,8 +441,8 @@ function statusError(
 }
 
 /** Where a redirect points, redacted; undefined when it says nothing usable. */
-function redirectTarget(res: Response, base: string): string | undefined {
-  const location = res.headers.get('location');
+function redirectTarget(res: HttpAnswer, base: string): string | undefined {
+  const location = headerOf(res, 'location');
   if (!location) return undefined;
   try {
     return redactUrl(new URL(location, base || undefined).href);
@@ -456,7 +451,7 @@ function redirectTarget(res: Response, base: string): string | undefined {
   }
 }
 
-/** fetch() failures (refused, reset, DNS, abort) as an McpqError. */
+/** Network failures (refused, reset, DNS, connect timeout, abort) as an McpqError. */
 export function toHttpError(err: unknown, what: string): McpqError {
   if (err instanceof McpqError) return err;
   if (err instanceof Error && err.name === 'AbortError') {
@@ -465,7 +460,7 @@ export function toHttpError(err: unknown, what: string): McpqError {
   return new McpqError(ErrorCode.server_unreachable, `${what}: ${describeError(err)}`, { cause: err, retryable: true });
 }
 
-export function parseRetryAfter(value: string | null): number | undefined {
+export function parseRetryAfter(value: string | null | undefined): number | undefined {
   if (!value) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
@@ -505,8 +500,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
 
 /**
- * fetch() refuses a URL with user info: it becomes an `Authorization: Basic`
- * header (unless one is configured), and the URL is used without it.
+ * A URL's user info becomes an `Authorization: Basic` header (unless one is
+ * configured), and the URL is used without it: it never goes into a message.
  */
 function credentialsAsHeader(url: string, headers: Record<string, string>): { url: string; headers: Record<string, string> } {
   let u: URL;
@@ -528,7 +523,7 @@ function credentialsAsHeader(url: string, headers: Record<string, string>): { ur
 }
 
 /** Network error codes that prove a request never reached the server. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', CONNECT_TIMEOUT_CODE]);
 
 /**
  * Whether a failed request may have reached the server: `no` when the
@@ -544,9 +539,22 @@ export function requestReachedServer(err: unknown): 'no' | 'maybe' {
   for (let cur: unknown = err, depth = 0; cur && depth < 5; depth++) {
     const code = (cur as { code?: unknown }).code;
     if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return 'no';
+    // Node tries each address of a host in turn (autoSelectFamily): never sent when every attempt was refused.
+    if (cur instanceof AggregateError && cur.errors.length > 0 && cur.errors.every((e) => requestReachedServer(e) === 'no')) return 'no';
     cur = (cur as { cause?: unknown }).cause;
   }
   return 'maybe';
+}
+
+/** The URL parsed once; an unusable one fails every request with a clear error (its text redacted by the caller). */
+function parseTarget(url: string): URL | McpqError {
+  try {
+    const target = new URL(url);
+    if (target.protocol === 'http:' || target.protocol === 'https:') return target;
+    return new McpqError(ErrorCode.config_invalid, `the MCP server URL must be http: or https:, not ${target.protocol}`);
+  } catch {
+    return new McpqError(ErrorCode.config_invalid, `the MCP server URL is not a valid URL`);
+  }
 }
 
 /** The `params._meta.traceparent` of a JSON-RPC request, when it is a string. */

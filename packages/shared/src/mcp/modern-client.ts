@@ -9,6 +9,7 @@
  */
 import { ErrorCode, McpqError } from '@mcpq/contract';
 import { readResponse, type McpHttpClient, type McpSession, type RequestOptions } from './http-client.js';
+import { headerOf, type HttpAnswer } from './http-transport.js';
 import { parseEventData, sameId, type JsonRpcError, type JsonRpcId, type JsonRpcNotification, type JsonRpcResult } from './jsonrpc.js';
 import {
   clientCapabilities,
@@ -117,7 +118,7 @@ export class ModernMcpClient {
    * A -32020 (headers refused) re-reads tools/list and sends once more: the
    * server refused the request before running it.
    */
-  async openCall(message: Record<string, unknown>, options: ModernRequestOptions = {}): Promise<Response> {
+  async openCall(message: Record<string, unknown>, options: ModernRequestOptions = {}): Promise<HttpAnswer> {
     const params = message.params as { name?: unknown; arguments?: Record<string, unknown> } & Record<string, unknown>;
     if (typeof params?.name !== 'string') throw new McpqError(ErrorCode.invalid_request, 'tools/call needs params.name');
     const name = params.name;
@@ -213,15 +214,15 @@ export class ModernMcpClient {
  * call's notifications (progress) to `onMessage` on the way.
  */
 export async function readCall(
-  res: Response,
+  res: HttpAnswer,
   id: JsonRpcId,
   /** The client's cap on an answer (`limits.maxResponseBytes`), as on every other read of a server's answer. */
   maxBytes: number,
   onMessage?: (m: JsonRpcNotification) => void,
 ): Promise<ModernCallEnd> {
-  const type = res.headers.get('content-type') ?? '';
-  if (type.includes('text/event-stream') && res.body) {
-    for await (const event of readSse(res.body, { maxEventChars: maxBytes })) {
+  const type = headerOf(res, 'content-type') ?? '';
+  if (type.includes('text/event-stream')) {
+    for await (const event of readSse(res, { maxEventChars: maxBytes })) {
       const m = parseEventData(event.data);
       if (m?.kind === 'notification') onMessage?.(m.message);
       else if ((m?.kind === 'result' || m?.kind === 'error') && sameId(m.message.id, id)) return endOf(m);

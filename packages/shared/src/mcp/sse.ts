@@ -1,10 +1,10 @@
 /**
- * A lean Server-Sent Events reader over an HTTP body (fetch's, or node:http's
- * for the held resume GET): one parser and no text decoder per stream, no
+ * A lean Server-Sent Events reader over an HTTP body (node:http's Readable,
+ * http-transport.ts): one parser and no text decoder per stream, no
  * reconnection logic of its own (the joiner decides when to re-GET), and a
  * bound on how much one event may buffer.
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { ErrorCode, McpqError } from '@mcpq/contract';
 
 /** One event: its data (lines joined with LF), its id and its type, when it had them. */
@@ -37,12 +37,12 @@ export interface SseReadOptions {
   signal?: AbortSignal;
 }
 
-/** A body readSse reads: fetch's web stream, or node:http's Readable (the held resume GET, lean-get.ts). */
-export type SseBody = ReadableStream<Uint8Array> | Readable;
+/** A body readSse reads: node:http's Readable (http-transport.ts). */
+export type SseBody = Readable;
 
 /** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
 export async function* readSse(body: SseBody, options: SseReadOptions): AsyncGenerator<SseEvent> {
-  const source = chunksOf(body);
+  const source = nodeChunks(body);
   const parser = new SseParser(options.maxEventChars, options.onRetry);
   let ended = false;
   const stop = (): void => source.cancel();
@@ -71,20 +71,15 @@ interface ChunkSource {
   cancel(): void;
 }
 
-function chunksOf(body: SseBody): ChunkSource {
-  if (body instanceof Readable) return nodeChunks(body);
-  const reader = body.getReader();
-  return { next: () => reader.read(), cancel: () => void reader.cancel().catch(() => undefined) };
-}
-
 /**
  * Chunks of a node Readable, pulled with read(). Lighter than the stream's
  * async iterator (which also keeps a set of end-of-stream closures per
  * stream): four listeners and, while waiting, one promise. A stream that
- * closes before its end fails the read, as a cut fetch body does.
+ * closes before its end (a cut connection) fails the read.
  */
 function nodeChunks(stream: Readable): ChunkSource {
   let wake: (() => void) | undefined;
+  let cancelled = false;
   let ended = stream.readableEnded;
   // Destroyed before this reader came (an abort right after the response head): its events are gone.
   let failure: unknown = stream.destroyed && !ended ? (stream.errored ?? new Error('the stream closed before its end')) : undefined;
@@ -109,6 +104,8 @@ function nodeChunks(stream: Readable): ChunkSource {
   return {
     async next() {
       for (;;) {
+        // Our own cancel (an early exit, or `signal`) ends the read; it is no failure of the stream.
+        if (cancelled) return { done: true };
         if (failure !== undefined) throw failure;
         const chunk = stream.read() as Uint8Array | null;
         if (chunk !== null) return { value: chunk };
@@ -116,7 +113,10 @@ function nodeChunks(stream: Readable): ChunkSource {
         await new Promise<void>((resolve) => (wake = resolve));
       }
     },
-    cancel: () => void stream.destroy(),
+    cancel: () => {
+      cancelled = true;
+      stream.destroy();
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import { type CallRequest, ErrorCode, McpqError, toMcpqError } from '@mcpq/contr
 import { answers, readResponse, requestReachedServer, type McpHttpClient, type McpSession } from './http-client.js';
 import { parseEventData, type JsonRpcError, type JsonRpcResult } from './jsonrpc.js';
 import { readSse } from './sse.js';
+import { headerOf, type HttpAnswer } from './http-transport.js';
 import { callStreamEvent, type CallStreamEvent } from './call-stream.js';
 import type { Outcome } from '../calls/result.js';
 import type { RecordPatch } from '../calls/store.js';
@@ -79,8 +80,8 @@ export async function startResumableCall(
     timeoutMs,
     `no resumable event within ${timeoutMs} ms of sending tools/call`,
     async (res) => {
-      const type = res.headers.get('content-type') ?? '';
-      if (!type.includes('text/event-stream') || !res.body) {
+      const type = headerOf(res, 'content-type') ?? '';
+      if (!type.includes('text/event-stream')) {
         // A JSON answer: the server finished the call before answering.
         const m = await readResponse(res, ids.requestId, client.maxResponseBytes);
         if (m.kind === 'result' || m.kind === 'error') return { kind: 'finished', message: m.message };
@@ -104,7 +105,7 @@ export async function startResumableCall(
               if (lastEventId) leave.abort();
             }, window!.windowMs);
         try {
-          for await (const event of readSse(res.body, { signal: leave.signal, onRetry, maxEventChars: client.maxResponseBytes })) {
+          for await (const event of readSse(res, { signal: leave.signal, onRetry, maxEventChars: client.maxResponseBytes })) {
             // On the call's own POST stream an error with id null answers it too.
             const m = parseEventData(event.data);
             if (m && answers(m, ids.requestId, true)) return { kind: 'finished', message: m.message, lastEventId: event.id };
@@ -139,14 +140,14 @@ async function sendToolCall<T>(
   message: Record<string, unknown>,
   timeoutMs: number,
   timeoutText: string,
-  read: (res: Response) => Promise<T>,
+  read: (res: HttpAnswer) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(
     () => controller.abort(new McpqError(ErrorCode.server_unreachable, timeoutText, { retryable: true })),
     timeoutMs,
   );
-  let res: Response;
+  let res: HttpAnswer;
   try {
     res = await client.post(session, message, { signal: controller.signal });
   } catch (err) {

@@ -17,6 +17,7 @@ import {
   outcomeOfResponse,
   readResponse,
   readSse,
+  headerOf,
   recordRefreshAfterMs,
   requestReachedServer,
   TICK,
@@ -51,12 +52,12 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
     reached = 'maybe';
     rejoined(deps, rec.callId, 'hold', rec.server);
     await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
-    const type = res.headers.get('content-type') ?? '';
-    if (!type.includes('text/event-stream') || !res.body) {
+    const type = headerOf(res, 'content-type') ?? '';
+    if (!type.includes('text/event-stream')) {
       const m = await readResponse(res, ids.requestId, deps.client.maxResponseBytes);
       if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
     } else {
-      let body: SseBody | undefined = res.body;
+      let body: SseBody | undefined = res;
       const refreshAfter = recordRefreshAfterMs(ctx.config);
       let lastEventId: string | undefined;
       let retryMs: number | undefined;

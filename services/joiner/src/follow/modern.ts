@@ -31,6 +31,7 @@ import {
   outcomeOfResponse,
   readResponse,
   readSse,
+  headerOf,
   requestReachedServer,
   suggestsEraChange,
   toMcpqError,
@@ -116,12 +117,12 @@ async function sendCall(deps: FollowDeps, found: Versioned<CallRecord>): Promise
     rejoined(deps, rec.callId, mode, rec.server);
     await ctx.events.status(rec.callId, 'running', { mode, attempt, traceparent: rec.traceparent, protocol: MODERN_PROTOCOL_VERSION });
     let end: ModernCallEnd | undefined;
-    const type = res.headers.get('content-type') ?? '';
-    if (!type.includes('text/event-stream') || !res.body) {
+    const type = headerOf(res, 'content-type') ?? '';
+    if (!type.includes('text/event-stream')) {
       const m = await readResponse(res, ids.requestId, deps.client.maxResponseBytes);
       if (m.kind === 'result' || m.kind === 'error') end = modernCallEnd(m.message);
     } else {
-      for await (const event of readSse(res.body, { maxEventChars: deps.client.maxResponseBytes })) {
+      for await (const event of readSse(res, { maxEventChars: deps.client.maxResponseBytes })) {
         const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
         if (e.kind === 'response') {
           end = modernCallEnd(e.message);

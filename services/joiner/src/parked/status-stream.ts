@@ -10,7 +10,7 @@
  * limits.maxResponseBytes ends the stream (re-opened after a backoff), an
  * event that is not a well-formed task status is counted and dropped, and a
  * status only ever *wakes* a call: the follow path's tasks/get decides what
- * it means. The stream is held over node:http (lean-get.ts), re-opened after
+ * it means. The stream is held over node:http (its own connection, http-transport.ts), re-opened after
  * a drop with a doubling, capped backoff; every (re)open is reported so the
  * watcher re-learns what the stream may have missed with one sweep.
  */

@@ -1,0 +1,138 @@
+/**
+ * The connections of the MCP HTTP client (mcp/http-transport.ts, node:http):
+ * a connection that is never made within connectTimeoutMs fails as never
+ * sent (`requestReachedServer`: no), where waiting for the response head
+ * would have judged it `maybe` and ended a non-idempotent call
+ * outcome_unknown; keep-alive connections are reused, and one the server
+ * closes while idle is dropped from the pool; a request that goes out on a
+ * pooled connection the server closes without answering is not retried and
+ * stays `maybe` (nothing proves the server did not read it).
+ *
+ * The servers here are fakes (plain node:http JSON-RPC responders, no MCP
+ * SDK): they close connections on demand, which a real server does not.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, LimitsConfigSchema, McpHttpClient, pooledSockets, requestReachedServer, type McpqError } from '@mcpq/shared';
+import { waitFor } from '../helpers/harness.js';
+
+const { maxResponseBytes, maxRetryAfterMs } = LimitsConfigSchema.parse({});
+const SESSION = { protocolVersion: '2025-11-25' };
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function failure(p: Promise<unknown>): Promise<McpqError> {
+  return p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e as McpqError,
+  );
+}
+
+/**
+ * A fake JSON-RPC server counting requests and connections; `onRequest`
+ * may take over an answer (return true when it did).
+ */
+async function fakeServer(onRequest?: (req: IncomingMessage, res: ServerResponse, nthOnSocket: number) => boolean) {
+  const seen: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
+  const perSocket = new WeakMap<Socket, number>();
+  let connections = 0;
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    seen.push({ headers: req.headers, body });
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (onRequest?.(req, res, n)) return;
+    const id = (JSON.parse(body) as { id?: unknown }).id ?? null;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, result: { n: seen.length } }));
+  });
+  server.on('connection', () => connections++);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(
+    () => new Promise((r) => server.close(r)),
+    () => server.closeAllConnections(),
+  );
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  return { server, url, seen, connections: () => connections };
+}
+
+const client = (url: string, extra: { requestTimeoutMs?: number; connectTimeoutMs?: number } = {}) =>
+  new McpHttpClient({ url, headers: {}, requestTimeoutMs: 5_000, maxResponseBytes, maxRetryAfterMs, ...extra });
+
+describe('making the connection', () => {
+  it('a connection not made within connectTimeoutMs fails as never sent, well before the head timeout', async () => {
+    // A listener whose process never accepts (its event loop blocks): the kernel queues what fits
+    // its backlog of 1, then drops further SYNs, so a new connection hangs in its handshake.
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:net').createServer();
+         s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+           process.stdout.write(s.address().port + '\\n');
+           setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000), 20);
+         });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    cleanups.push(() => child.kill('SIGKILL'));
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const port = Number(line.toString().trim());
+    await new Promise((r) => setTimeout(r, 100));
+    // Fill the accept queue: these handshakes complete (nobody accepts them); later ones hang.
+    const fillers: Socket[] = [];
+    for (let i = 0; i < 4; i++) fillers.push(connect({ port, host: '127.0.0.1' }).on('error', () => undefined));
+    cleanups.push(() => fillers.forEach((s) => s.destroy()));
+    await waitFor('the accept queue to fill', () => fillers.filter((s) => !s.connecting).length >= 2, 5_000, 20);
+
+    const http = client(`http://127.0.0.1:${port}/mcp`, { connectTimeoutMs: 300, requestTimeoutMs: 10_000 });
+    const err = await failure(http.post(SESSION, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } }));
+    expect(err.code).toBe(ErrorCode.server_unreachable);
+    expect(err.message).toMatch(/no connection within 300 ms/);
+    expect(requestReachedServer(err)).toBe('no');
+  });
+});
+
+describe('keep-alive connections', () => {
+  it('are reused; one the server closed while idle is dropped, and the next request goes out on a new one; no accept-encoding is sent', async () => {
+    const fake = await fakeServer();
+    const http = client(fake.url);
+    await http.request(SESSION, 'tools/list', undefined);
+    await http.request(SESSION, 'tools/list', undefined);
+    expect(fake.connections()).toBe(1);
+
+    fake.server.closeIdleConnections();
+    await waitFor('the client to drop the closed connection', () => pooledSockets().free === 0, 5_000, 10);
+    expect(await http.request(SESSION, 'tools/list', undefined)).toEqual({ n: 3 });
+    expect(fake.connections()).toBe(2);
+    // node:http does not decompress: nothing may ask for an encoding, so caps count what arrives.
+    for (const { headers, body } of fake.seen) {
+      expect(headers['accept-encoding']).toBeUndefined();
+      expect(Number(headers['content-length'])).toBe(Buffer.byteLength(body));
+    }
+  });
+
+  it('a tools/call on a pooled connection the server closes without answering is not retried and may have reached the server', async () => {
+    // The server reads the request, then drops the connection (as one closing an idle socket at that moment would look).
+    const fake = await fakeServer((req, _res, n) => {
+      if (n < 2) return false;
+      req.socket.destroy();
+      return true;
+    });
+    const http = client(fake.url);
+    await http.request(SESSION, 'tools/list', undefined);
+    const err = await failure(http.post(SESSION, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'x' } }));
+    expect(err.code).toBe(ErrorCode.server_unreachable);
+    expect(requestReachedServer(err)).toBe('maybe');
+    expect(fake.seen.filter((s) => s.body.includes('tools/call'))).toHaveLength(1);
+  });
+});
