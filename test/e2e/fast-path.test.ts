@@ -35,7 +35,7 @@ describe('fast path', () => {
     );
   });
 
-  it('the NATS messages of a short call, counted: the caller sends three, mcpq publishes five naming the call', async () => {
+  it('the NATS messages of a short call, counted: the caller sends three, six name the call', async () => {
     h = await createHarness();
     await h.start('submitter');
     const call = async (text: string) => {
@@ -43,7 +43,7 @@ describe('fast path', () => {
       expect((await h!.client.result(callId, { timeoutMs: 30_000 })).status).toBe('completed');
       return callId;
     };
-    await call('warm'); // opens the KV bucket (one STREAM.INFO), once per client
+    await call('warm'); // the client opens the bucket (one STREAM.INFO) once
     const seen: string[] = [];
     const tap = h.nc.subscribe('>', { callback: (_err, m) => void seen.push(m.subject) });
     await h.nc.flush();
@@ -64,6 +64,7 @@ describe('fast path', () => {
         `$JS.API.DIRECT.GET.${n.streams.events}.${n.call(callId, 'result')}`, // the caller's look
         `$KV.${n.bucket}.${callId}`, // the claim (created dispatching)
         `$KV.${n.bucket}.${callId}`, // the end (compare-and-set)
+        `$JS.API.DIRECT.GET.KV_${n.bucket}.$KV.${n.bucket}.${callId}`, // the caller's read of the record, a direct get
         n.call(callId, 'status'),
         n.call(callId, 'result'),
       ].sort(),

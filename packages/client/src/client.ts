@@ -274,11 +274,7 @@ export class McpqClient {
 
   /** The last message stored on the call's result subject (direct get), whoever published it. */
   private async lastOnResultSubject(callId: string, deadline: number): Promise<StoredMsg | null> {
-    // No account check up front: right after a NATS restart it would time out; the retries below cover it.
-    const jsm = await (this.jsm ??= jetstreamManager(this.nc, {
-      checkAPI: false,
-      ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}),
-    }));
+    const jsm = await this.manager();
     return this.readEvents(
       () => jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'result') }),
       deadline,
@@ -351,12 +347,32 @@ export class McpqClient {
     if (this.ownsConnection) await this.nc.close();
   }
 
+  private manager(): Promise<JetStreamManager> {
+    // No account check up front: right after a NATS restart it would time out; the callers' retries cover it.
+    return (this.jsm ??= jetstreamManager(this.nc, {
+      checkAPI: false,
+      ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}),
+    }));
+  }
+
   private async bucket(): Promise<KV> {
-    this.kv ??= new Kvm(this.js).open(this.names.bucket).catch((err: unknown) => {
+    this.kv ??= this.openBucket().catch((err: unknown) => {
       this.kv = undefined;
       throw natsError(err, `cannot open KV bucket ${this.names.bucket} (has a submitter or joiner run yet?)`);
     });
     return this.kv;
+  }
+
+  /**
+   * Opens the bucket with direct gets when its stream allows them (mcpq
+   * provisions it so): a record read is then answered by the stream itself,
+   * not the JetStream API, with the record as it is rather than in base64
+   * JSON (a third fewer bytes), and a missing record raises no API advisory.
+   * Binding alone would not know, and would read through the API.
+   */
+  private async openBucket(): Promise<KV> {
+    const info = await (await this.manager()).streams.info(`KV_${this.names.bucket}`);
+    return new Kvm(this.js).open(this.names.bucket, { allow_direct: info.config.allow_direct === true });
   }
 
   /** An ordered consumer on the events stream (see readEvents for the retries). */
