@@ -71,6 +71,28 @@ describe('fast path', () => {
     );
   });
 
+  it('a calls bucket whose stream allows no direct gets (set by hand) is read through the JetStream API: results still come', async () => {
+    h = await createHarness();
+    await h.start('submitter');
+    const jsm = await h.jsm();
+    const stream = `KV_${h.names.bucket}`;
+    const { config } = await jsm.streams.info(stream);
+    expect(config.allow_direct).toBe(true); // as mcpq provisions it
+    await jsm.streams.update(stream, { ...config, allow_direct: false });
+    const seen: string[] = [];
+    const tap = h.nc.subscribe('$JS.API.>', { callback: (_err, m) => void (m.subject.includes(stream) && seen.push(m.subject)) });
+    await h.nc.flush();
+    const { callId } = await h.client.submit('demo', 'echo', { text: 'through the API' });
+    expect(await h.client.result(callId, { timeoutMs: 30_000 })).toMatchObject({
+      status: 'completed',
+      result: { content: [{ type: 'text', text: 'through the API' }] },
+    });
+    await h.nc.flush();
+    tap.unsubscribe();
+    expect(seen).toContain(`$JS.API.STREAM.MSG.GET.${stream}`);
+    expect(seen.filter((s) => s.startsWith('$JS.API.DIRECT.GET.'))).toEqual([]);
+  });
+
   it('progress of a short call is published by the submitter in order, once', async () => {
     h = await createHarness({ config: { submitter: { answerWindowMs: 5_000 } } });
     await h.start('submitter');

@@ -368,11 +368,16 @@ export class McpqClient {
    * provisions it so): a record read is then answered by the stream itself,
    * not the JetStream API, with the record as it is rather than in base64
    * JSON (a third fewer bytes), and a missing record raises no API advisory.
-   * Binding alone would not know, and would read through the API.
+   * Binding alone would not know, and would read through the API. A user
+   * who may not ask for the stream's info (or a NATS not ready to answer)
+   * still reads records, through the API as before.
    */
   private async openBucket(): Promise<KV> {
-    const info = await (await this.manager()).streams.info(`KV_${this.names.bucket}`);
-    return new Kvm(this.js).open(this.names.bucket, { allow_direct: info.config.allow_direct === true });
+    const direct = await (await this.manager()).streams.info(`KV_${this.names.bucket}`).then(
+      (info) => info.config.allow_direct === true,
+      () => false,
+    );
+    return new Kvm(this.js).open(this.names.bucket, { allow_direct: direct });
   }
 
   /** An ordered consumer on the events stream (see readEvents for the retries). */
