@@ -35,6 +35,64 @@ describe('fast path', () => {
     );
   });
 
+  it('the NATS messages of a short call, counted: the caller sends three, six name the call', async () => {
+    h = await createHarness();
+    await h.start('submitter');
+    const call = async (text: string) => {
+      const { callId } = await h!.client.submit('demo', 'echo', { text });
+      expect((await h!.client.result(callId, { timeoutMs: 30_000 })).status).toBe('completed');
+      return callId;
+    };
+    await call('warm'); // the client opens the bucket (one STREAM.INFO) once
+    const seen: string[] = [];
+    const tap = h.nc.subscribe('>', { callback: (_err, m) => void seen.push(m.subject) });
+    await h.nc.flush();
+    const before = h.client.nc.stats();
+    const callId = await call('counted');
+    const after = h.client.nc.stats();
+    // Submit; one look at the empty result subject while the call runs (no read of a record not
+    // yet written); one read of the record once the result is out. Whatever the order of the
+    // call's end and the look, the caller sends exactly these three (the record-write cue is gone).
+    expect(after.outMsgs - before.outMsgs).toBe(3);
+    // Their three replies, and the result's message when it comes before result() stops listening.
+    expect(after.inMsgs - before.inMsgs).toBeLessThanOrEqual(4);
+    await h.nc.flush();
+    tap.unsubscribe();
+    const n = h.names;
+    expect(seen.filter((s) => s.includes(callId)).sort()).toEqual(
+      [
+        `$JS.API.DIRECT.GET.${n.streams.events}.${n.call(callId, 'result')}`, // the caller's look
+        `$KV.${n.bucket}.${callId}`, // the claim (created dispatching)
+        `$KV.${n.bucket}.${callId}`, // the end (compare-and-set)
+        `$JS.API.DIRECT.GET.KV_${n.bucket}.$KV.${n.bucket}.${callId}`, // the caller's read of the record, a direct get
+        n.call(callId, 'status'),
+        n.call(callId, 'result'),
+      ].sort(),
+    );
+  });
+
+  it('a calls bucket whose stream allows no direct gets (set by hand) is read through the JetStream API: results still come', async () => {
+    h = await createHarness();
+    await h.start('submitter');
+    const jsm = await h.jsm();
+    const stream = `KV_${h.names.bucket}`;
+    const { config } = await jsm.streams.info(stream);
+    expect(config.allow_direct).toBe(true); // as mcpq provisions it
+    await jsm.streams.update(stream, { ...config, allow_direct: false });
+    const seen: string[] = [];
+    const tap = h.nc.subscribe('$JS.API.>', { callback: (_err, m) => void (m.subject.includes(stream) && seen.push(m.subject)) });
+    await h.nc.flush();
+    const { callId } = await h.client.submit('demo', 'echo', { text: 'through the API' });
+    expect(await h.client.result(callId, { timeoutMs: 30_000 })).toMatchObject({
+      status: 'completed',
+      result: { content: [{ type: 'text', text: 'through the API' }] },
+    });
+    await h.nc.flush();
+    tap.unsubscribe();
+    expect(seen).toContain(`$JS.API.STREAM.MSG.GET.${stream}`);
+    expect(seen.filter((s) => s.startsWith('$JS.API.DIRECT.GET.'))).toEqual([]);
+  });
+
   it('progress of a short call is published by the submitter in order, once', async () => {
     h = await createHarness({ config: { submitter: { answerWindowMs: 5_000 } } });
     await h.start('submitter');

@@ -93,7 +93,7 @@ describe('junk on an event subject neither hides nor replaces a result', () => {
   it('a refused write of the record that says the call ended, then junk on the result subject: result() still waits for the real end', async () => {
     const callId = await runningCall('refused-write');
     const waiting = h.client.result(callId, { timeoutMs: 30_000 });
-    await h.client.nc.flush(); // result() listens now, to the record's writes too
+    await h.client.nc.flush(); // result() listens now
     const record = await h.record(callId);
     const forged = { ...record, status: 'cancelled', result: { callId, status: 'cancelled', attempts: 1, startedAt: '', finishedAt: '' } };
     const headers = natsHeaders();

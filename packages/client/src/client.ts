@@ -17,7 +17,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import {
   CALL_ID_PATTERN,
   CallRequestSchema,
@@ -63,13 +63,6 @@ export interface McpqClientOptions {
   jsApiPrefix?: string;
   /** close() also closes the NATS connection (default false: the connection is yours). */
   ownsConnection?: boolean;
-  /**
-   * result() also listens to the writes of the call's record (`$KV.<prefix>_calls.<callId>`),
-   * to read the record as soon as one ends the call rather than after the result's message:
-   * one round trip less before result() returns. Default: on, except with `jsApiPrefix` (a
-   * tenant account sees no such writes). Off by itself after NATS refuses the subscription once.
-   */
-  recordHints?: boolean;
 }
 
 export interface ConnectOptions extends McpqClientOptions {
@@ -162,7 +155,6 @@ export class McpqClient {
   private jsm?: Promise<JetStreamManager> | undefined;
   private readonly ownsConnection: boolean;
   private readonly apiPrefix: string | undefined;
-  private recordHints: boolean;
 
   constructor(
     readonly nc: NatsConnection,
@@ -172,7 +164,6 @@ export class McpqClient {
     this.apiPrefix = options.jsApiPrefix;
     this.js = jetstream(nc, this.apiPrefix ? { apiPrefix: this.apiPrefix } : {});
     this.ownsConnection = options.ownsConnection ?? false;
-    this.recordHints = options.recordHints ?? !this.apiPrefix;
   }
 
   /** Connects to NATS and returns a client that owns the connection (close() closes it). */
@@ -250,19 +241,13 @@ export class McpqClient {
    * The result is the one kept in the call record, which mcpq writes with
    * compare-and-set before it publishes it: a message on the result subject
    * only says "look now", so junk there can neither hide nor replace it.
-   * A write of the record that looks like the call's end (`recordHints`)
-   * only says "read ahead": the record read then is returned at the result's
-   * message, which then needs no read of its own.
    */
   async result(callId: string, options: WaitOptions = {}): Promise<ResultEvent> {
     if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
     const subject = this.names.call(callId, 'result');
-    // Listen first, then read the record: a result published in between is seen by one or the other.
+    // Listen first, then look: a result published in between is seen by one or the other.
     const wake = new WakeUps();
     const sub = this.nc.subscribe(subject, { callback: () => wake.kick() });
-    const hints = this.recordHints
-      ? this.nc.subscribe(this.names.record(callId), { callback: (err, m) => this.onHint(err, m, wake) })
-      : undefined;
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const onAbort = () => wake.stop();
@@ -272,14 +257,7 @@ export class McpqClient {
       if (kept) return kept;
       if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), wake.stop()), options.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      // The record's result, read after a write that ended the call: the result's message, when it comes, needs no read.
-      let ended: ResultEvent | undefined;
       for (let why = await wake.next(RESULT_RECHECK_MS); why !== 'stopped'; why = await wake.next(RESULT_RECHECK_MS)) {
-        if (why === 'hint') {
-          ended ??= await this.endedResult(callId, readBy());
-          continue;
-        }
-        if (why === 'message' && ended) return ended;
         const now = await this.keptResult(callId, readBy(), why === 'message');
         if (now) return now;
       }
@@ -290,49 +268,31 @@ export class McpqClient {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       sub.unsubscribe();
-      hints?.unsubscribe();
     }
-  }
-
-  /**
-   * A write of the record was seen. It is only a hint (a write JetStream
-   * refused, a lost compare-and-set, is seen too): when it looks like the
-   * end of the call, the waiter reads the record. A refused subscription
-   * (the user may not subscribe there) turns hints off for this client.
-   */
-  private onHint(err: Error | null, m: Msg, wake: WakeUps): void {
-    if (err) {
-      this.recordHints = false;
-      return;
-    }
-    if (writeMayEndCall(m.data)) wake.hint();
-  }
-
-  /** The result kept in the call's record, when the record has ended (whether or not the result is published yet). */
-  private async endedResult(callId: string, deadline: number): Promise<ResultEvent | undefined> {
-    const record = await this.readEvents(async () => readRecord(await this.bucket(), callId), deadline, `KV_${this.names.bucket}`);
-    return record && isTerminalRecord(record.value) ? record.value.result : undefined;
   }
 
   /**
    * The result kept in the call's record once the call has ended and its
    * result has been published (`published`: a message on the result subject
    * was just seen; otherwise the stream is asked). Waiting for the publish
-   * keeps "result() returned" meaning "the result is in the stream". A call
+   * keeps "result() returned" meaning "the result is in the stream". The
+   * stream is asked first: while the call runs its result subject is empty,
+   * and that one read answers (the record, often not even created yet when
+   * result() starts, is read only once something was published). A call
    * without a record (its record expired before its events, or it is still
    * queued) has its result read from the stream, and only a message carrying
    * the result's dedupe id `<callId>.result` counts.
    */
   private async keptResult(callId: string, deadline: number, published: boolean): Promise<ResultEvent | undefined> {
+    const stored = published ? undefined : await this.lastOnResultSubject(callId, deadline);
+    if (stored === null) return undefined;
     const record = await this.readEvents(async () => readRecord(await this.bucket(), callId), deadline, `KV_${this.names.bucket}`);
-    if (!record) return this.storedResult(callId, deadline);
-    if (!isTerminalRecord(record.value)) return undefined;
-    return published || (await this.lastOnResultSubject(callId, deadline)) ? record.value.result : undefined;
+    if (!record) return this.storedResult(callId, stored ?? (await this.lastOnResultSubject(callId, deadline)));
+    return isTerminalRecord(record.value) ? record.value.result : undefined;
   }
 
-  /** The stored result of a call without a record: the result subject's last message, if it carries the result's dedupe id. */
-  private async storedResult(callId: string, deadline: number): Promise<ResultEvent | undefined> {
-    const m = await this.lastOnResultSubject(callId, deadline);
+  /** The stored result of a call without a record: the result subject's last message `m`, if it carries the result's dedupe id. */
+  private storedResult(callId: string, m: StoredMsg | null): ResultEvent | undefined {
     if (!m || m.header.get('Nats-Msg-Id') !== resultDedupeId(callId)) return undefined;
     const event = parseEvent('result', m.data);
     if (event?.type !== 'result' || event.callId !== callId) return undefined;
@@ -342,11 +302,7 @@ export class McpqClient {
 
   /** The last message stored on the call's result subject (direct get), whoever published it. */
   private async lastOnResultSubject(callId: string, deadline: number): Promise<StoredMsg | null> {
-    // No account check up front: right after a NATS restart it would time out; the retries below cover it.
-    const jsm = await (this.jsm ??= jetstreamManager(this.nc, {
-      checkAPI: false,
-      ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}),
-    }));
+    const jsm = await this.manager();
     return this.readEvents(
       () => jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'result') }),
       deadline,
@@ -415,12 +371,37 @@ export class McpqClient {
     if (this.ownsConnection) await this.nc.close();
   }
 
+  private manager(): Promise<JetStreamManager> {
+    // No account check up front: right after a NATS restart it would time out; the callers' retries cover it.
+    return (this.jsm ??= jetstreamManager(this.nc, {
+      checkAPI: false,
+      ...(this.apiPrefix ? { apiPrefix: this.apiPrefix } : {}),
+    }));
+  }
+
   private async bucket(): Promise<KV> {
-    this.kv ??= new Kvm(this.js).open(this.names.bucket).catch((err: unknown) => {
+    this.kv ??= this.openBucket().catch((err: unknown) => {
       this.kv = undefined;
       throw natsError(err, `cannot open KV bucket ${this.names.bucket} (has a submitter or joiner run yet?)`);
     });
     return this.kv;
+  }
+
+  /**
+   * Opens the bucket with direct gets when its stream allows them (mcpq
+   * provisions it so): a record read is then answered by the stream itself,
+   * not the JetStream API, with the record as it is rather than in base64
+   * JSON (a third fewer bytes), and a missing record raises no API advisory.
+   * Binding alone would not know, and would read through the API. A user
+   * who may not ask for the stream's info (or a NATS not ready to answer)
+   * still reads records, through the API as before.
+   */
+  private async openBucket(): Promise<KV> {
+    const direct = await (await this.manager()).streams.info(`KV_${this.names.bucket}`).then(
+      (info) => info.config.allow_direct === true,
+      () => false,
+    );
+    return new Kvm(this.js).open(this.names.bucket, { allow_direct: direct });
   }
 
   /** An ordered consumer on the events stream (see readEvents for the retries). */
@@ -464,27 +445,12 @@ export class McpqClient {
   }
 }
 
-/** Records larger than this are not parsed to look at their status: any write that large is taken as a hint. */
-const HINT_PARSE_LIMIT = 64 * 1024;
-
-/** Whether a write of a record (its JSON) may have ended the call: a terminal status, or too large to look at. */
-function writeMayEndCall(data: Uint8Array): boolean {
-  if (data.length === 0) return false; // a delete or purge
-  if (data.length > HINT_PARSE_LIMIT) return true;
-  try {
-    const status = (JSON.parse(new TextDecoder().decode(data)) as { status?: unknown }).status;
-    return typeof status === 'string' && isTerminalStatus(status as CallStatus);
-  } catch {
-    return false;
-  }
-}
-
 /** completed, failed, cancelled or timeout. */
 function isTerminalStatus(status: CallStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-/** A set, not a schema parse: looked up for every status event and every hint. */
+/** A set, not a schema parse: looked up for every status event. */
 const TERMINAL_STATUSES: ReadonlySet<string> = new Set(TerminalStatusSchema.options);
 
 function parseEvent(kind: string | undefined, data: Uint8Array): CallEvent | undefined {

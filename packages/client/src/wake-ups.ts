@@ -1,16 +1,14 @@
 /**
- * Wake-ups of a waiter: a message arrived ("look now"), a hint came (a write
- * that may have ended the call: "read ahead"), the recheck time passed with
- * none ("look anyway": a message published while the connection was
- * reconnecting reached no subscriber), or the wait was stopped. Messages and
- * hints that arrive while the waiter is busy are not lost: the next wait
- * returns at once, the message first.
+ * Wake-ups of a waiter: a message arrived ("look now"), the recheck time
+ * passed with none ("look anyway": a message published while the connection
+ * was reconnecting reached no subscriber), or the wait was stopped. A
+ * message that arrives while the waiter is busy is not lost: the next wait
+ * returns at once.
  */
-export type WakeUp = 'message' | 'hint' | 'recheck' | 'stopped';
+export type WakeUp = 'message' | 'recheck' | 'stopped';
 
 export class WakeUps {
   private pending = false;
-  private pendingHint = false;
   private stopped = false;
   private wake?: ((why: WakeUp) => void) | undefined;
 
@@ -18,12 +16,6 @@ export class WakeUps {
   kick(): void {
     if (this.wake) this.take()('message');
     else this.pending = true;
-  }
-
-  /** A hint arrived. */
-  hint(): void {
-    if (this.wake) this.take()('hint');
-    else this.pendingHint = true;
   }
 
   /** Ends every wait, now and later. */
@@ -38,10 +30,6 @@ export class WakeUps {
     if (this.pending) {
       this.pending = false;
       return Promise.resolve('message');
-    }
-    if (this.pendingHint) {
-      this.pendingHint = false;
-      return Promise.resolve('hint');
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.take()('recheck'), recheckMs);

@@ -143,10 +143,7 @@ function serviceGrants(prefix: string) {
     [`$JS.API.CONSUMER.DELETE.${servers}.>`, ''],
     [`$JS.FC.${servers}.>`, ''],
   ];
-  const gatewaySubscribe: Grant[] = [
-    [`${prefix}.call.*.result`, "a call's result as it is published (tasks/result)"],
-    [`$KV.${n.bucket}.*`, 'writes of a call record as they happen: result() reads the record as soon as one ends the call'],
-  ];
+  const gatewaySubscribe: Grant[] = [[`${prefix}.call.*.result`, "a call's result as it is published (tasks/result)"]];
   const admin: Grant[] = [[`$KV.${n.bucket}.>`, 'repair a call record by hand']];
   return { submitter, joiner, joinerSubscribe, console, consoleSubscribe, gateway, gatewaySubscribe, admin };
 }
