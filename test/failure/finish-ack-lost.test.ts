@@ -18,7 +18,10 @@ const cutters: NatsCutProxy[] = [];
 /** A fault injector in front of the test's nats-server that loses the answer to the write ending a call. */
 async function cutter(): Promise<NatsCutProxy> {
   const record = `$KV.${h.names.bucket}.`;
-  const c = await NatsCutProxy.start(h.nats.url, (subject, payload) => subject.startsWith(record) && payload.includes('"status":"completed"'));
+  const c = await NatsCutProxy.start(
+    h.nats.url,
+    (subject, payload) => subject.startsWith(record) && payload.includes('"status":"completed"'),
+  );
   cutters.push(c);
   return c;
 }
@@ -53,7 +56,11 @@ describe('the fast path loses the acknowledgement of its final write', () => {
     expect(await h.deadLetters()).toEqual([]);
     // The request leaves the queue (acked once the result is out), not dead-lettered.
     const jsm = await h.jsm();
-    await waitFor('the request to leave the queue', async () => (await jsm.streams.info(h.names.streams.submit)).state.messages === 0, 10_000);
+    await waitFor(
+      'the request to leave the queue',
+      async () => (await jsm.streams.info(h.names.streams.submit)).state.messages === 0,
+      10_000,
+    );
     expect(await h.deadLetters()).toEqual([]);
   });
 
@@ -71,7 +78,11 @@ describe('the fast path loses the acknowledgement of its final write', () => {
     expect(h.mcp.demo!.stats().executions.slow).toEqual({ [callId]: 1 });
     // Logged after the result is out: waited for. Finding the call ended instead would log "letting go".
     const lines = () => joiner.raw.filter((l) => l.includes(callId));
-    await waitFor('the joiner to log how the call ended', () => lines().some((l) => /"msg":"(call finished|.*letting go)"/.test(l)), 10_000);
+    await waitFor(
+      'the joiner to log how the call ended',
+      () => lines().some((l) => /"msg":"(call finished|.*letting go)"/.test(l)),
+      10_000,
+    );
     expect(lines().filter((l) => l.includes('"msg":"call finished"'))).toHaveLength(1);
     expect(lines().filter((l) => l.includes('letting go'))).toEqual([]);
   });
