@@ -148,6 +148,9 @@ const LIST_DEFAULTS = UiConfigSchema.parse({});
  */
 const RESULT_RECHECK_MS = 5_000;
 
+/** How long status() keeps reading through a NATS failure: a look at a call, shorter than a wait for its result. */
+const STATUS_READ_MS = 10_000;
+
 export class McpqClient {
   readonly names: Names;
   private readonly js: JetStreamClient;
@@ -286,7 +289,7 @@ export class McpqClient {
   private async keptResult(callId: string, deadline: number, published: boolean): Promise<ResultEvent | undefined> {
     const stored = published ? undefined : await this.lastOnResultSubject(callId, deadline);
     if (stored === null) return undefined;
-    const record = await this.readEvents(async () => readRecord(await this.bucket(), callId), deadline, `KV_${this.names.bucket}`);
+    const record = await this.readCallRecord(callId, deadline);
     if (!record) return this.storedResult(callId, stored ?? (await this.lastOnResultSubject(callId, deadline)));
     return isTerminalRecord(record.value) ? record.value.result : undefined;
   }
@@ -313,19 +316,33 @@ export class McpqClient {
    * Reads the events stream (or, with `stream`, another of mcpq's streams)
    * with `read`. A JetStream that is not ready yet (just restarted, leader
    * election) answers with timeouts: retried until `deadline`; a missing
-   * stream is reported at once.
+   * stream is reported at once, and so is mcpq's own verdict on what was
+   * read (a record that does not match the schema: reading it again would
+   * not change it).
    */
   private async readEvents<T>(read: () => Promise<T>, deadline: number, stream = this.names.streams.events): Promise<T> {
+    const retryable = (err: unknown) => !streamNotFound(err) && !(err instanceof McpqError && err.code !== ErrorCode.nats_error);
     try {
-      return await retryWhileNatsFails(read, { until: deadline, stepMs: 250, retryable: (err) => !streamNotFound(err) });
+      return await retryWhileNatsFails(read, { until: deadline, stepMs: 250, retryable });
     } catch (err) {
       throw natsError(err, `cannot read ${stream} (has a submitter or joiner run yet?)`);
     }
   }
 
-  /** The call's current state, or null when no call with this id is known (yet: a queued call has no record until a submitter takes it). */
-  async status(callId: string): Promise<CallInfo | null> {
-    const record = await readRecord(await this.bucket(), callId);
+  /** The call's record (null when there is none), read with readEvents' retries. */
+  private readCallRecord(callId: string, deadline: number): ReturnType<typeof readRecord> {
+    return this.readEvents(async () => readRecord(await this.bucket(), callId), deadline, `KV_${this.names.bucket}`);
+  }
+
+  /**
+   * The call's current state, or null when no call with this id is known (yet: a queued call has no
+   * record until a submitter takes it). The read rides out a NATS failure (a timeout, a leader election,
+   * a reconnect) for up to `timeoutMs` (default 10 s), then throws `nats_error`.
+   */
+  async status(callId: string, options: { timeoutMs?: number } = {}): Promise<CallInfo | null> {
+    if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
+    const deadline = Date.now() + (options.timeoutMs ?? STATUS_READ_MS);
+    const record = await this.readCallRecord(callId, deadline);
     return record ? toCallInfo(record.value) : null;
   }
 

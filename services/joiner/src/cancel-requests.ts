@@ -122,7 +122,7 @@ export class CancelRequests {
       }
       let ended;
       try {
-        ended = await finishCall(store, events, current, { status: 'cancelled', error }, { cancel });
+        ended = await finishCall(store, events, current, { status: 'cancelled', error }, { extra: { cancel } });
       } catch (err) {
         if (isMcpqError(err, ErrorCode.record_conflict)) continue;
         throw err;

@@ -34,7 +34,6 @@ import {
   SpanKind,
   startCallSpan,
   traceIdOf,
-  whileNatsFails,
   withSpan,
   WorkLoop,
   type CallRecord,
@@ -546,7 +545,7 @@ export class Joiner {
     const outcome = limitResult(upstream, this.ctx.config.limits.maxResultBytes);
     try {
       // Ride out a short NATS outage: for a held call, giving up here would make its outcome unknown.
-      await whileNatsFails(() => finishCall(this.ctx.store, this.ctx.events, record, outcome), this.ctx.config.joiner.ackWaitMs);
+      await finishCall(this.ctx.store, this.ctx.events, record, outcome, { throughOutageMs: this.ctx.config.joiner.ackWaitMs });
       log.info({ status: outcome.status, code: outcome.error?.code }, 'call finished');
       msg.ack();
     } catch (err) {

@@ -15,7 +15,6 @@
 
 import {
   attemptFields,
-  whileNatsFails,
   backoffDelay,
   beginAttempt,
   cancelUpstream,
@@ -406,11 +405,12 @@ export class Submitter {
   /** The server answered tools/call with the final result right away: no hand-off needed. */
   private async finishedAtOnce(msg: JsMsg, current: Versioned<CallRecord>, outcome: Outcome, log: Logger): Promise<void> {
     // The tool has run: ride out a short NATS outage (as the joiner's finish does), or a request
-    // redelivered meanwhile would find the call `dispatching` and end it outcome_unknown.
-    await whileNatsFails(
-      () => finishCall(this.ctx.store, this.ctx.events, current, limitResult(outcome, this.ctx.config.limits.maxResultBytes)),
-      this.ctx.config.submitter.dispatchTimeoutMs,
-    );
+    // redelivered meanwhile would find the call `dispatching` and end it outcome_unknown. A write whose
+    // answer was lost is recognised as ours (finishCall): a nak then, on the last delivery, would leave
+    // the result unpublished.
+    await finishCall(this.ctx.store, this.ctx.events, current, limitResult(outcome, this.ctx.config.limits.maxResultBytes), {
+      throughOutageMs: this.ctx.config.submitter.dispatchTimeoutMs,
+    });
     msg.ack();
     // Logged once the result is out, so that writing the line does not delay it.
     log.info({ status: outcome.status }, 'call finished before it could be detached');

@@ -10,6 +10,7 @@ import {
   type CallRecord,
   ErrorCode,
   isMcpqError,
+  retryWhileNatsFails,
   type ResultEvent,
   type TerminalStatus,
   type Versioned,
@@ -26,13 +27,27 @@ export interface Outcome {
   error?: WireError;
 }
 
+export interface FinishOptions {
+  /** Record fields written with the end (e.g. the cancel request). */
+  extra?: RecordPatch;
+  /**
+   * Ride out a NATS failure for up to this long (for an end that must not be lost: the tool has
+   * answered). The record write goes through `CallStore.updateThroughOutage`, so a write whose
+   * acknowledgement was lost is recognised as this one's, not taken for someone else's ending
+   * (record_conflict); the publish is retried within the same bound. Without it, one try each.
+   */
+  throughOutageMs?: number;
+}
+
 export async function finishCall(
   store: CallStore,
   events: CallEvents,
   current: Versioned<CallRecord>,
   outcome: Outcome,
-  extra: RecordPatch = {},
+  options: FinishOptions = {},
 ): Promise<Versioned<CallRecord>> {
+  const { extra = {}, throughOutageMs } = options;
+  const until = throughOutageMs === undefined ? undefined : Date.now() + throughOutageMs;
   const finishedAt = new Date().toISOString();
   const merged = { ...current.value, ...extra };
   const result: ResultEvent = {
@@ -54,8 +69,12 @@ export async function finishCall(
   });
   recordOutcome(span, outcome);
   try {
-    const stored = await store.update(current, { ...extra, status: outcome.status, finishedAt, result });
-    await republishResult(events, stored.value);
+    const patch: RecordPatch = { ...extra, status: outcome.status, finishedAt, result };
+    const stored =
+      until === undefined ? await store.update(current, patch) : await store.updateThroughOutage(current, patch, until - Date.now());
+    const publish = () => republishResult(events, stored.value);
+    // Publishing again is harmless: the dedupe id, and a result is stored only on an empty subject.
+    await (until === undefined ? publish() : retryWhileNatsFails(publish, { until }));
     span.setAttribute(SpanAttr.outcome, 'published');
     return stored;
   } catch (err) {

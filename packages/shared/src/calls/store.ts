@@ -107,7 +107,8 @@ export class CallStore {
           // A conflict after a retry (only NATS errors are retried) may be this writer's own lost write.
           if (attempt > 1 && err instanceof McpqError && err.code === ErrorCode.record_conflict) {
             const stored = await this.get(current.value.callId);
-            if (stored && sameExceptTimestamp(stored.value, { ...current.value, ...patch })) return stored;
+            // Compared with what update() wrote: the record with its errors cut, as bounded() cuts them.
+            if (stored && sameExceptTimestamp(stored.value, this.bounded({ ...current.value, ...patch }))) return stored;
           }
           throw err;
         }
