@@ -6,17 +6,30 @@
  * outcome_unknown; keep-alive connections are reused, and one the server
  * closes while idle is dropped from the pool; a request that goes out on a
  * pooled connection the server closes without answering is not retried and
- * stays `maybe` (nothing proves the server did not read it).
+ * stays `maybe` (nothing proves the server did not read it); a tools/call
+ * answered on its POST stream leaves its connection to the next call.
  *
  * The servers here are fakes (plain node:http JSON-RPC responders, no MCP
- * SDK): they close connections on demand, which a real server does not.
+ * SDK): they close connections on demand, which a real server does not;
+ * except the last test's, the example MCP server (the SDK) behind a TCP
+ * forwarder that counts connections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, LimitsConfigSchema, McpHttpClient, pooledSockets, requestReachedServer, type McpqError } from '@mcpq/shared';
+import {
+  ErrorCode,
+  LimitsConfigSchema,
+  McpHttpClient,
+  pooledSockets,
+  requestReachedServer,
+  startResumableCall,
+  toolCallIds,
+  type McpqError,
+} from '@mcpq/shared';
+import { startExampleServer } from '@mcpq/example-server';
 import { waitFor } from '../helpers/harness.js';
 
 const { maxResponseBytes, maxRetryAfterMs } = LimitsConfigSchema.parse({});
@@ -134,5 +147,49 @@ describe('keep-alive connections', () => {
     expect(err.code).toBe(ErrorCode.server_unreachable);
     expect(requestReachedServer(err)).toBe('maybe');
     expect(fake.seen.filter((s) => s.body.includes('tools/call'))).toHaveLength(1);
+  });
+});
+
+describe('answered tools/call streams', () => {
+  it('leave their keep-alive connection to the next call (one connection for many short calls, not one each)', async () => {
+    const server = await startExampleServer();
+    cleanups.push(() => server.close());
+    // A plain TCP forwarder in front of the real server: it only counts the connections made.
+    let connections = 0;
+    const open = new Set<Socket>();
+    const forwarder = createNetServer((socket) => {
+      connections++;
+      open.add(socket);
+      const upstream = connect(server.port, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    forwarder.listen(0, '127.0.0.1');
+    await once(forwarder, 'listening');
+    cleanups.push(() => {
+      // The pooled connection would otherwise keep both servers' close waiting for its keep-alive timeout.
+      for (const socket of open) socket.destroy();
+      return new Promise((r) => forwarder.close(r));
+    });
+    const http = client(`http://127.0.0.1:${(forwarder.address() as AddressInfo).port}${new URL(server.url).pathname}`);
+    const session = await http.initialize();
+    const window = { windowMs: 5_000, onEvent: async () => undefined };
+    const calls = 10;
+    for (let i = 0; i < calls; i++) {
+      const ids = toolCallIds(`conn-${i}`, 1);
+      const message = {
+        jsonrpc: '2.0',
+        id: ids.requestId,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: `hi ${i}` }, _meta: { progressToken: ids.progressToken } },
+      };
+      const outcome = await startResumableCall(http, session, message, ids, 10_000, window);
+      expect(outcome.kind).toBe('finished');
+      // What followed the answer is read in the background; the connection is then free for the next call.
+      await waitFor("the answered call's connection back in the pool", () => pooledSockets().free > 0, 5_000, 5);
+    }
+    // initialize and its notification may take two; every call after that reuses one of them (destroyed streams: one each).
+    expect(connections).toBeLessThanOrEqual(2);
   });
 });

@@ -360,8 +360,8 @@ export async function readResponse(
     res.destroy();
     throw new McpqError(ErrorCode.protocol_error, `unexpected content-type "${type}" in answer to request ${String(id)}`);
   }
-  // The answer to a short request ends its stream: reading to the end lets the connection be reused.
-  for await (const event of readSse(res, { drainMs: 100, maxEventChars: maxBytes })) {
+  // The answer to a short request ends its stream: what follows it is dropped in the background, and the connection reused.
+  for await (const event of readSse(res, { reuseAfterExit: () => true, maxEventChars: maxBytes })) {
     onEventId?.(event.id);
     const m = parseEventData(event.data);
     if (m && answers(m, id, true)) return m;

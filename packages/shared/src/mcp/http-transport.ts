@@ -16,6 +16,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { ErrorCode, McpqError } from '@mcpq/contract';
 
 /**
@@ -160,10 +161,11 @@ function open(url: URL, method: string, headers: Record<string, string>, held: b
 
 /**
  * Done with an answer whose body nobody needs (a notification's 202, a
- * DELETE): reads the rest, dropping it, so the socket goes back to the pool;
+ * DELETE, what follows the answer on a short request's stream): reads the
+ * rest, dropping it, so the socket goes back to the pool;
  * a body longer than `maxBytes` or slower than `ms` is cut (the socket closes).
  */
-export function discard(answer: HttpAnswer, ms = 100, maxBytes = 64 * 1024): void {
+export function discard(answer: Readable, ms = 100, maxBytes = 64 * 1024): void {
   if (answer.readableEnded || answer.destroyed) return;
   let bytes = 0;
   const timer = setTimeout(() => answer.destroy(), ms);

@@ -222,10 +222,15 @@ export async function readCall(
 ): Promise<ModernCallEnd> {
   const type = headerOf(res, 'content-type') ?? '';
   if (type.includes('text/event-stream')) {
-    for await (const event of readSse(res, { maxEventChars: maxBytes })) {
+    let answered = false;
+    // The answer ends the stream: the connection is kept for the next request.
+    for await (const event of readSse(res, { maxEventChars: maxBytes, reuseAfterExit: () => answered })) {
       const m = parseEventData(event.data);
       if (m?.kind === 'notification') onMessage?.(m.message);
-      else if ((m?.kind === 'result' || m?.kind === 'error') && sameId(m.message.id, id)) return endOf(m);
+      else if ((m?.kind === 'result' || m?.kind === 'error') && sameId(m.message.id, id)) {
+        answered = true;
+        return endOf(m);
+      }
     }
     // No resumption in 2026-07-28: a stream that ends without the answer loses the call.
     throw new McpqError(ErrorCode.protocol_error, `the tools/call stream ended without a response to request ${String(id)}`);

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ErrorCode, McpqError } from '@mcpq/contract';
+import { discard } from './http-transport.js';
 
 /** One event: its data (lines joined with LF), its id and its type, when it had them. */
 export interface SseEvent {
@@ -23,12 +24,17 @@ export interface SseReadOptions {
    */
   maxEventChars: number;
   /**
-   * When the reader stops early, keep reading (and dropping) for up to this
-   * long first: a server that ends the stream right after the answer then
-   * leaves the connection reusable instead of torn down. 0: stop at once
-   * (leaving a tools/call stream must not wait).
+   * Asked when the reader stops before the stream's end. True when the server
+   * is expected to end the stream now (the answer came, as on every short
+   * request and a tools/call answered within its window): the rest of the
+   * body is then read and dropped in the background, bounded in time and
+   * bytes (http-transport's `discard`), so that the keep-alive connection
+   * goes back to the pool instead of being torn down (a new TCP connection
+   * per short call cost the submitter ~10% of its CPU). The caller never
+   * waits for it. False or absent: the body is destroyed at once (leaving a
+   * running tools/call stream must neither wait nor read on).
    */
-  drainMs?: number;
+  reuseAfterExit?: () => boolean;
   /**
    * Stops reading when aborted, even while waiting for the next chunk: the
    * events already received are still yielded, then the stream ends (its
@@ -60,15 +66,17 @@ export async function* readSse(body: SseBody, options: SseReadOptions): AsyncGen
     }
   } finally {
     options.signal?.removeEventListener('abort', stop);
-    if (!ended && options.drainMs) await drain(source, options.drainMs);
+    if (!ended && options.reuseAfterExit?.()) source.release();
     // Closing our side only: for an MCP POST stream this detaches without cancelling the call.
-    source.cancel();
+    else source.cancel();
   }
 }
 
 interface ChunkSource {
   next(): Promise<{ value?: Uint8Array; done?: boolean }>;
   cancel(): void;
+  /** Stops reading; the rest of the stream is dropped in the background (see `reuseAfterExit`). */
+  release(): void;
 }
 
 /**
@@ -88,19 +96,22 @@ function nodeChunks(stream: Readable): ChunkSource {
     wake = undefined;
     w?.();
   };
-  stream.on('readable', poke);
-  stream.on('end', () => {
+  const onEnd = (): void => {
     ended = true;
     poke();
-  });
-  stream.on('error', (err) => {
+  };
+  const onError = (err: Error): void => {
     failure ??= err;
     poke();
-  });
-  stream.on('close', () => {
+  };
+  const onClose = (): void => {
     if (!ended) failure ??= new Error('the stream closed before its end');
     poke();
-  });
+  };
+  stream.on('readable', poke);
+  stream.on('end', onEnd);
+  stream.on('error', onError);
+  stream.on('close', onClose);
   return {
     async next() {
       for (;;) {
@@ -116,6 +127,15 @@ function nodeChunks(stream: Readable): ChunkSource {
     cancel: () => {
       cancelled = true;
       stream.destroy();
+    },
+    release: () => {
+      cancelled = true;
+      // A 'readable' listener keeps the stream paused (resume() would do nothing): this reader's go first.
+      stream.off('readable', poke);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      discard(stream);
     },
   };
 }
@@ -256,21 +276,5 @@ export class SseParser {
     throw new McpqError(ErrorCode.response_too_large, `an SSE event is larger than ${this.maxChars} characters (limits.maxResponseBytes)`, {
       data: { limit: this.maxChars },
     });
-  }
-}
-
-/** Reads to the end of the stream, for at most `ms`. */
-async function drain(source: ChunkSource, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
-  try {
-    for (;;) {
-      const r = await Promise.race([source.next(), timeout]);
-      if (r === 'timeout' || r.done) return;
-    }
-  } catch {
-    // the stream failed: nothing to keep
-  } finally {
-    clearTimeout(timer);
   }
 }

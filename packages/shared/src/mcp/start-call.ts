@@ -105,10 +105,17 @@ export async function startResumableCall(
               if (lastEventId) leave.abort();
             }, window!.windowMs);
         try {
-          for await (const event of readSse(res, { signal: leave.signal, onRetry, maxEventChars: client.maxResponseBytes })) {
+          // Answered: the server ends the stream now, and its connection is kept for the next call. Left: the stream is
+          // destroyed at once (a detach, never a cancel).
+          let answered = false;
+          const reuseAfterExit = (): boolean => answered;
+          for await (const event of readSse(res, { signal: leave.signal, onRetry, maxEventChars: client.maxResponseBytes, reuseAfterExit })) {
             // On the call's own POST stream an error with id null answers it too.
             const m = parseEventData(event.data);
-            if (m && answers(m, ids.requestId, true)) return { kind: 'finished', message: m.message, lastEventId: event.id };
+            if (m && answers(m, ids.requestId, true)) {
+              answered = true;
+              return { kind: 'finished', message: m.message, lastEventId: event.id };
+            }
             const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
             if (!windowOver && (e.kind === 'progress' || e.kind === 'request')) {
               if ((await window!.onEvent(e, event.id, event.id ?? lastEventId)) === 'leave') windowOver = true;
