@@ -1,5 +1,5 @@
 # One image for every mcpq process: submitter, joiner, the example MCP server, the CLI.
-# docker build -t mcpq . ; docker run mcpq node services/joiner/dist/main.js
+# docker build -t mcpq . ; docker run mcpq   (a joiner: the CMD below; other processes: docker run mcpq node services/submitter/dist/main.js)
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN npm install -g pnpm@10.34.8
@@ -18,4 +18,4 @@ COPY --from=build /app /app
 USER node
 # Both services drain on SIGTERM and exit 0.
 STOPSIGNAL SIGTERM
-CMD ["node", "services/joiner/dist/main.js"]
+CMD ["node", "--max-semi-space-size=4", "services/joiner/dist/main.js"]

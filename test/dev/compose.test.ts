@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ConfigSchema } from '@mcpq/shared';
+import { ConfigSchema, SERVICE_NODE_FLAGS } from '@mcpq/shared';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const composeCommand = (
@@ -40,8 +40,9 @@ describe('docker-compose.yml', () => {
     const storeDir = nats!.command![nats!.command!.indexOf('-sd') + 1];
     expect(nats?.volumes?.some((v) => v.endsWith(`:${storeDir}`))).toBe(true);
     expect(compose.services['mcp-server']?.command).toContain('examples/mcp-server/dist/main.js');
-    expect(submitter?.command).toEqual(['node', 'services/submitter/dist/main.js']);
-    expect(joiner?.command).toEqual(['node', 'services/joiner/dist/main.js']);
+    // With the Node flags each service ships with (one home: SERVICE_NODE_FLAGS).
+    expect(submitter?.command).toEqual(['node', ...SERVICE_NODE_FLAGS.submitter, 'services/submitter/dist/main.js']);
+    expect(joiner?.command).toEqual(['node', ...SERVICE_NODE_FLAGS.joiner, 'services/joiner/dist/main.js']);
     expect(joiner?.deploy?.replicas).toBeGreaterThanOrEqual(2);
   });
 

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { createMetrics, loadConfig, QueueStats, Telemetry } from '@mcpq/shared';
+import { createMetrics, loadConfig, QueueStats, SERVICE_NODE_FLAGS, Telemetry } from '@mcpq/shared';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
@@ -131,7 +131,7 @@ describe('Kubernetes manifests', () => {
       const tokens = [...json.matchAll(/\{\s*"env":\s*"([A-Z0-9_]+)"\s*\}/g)].map((m) => m[1]);
       const set = tokens.filter((n) => container.env.some((e: { name: string }) => e.name === n));
       expect(set).toEqual(name === 'gateway' ? tokens : []);
-      expect(container.args).toEqual(['node', `services/${name}/dist/main.js`]);
+      expect(container.args).toEqual(['node', ...SERVICE_NODE_FLAGS[name as keyof typeof SERVICE_NODE_FLAGS], `services/${name}/dist/main.js`]);
       if (name !== 'gateway') expect(existsSync(`${root}services/${name}/src/main.ts`)).toBe(true);
       expect(container.ports.find((p: { name: string }) => p.name === 'http').containerPort).toBe(9090);
       expect(container.readinessProbe.httpGet.path).toBe('/readyz');
@@ -151,6 +151,12 @@ describe('Kubernetes manifests', () => {
 describe('container image', () => {
   /** End of life of each Node LTS line (https://nodejs.org/en/about/previous-releases). */
   const NODE_LTS_END: Record<number, string> = { 20: '2026-04-30', 22: '2027-04-30', 24: '2028-04-30' };
+
+  it("the image's default command is a joiner with the Node flags it ships with (SERVICE_NODE_FLAGS)", () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'));
+    expect(cmd, 'the Dockerfile has an exec-form CMD').not.toBeNull();
+    expect(JSON.parse(cmd![1]!)).toEqual(['node', ...SERVICE_NODE_FLAGS.joiner, 'services/joiner/dist/main.js']);
+  });
 
   it('the Dockerfile builds and runs on one Node LTS that is still supported', () => {
     const bases = [

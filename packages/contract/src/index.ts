@@ -18,3 +18,4 @@ export * from './config/record-ttl.js';
 export * from './nats/connect.js';
 export * from './nats/errors.js';
 export * from './backoff.js';
+export * from './node-flags.js';

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '@mcpq/shared';
 
 /** The repository root (this file is packages/testkit/dist/service-process.js when it runs). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -48,7 +49,9 @@ export class ServiceProcess {
     readonly httpPort = 0,
     options: ServiceProcessOptions = {},
   ) {
-    const argv = [...(options.nodeArgs ?? []), options.script ?? ENTRY[kind], ...(options.args ?? [])];
+    // The flags the service ships with (the image, compose, Kubernetes), unless another script runs in its place.
+    const shipped = options.script ? [] : SERVICE_NODE_FLAGS[kind];
+    const argv = [...shipped, ...(options.nodeArgs ?? []), options.script ?? ENTRY[kind], ...(options.args ?? [])];
     this.proc = spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (chunk: Buffer) => {

@@ -11,6 +11,7 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SERVICE_NODE_FLAGS } from '@mcpq/contract';
 import { McpqClient } from '../client.js';
 import { UsageError } from './args.js';
 import { loadServices } from './services.js';
@@ -100,7 +101,7 @@ export const dev: Command = {
       const env = { ...process.env, NATS_URL: natsUrl, MCPQ_CONFIG: configPath };
       const submitter = start('submitter', process.execPath, [entry.submitter], dir, env);
       children.push(submitter);
-      const joinerProcs = Array.from({ length: joiners }, (_, i) => start(`joiner-${i + 1}`, process.execPath, [entry.joiner], dir, env));
+      const joinerProcs = Array.from({ length: joiners }, (_, i) => start(`joiner-${i + 1}`, process.execPath, [...SERVICE_NODE_FLAGS.joiner, entry.joiner], dir, env));
       children.push(...joinerProcs);
       const gatewayPort = (await portIsFree(4281)) ? 4281 : await freePort();
       const gateway = start('gateway', process.execPath, [entry.gateway], dir, { ...env, MCPQ_GATEWAY_PORT: String(gatewayPort) });
