@@ -122,9 +122,17 @@ export class TaskStatusStream {
       this.failures = heard ? 0 : this.failures + 1;
       const wait = Math.max(retryAfterMs ?? 0, Math.min(REOPEN_MAX_MS, REOPEN_BASE_MS * 2 ** this.failures));
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
+        // The abort listener goes with the wait: a stream that drops again and again must not pile them up.
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, wait);
         timer.unref();
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
