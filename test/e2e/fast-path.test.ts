@@ -190,7 +190,7 @@ describe('NATS lost between the answer and its record', () => {
     h.mcp.demo!.openGate('outage');
     await waitFor('the tool answered', () => h!.mcp.demo!.stats().completed === 1);
     // Down longer than a JetStream request waits (5 s), so the first write of the answer fails. Without
-    // whileNatsFails around the fast path's finish (commit c7936c5) the request is then redelivered, finds
+    // the fast path's finish riding out the outage (finishCall's throughOutageMs; first in c7936c5) the request is redelivered, finds
     // the call `dispatching` and ends it outcome_unknown. (A write delayed past the restart by load would
     // succeed: the test would prove less, never fail wrongly.)
     await new Promise((r) => setTimeout(r, 7_000));
