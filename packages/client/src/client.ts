@@ -31,6 +31,7 @@ import {
   McpqError,
   isNatsError,
   retryWhileNatsFails,
+  isPermissionViolation,
   names,
   ProgressEventSchema,
   publicStatus,
@@ -316,12 +317,13 @@ export class McpqClient {
    * Reads the events stream (or, with `stream`, another of mcpq's streams)
    * with `read`. A JetStream that is not ready yet (just restarted, leader
    * election) answers with timeouts: retried until `deadline`; a missing
-   * stream is reported at once, and so is mcpq's own verdict on what was
-   * read (a record that does not match the schema: reading it again would
-   * not change it).
+   * stream is reported at once, and so are a refusal by NATS permissions
+   * and mcpq's own verdict on what was read (a record that does not match
+   * the schema): asking again would not change them.
    */
   private async readEvents<T>(read: () => Promise<T>, deadline: number, stream = this.names.streams.events): Promise<T> {
-    const retryable = (err: unknown) => !streamNotFound(err) && !(err instanceof McpqError && err.code !== ErrorCode.nats_error);
+    const retryable = (err: unknown) =>
+      !streamNotFound(err) && !isPermissionViolation(err) && !(err instanceof McpqError && err.code !== ErrorCode.nats_error);
     try {
       return await retryWhileNatsFails(read, { until: deadline, stepMs: 250, retryable });
     } catch (err) {

@@ -8,6 +8,7 @@ import {
   ConnectionError,
   DrainingConnectionError,
   NoRespondersError,
+  PermissionViolationError,
   RequestError,
   TimeoutError,
 } from '@nats-io/nats-core';
@@ -18,6 +19,21 @@ import { sleep } from '../backoff.js';
 export function isNatsError(err: unknown): boolean {
   for (let cur: unknown = err, depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
     if (isNatsErrorItself(cur)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * A request NATS refused because this user may not publish (or subscribe)
+ * there. nats.js reports it as a RequestError whose cause is the
+ * PermissionViolationError, at once: asking again cannot change the answer,
+ * so no retry loop may wait it out (a reader that did took its whole bound
+ * to fail).
+ */
+export function isPermissionViolation(err: unknown): boolean {
+  for (let cur: unknown = err, depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    if (cur instanceof PermissionViolationError) return true;
     cur = (cur as { cause?: unknown }).cause;
   }
   return false;
