@@ -148,8 +148,11 @@ interface AppDeps {
 
 class ConsoleApp {
   private readonly pages: { index: string; login: string };
+  /** What /api/calls pages through (record-scan.ts), made once rather than per request. */
+  private readonly scanSource: { js: ReturnType<typeof jetstream>; kv: KV };
 
   constructor(private readonly d: AppDeps) {
+    this.scanSource = { js: jetstream(d.nc), kv: d.records };
     this.pages = { index: readFileSync(`${PUBLIC_DIR}index.html`, 'utf8'), login: readFileSync(`${PUBLIC_DIR}login.html`, 'utf8') };
   }
 
@@ -284,7 +287,7 @@ class ConsoleApp {
     const tool = query.get('tool') || undefined;
     const q = query.get('q') || undefined;
     const page = await scanRecords(
-      { js: jetstream(this.d.nc), kv: this.d.records },
+      this.scanSource,
       {
         order: 'newest',
         cursor: query.get('cursor') ?? undefined,

@@ -24,6 +24,7 @@ import {
 } from './protocol-2026.js';
 import { MODERN_SESSION } from './modern-client.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './http-client.js';
+import { isJsonObject } from './jsonrpc.js';
 
 /** What `server/discover` told about a 2026-07-28 server. */
 export interface DiscoverInfo {
@@ -78,8 +79,8 @@ function fromUnsupported(err: McpqError): Era {
 }
 
 function discoverInfo(result: Record<string, unknown>): DiscoverInfo {
-  const capabilities = isRecord(result.capabilities) ? result.capabilities : {};
-  const extensions = isRecord(capabilities.extensions) ? capabilities.extensions : {};
+  const capabilities = isJsonObject(result.capabilities) ? result.capabilities : {};
+  const extensions = isJsonObject(capabilities.extensions) ? capabilities.extensions : {};
   return {
     supportedVersions: Array.isArray(result.supportedVersions)
       ? result.supportedVersions.filter((v): v is string => typeof v === 'string')
@@ -92,9 +93,9 @@ function discoverInfo(result: Record<string, unknown>): DiscoverInfo {
 
 /** The server's name and version: `serverInfo` in the result, else in its `_meta` (where the official SDK 2.x sends it). */
 function serverInfoOf(result: Record<string, unknown>): DiscoverInfo['serverInfo'] {
-  if (isRecord(result.serverInfo)) return result.serverInfo as DiscoverInfo['serverInfo'];
-  const inMeta = isRecord(result._meta) ? result._meta[SERVER_INFO_META_KEY] : undefined;
-  return isRecord(inMeta) ? (inMeta as DiscoverInfo['serverInfo']) : {};
+  if (isJsonObject(result.serverInfo)) return result.serverInfo as DiscoverInfo['serverInfo'];
+  const inMeta = isJsonObject(result._meta) ? result._meta[SERVER_INFO_META_KEY] : undefined;
+  return isJsonObject(inMeta) ? (inMeta as DiscoverInfo['serverInfo']) : {};
 }
 
 /**
@@ -107,7 +108,7 @@ export function suggestsEraChange(era: Era, err: unknown): boolean {
   const code = modernErrorCodeOf(err);
   if (era.protocol === LEGACY_PROTOCOL_VERSION) return code !== undefined;
   if (code === JsonRpcCode2026.unsupportedProtocolVersion) return true;
-  if (!(err instanceof McpqError) || !isRecord(err.data)) return false;
+  if (!(err instanceof McpqError) || !isJsonObject(err.data)) return false;
   const status = err.data.httpStatus;
   return (status === 400 || status === 404) && err.data.jsonrpcCode === undefined;
 }
@@ -135,6 +136,3 @@ export class EraCache {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

@@ -11,7 +11,7 @@ import { clipText } from '../bounds/json.js';
 import { capDelay } from '../bounds/delay.js';
 import { Redactor, redactUrl } from '../bounds/redact.js';
 import { describeError, ErrorCode, McpqError } from '@mcpq/contract';
-import { classify, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
+import { classify, isJsonObject, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
 import { CONNECT_TIMEOUT_CODE, discard, headerOf, httpRequestTo, type HttpAnswer } from './http-transport.js';
 import type { Readable } from 'node:stream';
@@ -118,8 +118,8 @@ export class McpHttpClient {
         protocol: '2025-11-25',
         sessionId,
         protocolVersion,
-        capabilities: isRecord(result.capabilities) ? result.capabilities : {},
-        serverInfo: isRecord(result.serverInfo) ? (result.serverInfo as InitializedSession['serverInfo']) : {},
+        capabilities: isJsonObject(result.capabilities) ? result.capabilities : {},
+        serverInfo: isJsonObject(result.serverInfo) ? (result.serverInfo as InitializedSession['serverInfo']) : {},
         resumable,
       };
       await this.notify(session, 'notifications/initialized', undefined, { signal: bounded.signal });
@@ -492,9 +492,6 @@ function withTimeout(signal: AbortSignal | undefined, ms: number) {
   };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Statuses a proxy or gateway answers with, also after the request reached the server behind it. */
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
@@ -532,7 +529,7 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOST
  * This decides between a retry and `outcome_unknown`.
  */
 export function requestReachedServer(err: unknown): 'no' | 'maybe' {
-  if (err instanceof McpqError && isRecord(err.data) && typeof err.data.httpStatus === 'number') {
+  if (err instanceof McpqError && isJsonObject(err.data) && typeof err.data.httpStatus === 'number') {
     // A gateway's 502/503/504 may come after it passed the request on: the server may have started the call.
     return GATEWAY_STATUSES.has(err.data.httpStatus) ? 'maybe' : 'no';
   }
@@ -560,7 +557,7 @@ function parseTarget(url: string): URL | McpqError {
 /** The `params._meta.traceparent` of a JSON-RPC request, when it is a string. */
 function traceparentOfMessage(message: Record<string, unknown>): string | undefined {
   const params = message.params;
-  const meta = isRecord(params) ? params._meta : undefined;
-  const traceparent = isRecord(meta) ? meta.traceparent : undefined;
+  const meta = isJsonObject(params) ? params._meta : undefined;
+  const traceparent = isJsonObject(meta) ? meta.traceparent : undefined;
   return typeof traceparent === 'string' ? traceparent : undefined;
 }

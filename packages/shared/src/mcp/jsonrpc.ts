@@ -33,22 +33,23 @@ export type JsonRpcMessage =
   | { kind: 'result'; message: JsonRpcResult }
   | { kind: 'error'; message: JsonRpcError };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A JSON object (not null, not an array): what every reader of untrusted JSON checks before it looks inside. */
+export const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is JsonRpcId => typeof v === 'string' || typeof v === 'number';
 
 /** Classifies a parsed JSON value; undefined when it is not a JSON-RPC 2.0 message. */
 export function classify(value: unknown): JsonRpcMessage | undefined {
-  if (!isObject(value) || value.jsonrpc !== '2.0') return undefined;
+  if (!isJsonObject(value) || value.jsonrpc !== '2.0') return undefined;
   if (typeof value.method === 'string') {
-    if (value.params !== undefined && !isObject(value.params)) return undefined;
+    if (value.params !== undefined && !isJsonObject(value.params)) return undefined;
     return isId(value.id)
       ? { kind: 'request', message: value as unknown as JsonRpcRequest }
       : { kind: 'notification', message: value as unknown as JsonRpcNotification };
   }
-  if (isObject(value.error) && typeof value.error.code === 'number' && (isId(value.id) || value.id === null)) {
+  if (isJsonObject(value.error) && typeof value.error.code === 'number' && (isId(value.id) || value.id === null)) {
     return { kind: 'error', message: value as unknown as JsonRpcError };
   }
-  if (isId(value.id) && isObject(value.result)) return { kind: 'result', message: value as unknown as JsonRpcResult };
+  if (isId(value.id) && isJsonObject(value.result)) return { kind: 'result', message: value as unknown as JsonRpcResult };
   return undefined;
 }
 

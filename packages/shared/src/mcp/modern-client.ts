@@ -10,7 +10,7 @@
 import { ErrorCode, McpqError } from '@mcpq/contract';
 import { readResponse, type McpHttpClient, type McpSession, type RequestOptions } from './http-client.js';
 import { headerOf, type HttpAnswer } from './http-transport.js';
-import { parseEventData, sameId, type JsonRpcError, type JsonRpcId, type JsonRpcNotification, type JsonRpcResult } from './jsonrpc.js';
+import { isJsonObject, parseEventData, sameId, type JsonRpcError, type JsonRpcId, type JsonRpcNotification, type JsonRpcResult } from './jsonrpc.js';
 import {
   clientCapabilities,
   JsonRpcCode2026,
@@ -156,17 +156,17 @@ export class ModernMcpClient {
     const result = await this.request('tasks/get', { taskId }, { ...options, tasks: true });
     const task = parseTask(result, 'tasks/get');
     const error = result.error as JsonRpcError['error'] | undefined;
-    if (task.status === 'completed' && !isRecord(result.result)) {
+    if (task.status === 'completed' && !isJsonObject(result.result)) {
       throw new McpqError(ErrorCode.protocol_error, `tasks/get: task ${taskId} is completed but carries no result`);
     }
-    if (task.status === 'failed' && !(isRecord(error) && typeof error.code === 'number')) {
+    if (task.status === 'failed' && !(isJsonObject(error) && typeof error.code === 'number')) {
       throw new McpqError(ErrorCode.protocol_error, `tasks/get: task ${taskId} failed but carries no JSON-RPC error`);
     }
     return {
       task,
-      result: isRecord(result.result) ? result.result : undefined,
+      result: isJsonObject(result.result) ? result.result : undefined,
       error: task.status === 'failed' ? error : undefined,
-      inputRequests: isRecord(result.inputRequests) ? result.inputRequests : undefined,
+      inputRequests: isJsonObject(result.inputRequests) ? result.inputRequests : undefined,
     };
   }
 
@@ -249,6 +249,3 @@ export function modernCallEnd(message: JsonRpcResult | JsonRpcError): ModernCall
   return parseModernResult(message.result, 'tools/call');
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

@@ -8,6 +8,7 @@
  */
 import { ErrorCode, McpqError } from '@mcpq/contract';
 import { CLIENT_INFO } from './client-info.js';
+import { isJsonObject } from './jsonrpc.js';
 
 /** The two protocol eras mcpq speaks; a call's `protocol` field holds one. */
 export type ProtocolEra = '2025-11-25' | '2026-07-28';
@@ -99,7 +100,7 @@ export function paramHeadersOf(tool: string, inputSchema: Record<string, unknown
   const invalid = (why: string) =>
     new McpqError(ErrorCode.protocol_error, `tool ${tool}: invalid x-mcp-header: ${why}`, { data: { tool } });
   const walk = (schema: unknown, path: string[], reachable: boolean, depth: number): void => {
-    if (!isRecord(schema) || depth > 32) return;
+    if (!isJsonObject(schema) || depth > 32) return;
     const mark = schema['x-mcp-header'];
     if (mark !== undefined) {
       if (!reachable || path.length === 0) throw invalid(`"${String(mark)}" is not on a property reachable through properties alone`);
@@ -111,12 +112,12 @@ export function paramHeadersOf(tool: string, inputSchema: Record<string, unknown
       found.push({ header: mark, path });
     }
     for (const [key, value] of Object.entries(schema)) {
-      if (key === 'properties' && isRecord(value)) {
+      if (key === 'properties' && isJsonObject(value)) {
         for (const [name, sub] of Object.entries(value)) walk(sub, [...path, name], reachable, depth + 1);
       } else if (Array.isArray(value)) {
         // Marks under items, anyOf, $defs, ... are not statically reachable: walked only to reject them.
         for (const sub of value) walk(sub, [...path, key], false, depth + 1);
-      } else if (isRecord(value)) {
+      } else if (isJsonObject(value)) {
         walk(value, [...path, key], false, depth + 1);
       }
     }
@@ -130,7 +131,7 @@ export function paramHeaders(marks: ParamHeader[], args: Record<string, unknown>
   const headers: Record<string, string> = {};
   for (const { header, path } of marks) {
     let value: unknown = args;
-    for (const key of path) value = isRecord(value) ? value[key] : undefined;
+    for (const key of path) value = isJsonObject(value) ? value[key] : undefined;
     if (value === undefined || value === null) continue;
     const text = typeof value === 'string' ? value : typeof value === 'boolean' || Number.isSafeInteger(value) ? String(value) : undefined;
     if (text === undefined) {
@@ -183,9 +184,9 @@ export function parseModernResult(result: Record<string, unknown>, method: strin
       return { kind: 'task', task };
     }
     case 'input_required': {
-      const inputRequests = isRecord(result.inputRequests) ? result.inputRequests : {};
+      const inputRequests = isJsonObject(result.inputRequests) ? result.inputRequests : {};
       const requestState = typeof result.requestState === 'string' ? result.requestState : undefined;
-      if (!isRecord(result.inputRequests) && requestState === undefined) {
+      if (!isJsonObject(result.inputRequests) && requestState === undefined) {
         throw new McpqError(ErrorCode.protocol_error, `${method}: input_required result has neither inputRequests nor requestState`);
       }
       return { kind: 'input_required', inputRequests, requestState };
@@ -217,8 +218,8 @@ export function parseTask(value: Record<string, unknown>, method: string): Moder
 export function jsonRpcErrorOf(body: string): { code: number; message: string; data?: unknown } | undefined {
   try {
     const parsed: unknown = JSON.parse(body);
-    const error = isRecord(parsed) ? parsed.error : undefined;
-    if (isRecord(error) && typeof error.code === 'number') {
+    const error = isJsonObject(parsed) ? parsed.error : undefined;
+    if (isJsonObject(error) && typeof error.code === 'number') {
       return { code: error.code, message: typeof error.message === 'string' ? error.message : '', data: error.data };
     }
   } catch {
@@ -251,7 +252,7 @@ export function modernError(
         { data },
       );
     default: {
-      const supported = isRecord(error.data) && Array.isArray(error.data.supported) ? error.data.supported : [];
+      const supported = isJsonObject(error.data) && Array.isArray(error.data.supported) ? error.data.supported : [];
       return new McpqError(
         ErrorCode.protocol_error,
         `${what}: the server does not serve protocol ${MODERN_PROTOCOL_VERSION} (it serves ${JSON.stringify(supported)})`,
@@ -263,11 +264,8 @@ export function modernError(
 
 /** Whether an McpqError carries one of the 2026-07-28 error codes (in `data.jsonrpcCode`). */
 export function modernErrorCodeOf(err: unknown): number | undefined {
-  if (!(err instanceof McpqError) || !isRecord(err.data)) return undefined;
+  if (!(err instanceof McpqError) || !isJsonObject(err.data)) return undefined;
   const code = err.data.jsonrpcCode;
   return typeof code === 'number' && MODERN_ERROR_CODES.has(code) ? code : undefined;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

@@ -29,6 +29,7 @@ import {
   MODERN_SESSION,
   modernCallEnd,
   outcomeOfResponse,
+  publishProgress,
   readResponse,
   readSse,
   headerOf,
@@ -55,7 +56,6 @@ import {
   type FollowDeps,
   type TaskToWatch,
 } from './common.js';
-import { publishProgress } from '@mcpq/shared';
 import { noteTaskStatus, taskCancelledUpstream, taskPollDelay, unknownTaskIsLost } from './task-status.js';
 
 export { isModernCall };

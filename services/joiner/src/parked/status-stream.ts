@@ -24,6 +24,7 @@ import {
   type Logger,
   type McpHttpClient,
   type McpSession,
+  isJsonObject,
 } from '@mcpq/shared';
 
 /** First wait before a dropped or refused-for-now stream is opened again; doubles per failure in a row. */
@@ -147,14 +148,14 @@ export class TaskStatusStream {
       this.deps.onMalformed();
       return false;
     }
-    if (!isRecord(message) || typeof message.method !== 'string') {
+    if (!isJsonObject(message) || typeof message.method !== 'string') {
       this.deps.onMalformed();
       return false;
     }
     // Other notifications (list changes, logging) are the server's right: not ours to count.
     if (message.method !== 'notifications/tasks/status') return false;
     const p = message.params;
-    if (!isRecord(p) || typeof p.taskId !== 'string' || typeof p.status !== 'string') {
+    if (!isJsonObject(p) || typeof p.taskId !== 'string' || typeof p.status !== 'string') {
       this.deps.onMalformed();
       return false;
     }
@@ -164,6 +165,3 @@ export class TaskStatusStream {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

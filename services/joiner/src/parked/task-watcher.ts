@@ -52,6 +52,7 @@ import {
   type McpHttpClient,
   type ModernMcpClient,
   type Telemetry,
+  isJsonObject,
 } from '@mcpq/shared';
 import { taskNeedsFollow, unknownTaskIsLost, type TaskToWatch } from '../follow/index.js';
 import { PollBudget } from './poll-budget.js';
@@ -420,7 +421,7 @@ export class TaskWatcher {
     this.deps.capabilities(server).then(
       (caps) => {
         const tasks = caps.tasks;
-        s.list = isRecord(tasks) && isRecord(tasks.list) ? 'yes' : 'no';
+        s.list = isJsonObject(tasks) && isJsonObject(tasks.list) ? 'yes' : 'no';
         this.deps.logger.info({ server, tasksList: s.list === 'yes' }, 'task watcher: how parked tasks are followed');
       },
       (err: unknown) => {
@@ -515,7 +516,7 @@ export class TaskWatcher {
         }
         this.deps.telemetry.emit('task:poll', { server, method: 'tasks/list', ok: true });
         for (const t of answer.tasks as unknown[]) {
-          if (!isRecord(t) || typeof t.taskId !== 'string' || typeof t.status !== 'string' || seen.has(t.taskId)) continue;
+          if (!isJsonObject(t) || typeof t.taskId !== 'string' || typeof t.status !== 'string' || seen.has(t.taskId)) continue;
           const e = s.byTask.get(t.taskId);
           if (!e || !inSession(e) || e.busy) continue;
           seen.add(t.taskId);
@@ -560,6 +561,3 @@ function sessionKey(s: { sessionId: string | undefined; protocolVersion: string 
   return `${s.sessionId ?? ''}\n${s.protocolVersion}`;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
