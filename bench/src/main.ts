@@ -72,6 +72,20 @@ const log = (line: string) => {
   else process.stderr.write(`${line}\n`);
 };
 
+/**
+ * The direct SDK client's fetch (SDK v1 on Node's undici) adds an abort listener per request to its
+ * transport's one AbortSignal, removed only when the request is garbage-collected: on a long run Node
+ * warns (MaxListenersExceededWarning) for most calls past 1,500 listeners, a line on stderr each,
+ * which slowed the direct side it measures. Those are counted (`listenerWarnings` in the JSON);
+ * any other warning is printed.
+ */
+let listenerWarnings = 0;
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name === 'MaxListenersExceededWarning') listenerWarnings++;
+  else process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
 const started = Date.now();
 const report: Record<string, unknown> & ReportParts = {
   date: new Date().toISOString(),
@@ -94,7 +108,7 @@ if (scenarios.has('throughput')) {
   const bullmq = noRedis ? undefined : await BullmqPath.start({ redisUrl, mcpUrl: env.mcpUrl, workers: 2, concurrency: 32 });
   report.bullmq = bullmq ? { measured: true, ...bullmq.setup } : { measured: false, skipped: noRedis, redisUrl: redactUrl(redisUrl) };
   try {
-    const t = await throughput(env, { calls: sizes.calls, concurrencies: [1, 32], rounds: 2, bullmq });
+    const t = await throughput(env, { calls: sizes.calls, concurrencies: [1, 32], rounds: 2, bullmq, redisUrl });
     report.throughput = t.results;
     report.natsCost = t.natsCost;
   } finally {
@@ -176,6 +190,7 @@ if (values.soak) {
   report.soak = await soak({ calls, every: Number(values['soak-every']), concurrency: 32 }, log);
 }
 
+if (listenerWarnings) report.listenerWarnings = listenerWarnings;
 report.durationSeconds = Math.round((Date.now() - started) / 1000);
 const resultsDir = join(REPO_ROOT, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
@@ -217,6 +232,18 @@ function printSummary(r: typeof report): void {
         (t.bullmqRatio ? `, BullMQ ${t.bullmqRatio.callsPerSecond}` : '') +
         `; added p50: mcpq ${t.addedP50Ms.mcpq} ms` +
         (t.addedP50Ms.bullmq !== undefined ? `, BullMQ ${t.addedP50Ms.bullmq} ms` : ''),
+    );
+    const cpu = (name: string, c: Record<string, number> | undefined) =>
+      c
+        ? `${name} ${c.total} (${Object.entries(c)
+            .filter(([k]) => k !== 'total')
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`
+        : undefined;
+    log(
+      `  CPU ms per call: ${[cpu('direct', t.cpuMsPerCall.direct), cpu('mcpq', t.cpuMsPerCall.mcpq), cpu('BullMQ', t.cpuMsPerCall.bullmq)]
+        .filter(Boolean)
+        .join('; ')}`,
     );
   }
   const cost = r.natsCost as Record<string, number> | undefined;

@@ -32,6 +32,16 @@ describe('pnpm bench --quick --json', () => {
       expect(isNumber(t.directFailures)).toBe(true); // a reused socket the server closed can fail a direct call: counted
       if (bullmq) expect(t.bullmqFailures).toBe(0);
       else expect(t.bullmq).toBeUndefined();
+      // CPU per call by process: every mcpq process is read, and the parts add up to the total.
+      const cpu = t.cpuMsPerCall;
+      expect(Object.keys(cpu.mcpq).sort()).toEqual(['client', 'joiners', 'mcpServer', 'natsServer', 'submitter', 'total']);
+      expect(Object.keys(cpu.direct).sort()).toEqual(['client', 'mcpServer', 'total']);
+      for (const side of bullmq ? [cpu.direct, cpu.mcpq, cpu.bullmq] : [cpu.direct, cpu.mcpq]) {
+        const parts = Object.entries(side).filter(([k]) => k !== 'total');
+        expect(parts.every(([, v]) => isNumber(v) && (v as number) >= 0)).toBe(true);
+        expect(Math.abs(parts.reduce((a, [, v]) => a + (v as number), 0) - side.total)).toBeLessThan(0.01 * parts.length);
+      }
+      expect(cpu.mcpq.mcpServer).toBeGreaterThan(0); // the MCP server did the calls' work, and was read
     }
     // Scenario 2: bytes per held call in resume mode and for the direct client.
     for (const side of ['resume', 'direct']) {

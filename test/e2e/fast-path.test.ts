@@ -71,6 +71,71 @@ describe('fast path', () => {
     );
   });
 
+  it('call() listens before it submits: the caller sends two messages, and the look is spared', async () => {
+    h = await createHarness();
+    await h.start('submitter');
+    expect((await h.client.call('demo', 'echo', { text: 'warm' }, { waitTimeoutMs: 30_000 })).status).toBe('completed');
+    const seen: string[] = [];
+    const tap = h.nc.subscribe('>', { callback: (_err, m) => void seen.push(m.subject) });
+    await h.nc.flush();
+    const before = h.client.nc.stats();
+    const result = await h.client.call('demo', 'echo', { text: 'one trip less' }, { waitTimeoutMs: 30_000 });
+    const after = h.client.nc.stats();
+    expect(result.status).toBe('completed');
+    expect(result.result?.content).toEqual([{ type: 'text', text: 'one trip less' }]);
+    // The submission and the record's read; back: the PubAck, the result's message, the record.
+    expect(after.outMsgs - before.outMsgs).toBe(2);
+    expect(after.inMsgs - before.inMsgs).toBe(3);
+    await h.nc.flush();
+    tap.unsubscribe();
+    const n = h.names;
+    const callId = result.callId;
+    expect(seen.filter((s) => s.includes(callId)).sort()).toEqual(
+      [
+        `$KV.${n.bucket}.${callId}`,
+        `$KV.${n.bucket}.${callId}`,
+        `$JS.API.DIRECT.GET.KV_${n.bucket}.$KV.${n.bucket}.${callId}`,
+        n.call(callId, 'status'),
+        n.call(callId, 'result'),
+      ].sort(),
+    );
+    expect(h.mcp.demo!.stats().executions.echo?.[callId]).toBe(1);
+  });
+
+  it('call() refuses an id that is not a call id before it names a subject, and a reused id as a duplicate', async () => {
+    h = await createHarness();
+    await h.start('submitter');
+    const before = h.client.nc.stats();
+    for (const callId of ['a.>', '*', 'x y', ''])
+      await expect(h.client.call('demo', 'echo', { text: 'no' }, { callId, waitTimeoutMs: 5_000 })).rejects.toMatchObject({
+        code: 'invalid_request',
+      });
+    expect(h.client.nc.stats().outMsgs - before.outMsgs).toBe(0); // nothing published, nothing subscribed to
+    const callId = 'call-once';
+    expect((await h.client.call('demo', 'echo', { text: 'first' }, { callId, waitTimeoutMs: 30_000 })).status).toBe('completed');
+    await expect(h.client.call('demo', 'echo', { text: 'again' }, { callId, waitTimeoutMs: 30_000 })).rejects.toMatchObject({
+      code: 'duplicate_call_id',
+    });
+    expect(h.mcp.demo!.stats().executions.echo?.[callId]).toBe(1);
+  });
+
+  it('a wait given a signal that is already aborted stops at once: result(), watch() and call() (whose call still goes on)', async () => {
+    h = await createHarness();
+    await h.start('submitter');
+    const aborted = AbortSignal.abort();
+    // A call that never ends while the test runs: only the signal can end these waits.
+    const { callId } = await h.client.submit('demo', 'slow', run('aborted-wait', 60_000, 1));
+    await expect(h.client.result(callId, { signal: aborted })).rejects.toMatchObject({ code: 'wait_timeout' });
+    const watched: unknown[] = [];
+    for await (const e of h.client.watch(callId, { signal: aborted })) watched.push(e); // ends, with what it had
+    expect(watched.length).toBeLessThanOrEqual(2); // at most the call's early status events, never its result
+    await expect(h.client.call('demo', 'echo', { text: 'goes on' }, { callId: 'aborted-call', signal: aborted })).rejects.toMatchObject({
+      code: 'wait_timeout',
+    });
+    // The call was submitted all the same: its result can be waited for.
+    expect((await h.client.result('aborted-call', { timeoutMs: 30_000 })).status).toBe('completed');
+  });
+
   it('a calls bucket whose stream allows no direct gets (set by hand) is read through the JetStream API: results still come', async () => {
     h = await createHarness();
     await h.start('submitter');

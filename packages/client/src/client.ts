@@ -94,6 +94,14 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** call(): the submission's options, and how long to wait for the result. */
+export interface CallOptions extends SubmitOptions {
+  /** Give up waiting after this long (the call itself goes on; its id is in the `wait_timeout` error's message). */
+  waitTimeoutMs?: number;
+  /** Stops the wait (the call itself goes on). */
+  signal?: AbortSignal;
+}
+
 export type CallEvent = ({ type: 'status' } & StatusEvent) | ({ type: 'progress' } & ProgressEvent) | ({ type: 'result' } & ResultEvent);
 
 /** A call's current state, from its KV record. */
@@ -248,8 +256,36 @@ export class McpqClient {
    */
   async result(callId: string, options: WaitOptions = {}): Promise<ResultEvent> {
     if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
+    return this.awaitResult(callId, options);
+  }
+
+  /**
+   * Submits a tools/call and waits for its result: submit() then result(),
+   * one NATS round trip cheaper. It listens on the result subject before it
+   * publishes the call, so no result can precede the listening and the look
+   * result() starts with is not needed. Throws what submit() throws, and
+   * `wait_timeout` when `waitTimeoutMs` or `signal` ends the wait first (the
+   * call goes on; follow it with result(callId)).
+   */
+  async call(server: string, tool: string, args?: Record<string, unknown>, options: CallOptions = {}): Promise<ResultEvent> {
+    const { waitTimeoutMs, signal, ...submitOptions } = options;
+    const callId = submitOptions.callId ?? newCallId();
+    // Checked before it names a subject: an id with '.', '*' or '>' would subscribe to other calls' results.
+    if (!CALL_ID_PATTERN.test(callId)) throw new McpqError(ErrorCode.invalid_request, `invalid callId "${callId}"`);
+    return this.awaitResult(
+      callId,
+      { ...(waitTimeoutMs !== undefined ? { timeoutMs: waitTimeoutMs } : {}), ...(signal ? { signal } : {}) },
+      () => this.submit(server, tool, args, { ...submitOptions, callId }),
+    );
+  }
+
+  /**
+   * The wait of result() and call(). Listens first, then looks (a result
+   * published in between is seen by one or the other) — or, given `submit`,
+   * listens, then submits: nothing can have been published yet.
+   */
+  private async awaitResult(callId: string, options: WaitOptions, submit?: () => Promise<unknown>): Promise<ResultEvent> {
     const subject = this.names.call(callId, 'result');
-    // Listen first, then look: a result published in between is seen by one or the other.
     const wake = new WakeUps();
     const sub = this.nc.subscribe(subject, { callback: () => wake.kick() });
     let timer: NodeJS.Timeout | undefined;
@@ -257,9 +293,14 @@ export class McpqClient {
     const onAbort = () => wake.stop();
     const readBy = () => Date.now() + (options.timeoutMs ?? 30_000);
     try {
-      const kept = await this.keptResult(callId, readBy(), false);
-      if (kept) return kept;
+      if (submit) await submit();
+      else {
+        const kept = await this.keptResult(callId, readBy(), false);
+        if (kept) return kept;
+      }
       if (options.timeoutMs !== undefined) timer = setTimeout(() => ((timedOut = true), wake.stop()), options.timeoutMs);
+      // A signal aborted already (a host gone while the call was submitted) fires no event: without this the wait never ended.
+      if (options.signal?.aborted) wake.stop();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       for (let why = await wake.next(RESULT_RECHECK_MS); why !== 'stopped'; why = await wake.next(RESULT_RECHECK_MS)) {
         const now = await this.keptResult(callId, readBy(), why === 'message');
@@ -439,6 +480,8 @@ export class McpqClient {
     const stop = () => messages.stop();
     const timer = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;
     options.signal?.addEventListener('abort', stop, { once: true });
+    // A signal aborted already fires no event: without this the watch would go on to the result.
+    if (options.signal?.aborted) stop();
     try {
       for await (const m of messages) {
         const kind = this.names.parseCallSubject(m.subject)?.kind;

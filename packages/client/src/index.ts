@@ -5,6 +5,7 @@ export {
   toCallInfo,
   type CallEvent,
   type CallInfo,
+  type CallOptions,
   type CallPage,
   type ListOptions,
   type ConnectOptions,

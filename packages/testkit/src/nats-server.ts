@@ -20,6 +20,8 @@ export interface NatsServer {
   storeDir: string;
   /** Monitoring port (http://127.0.0.1:<port>/varz, /jsz). */
   httpPort: number;
+  /** The running server's process id (undefined for an external server or one stopped). */
+  readonly pid: number | undefined;
   /** SIGKILL. */
   kill(): Promise<void>;
   /** SIGTERM and wait. */
@@ -47,6 +49,7 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
       port: Number(new URL(externalUrl.replace('nats://', 'http://')).port),
       storeDir: '',
       httpPort: 0,
+      pid: undefined,
       kill: noop,
       stop: noop,
       restart: noop,
@@ -88,6 +91,9 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
     port,
     storeDir,
     httpPort,
+    get pid() {
+      return proc?.exitCode === null && proc.signalCode === null ? proc.pid : undefined;
+    },
     external: false,
     kill: () => waitExit('SIGKILL'),
     stop: () => waitExit('SIGTERM'),

@@ -53,6 +53,8 @@ export async function* readSse(body: SseBody, options: SseReadOptions): AsyncGen
   let ended = false;
   const stop = (): void => source.cancel();
   options.signal?.addEventListener('abort', stop, { once: true });
+  // An abort before the listener (between the request and this read) fires no event.
+  if (options.signal?.aborted) stop();
   try {
     for (;;) {
       const { value, done } = await source.next();
