@@ -129,9 +129,7 @@ describe('NATS credentials', () => {
     const client = pki.issue('client', ['IP:127.0.0.1', 'DNS:localhost']);
     const tls = { caFile: pki.caFile, certFile: client.certFile, keyFile: client.keyFile };
     await runCallWith({
-      server: [
-        `tls { cert_file: "${server.certFile}", key_file: "${server.keyFile}", ca_file: "${pki.caFile}", verify: true }`,
-      ],
+      server: [`tls { cert_file: "${server.certFile}", key_file: "${server.keyFile}", ca_file: "${pki.caFile}", verify: true }`],
       nats: { tls },
       client: { tls },
     });

@@ -4,7 +4,7 @@
  * pass. Every problem is reported at start-up with the path of the bad value.
  */
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { minRecordTtlMs, RECORD_TTL_MARGIN } from './record-ttl.js';
 import { z } from 'zod';
 import { ErrorCode, McpqError } from '../errors.js';
@@ -109,19 +109,33 @@ export function serverCa(server: ServerConfig, alias: string): string | undefine
   const file = server.tls?.caFile;
   if (file === undefined) return undefined;
   const field = `servers.${alias}.tls.caFile`;
+  // On a plain http:// URL it would do nothing: said rather than ignored.
+  if (new URL(server.url).protocol !== 'https:') {
+    throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} is for https:// servers, and servers.${alias}.url is not one`);
+  }
   let pem: string;
   try {
     pem = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} reads file ${file}, which cannot be read (${(err as Error).message})`);
+    throw new McpqError(
+      ErrorCode.config_invalid,
+      `invalid config: ${field} reads file ${file}, which cannot be read (${(err as Error).message})`,
+    );
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+  // Node's TLS skips a certificate it cannot parse without a word: each one is parsed here.
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
     throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} (${file}) holds no PEM certificate`);
   }
-  try {
-    createSecureContext({ ca: pem });
-  } catch (err) {
-    throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} (${file}) is not a usable CA bundle (${(err as Error).message})`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new McpqError(
+        ErrorCode.config_invalid,
+        `invalid config: ${field} (${file}) is not a usable CA bundle: certificate ${i + 1} cannot be parsed (${(err as Error).message})`,
+      );
+    }
   }
   return pem;
 }

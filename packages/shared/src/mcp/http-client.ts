@@ -495,7 +495,6 @@ function withTimeout(signal: AbortSignal | undefined, ms: number) {
   };
 }
 
-
 /** Statuses a proxy or gateway answers with, also after the request reached the server behind it. */
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
 
@@ -523,7 +522,15 @@ function credentialsAsHeader(url: string, headers: Record<string, string>): { ur
 }
 
 /** Network error codes that prove a request never reached the server (a failed TLS handshake: see TLS_FAILED_CODE). */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', CONNECT_TIMEOUT_CODE, TLS_FAILED_CODE]);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  CONNECT_TIMEOUT_CODE,
+  TLS_FAILED_CODE,
+]);
 
 /**
  * Whether a failed request may have reached the server: `no` when the
