@@ -69,10 +69,12 @@ describe.skipIf(!OPENSSL)(
       await h.start('submitter');
       const first = await h.start('joiner');
       const { callId } = await h.client.submit('demo', 'slow', { durationMs: 4_000, steps: 5, label: 'tls' });
-      await waitFor('progress from the first joiner', async () => (await h!.storedEvents(callId)).progress.length >= 2);
-      const rec = await h.record(callId);
-      expect(rec!.mode).toBe('resume');
-      expect(rec!.owner).toContain(`-${first.pid}-`);
+      // The first joiner holds the call's resume GET (over TLS) and has published some of its progress.
+      const rec = await waitFor('the first joiner following the call', async () => {
+        const r = await h!.record(callId);
+        return r?.owner?.includes(`-${first.pid}-`) && (await h!.storedEvents(callId)).progress.length >= 2 ? r : undefined;
+      });
+      expect(rec.mode).toBe('resume');
       first.kill('SIGKILL');
       await first.exited;
       const second = await h.start('joiner');
