@@ -4,7 +4,6 @@
  * nats-server that demands it, services and a caller configured with it
  * (secrets from the environment or files), and one call end to end.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { startNatsServer } from '@mcpq/testkit';
 import type { ConfigInput } from '@mcpq/shared';
 import { createHarness, type Harness } from '../helpers/harness.js';
+import { createTestPki } from '../helpers/test-pki.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -124,35 +124,12 @@ describe('NATS credentials', () => {
   });
 
   it('TLS with a client certificate (mutual TLS)', async () => {
-    const d = dir();
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: d, stdio: 'ignore' });
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=mcpq-test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
-    writeFileSync(join(d, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    for (const name of ['server', 'client']) {
-      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      ssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '1',
-        '-extfile',
-        'san.ext',
-        '-out',
-        `${name}.pem`,
-      );
-    }
-    const tls = { caFile: join(d, 'ca.pem'), certFile: join(d, 'client.pem'), keyFile: join(d, 'client.key') };
+    const pki = createTestPki(dir());
+    const server = pki.issue('server', ['IP:127.0.0.1', 'DNS:localhost']);
+    const client = pki.issue('client', ['IP:127.0.0.1', 'DNS:localhost']);
+    const tls = { caFile: pki.caFile, certFile: client.certFile, keyFile: client.keyFile };
     await runCallWith({
-      server: [
-        `tls { cert_file: "${join(d, 'server.pem')}", key_file: "${join(d, 'server.key')}", ca_file: "${join(d, 'ca.pem')}", verify: true }`,
-      ],
+      server: [`tls { cert_file: "${server.certFile}", key_file: "${server.keyFile}", ca_file: "${pki.caFile}", verify: true }`],
       nats: { tls },
       client: { tls },
     });

@@ -68,6 +68,27 @@ describe('loadConfig', () => {
     expect(configError(() => loadConfig({ config: cfg, env: {} })).message).toMatch(/DEMO_TOKEN/);
   });
 
+  it("checks a server's tls.caFile at start-up: readable, holding a certificate, on an https:// URL", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpq-cfg-'));
+    const notPem = join(dir, 'not.pem');
+    writeFileSync(notPem, 'not a certificate\n');
+    const garbled = join(dir, 'garbled.pem');
+    writeFileSync(garbled, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    const server = (url: string, caFile: string) => ({ servers: { demo: { url, tls: { caFile } } } });
+    expect(configError(() => loadConfig({ config: server('https://h/mcp', join(dir, 'missing.pem')), env: {} })).message).toMatch(
+      /servers\.demo\.tls\.caFile reads file .*missing\.pem, which cannot be read/,
+    );
+    expect(configError(() => loadConfig({ config: server('https://h/mcp', notPem), env: {} })).message).toMatch(
+      /servers\.demo\.tls\.caFile .* holds no PEM certificate/,
+    );
+    expect(configError(() => loadConfig({ config: server('https://h/mcp', garbled), env: {} })).message).toMatch(
+      /servers\.demo\.tls\.caFile .* is not a usable CA bundle/,
+    );
+    expect(configError(() => loadConfig({ config: server('http://h/mcp', notPem), env: {} })).message).toMatch(
+      /servers\.demo\.tls\.caFile is for https:\/\/ servers/,
+    );
+  });
+
   it('refuses NATS credentials written in clear in the file', () => {
     expect(configError(() => loadConfig({ config: { nats: { user: 'u', password: 'secret' } }, env: {} })).message).toMatch(
       /nats\.password/,

@@ -5,7 +5,8 @@
  * what ran; `/healthz` answers 200.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -37,6 +38,8 @@ export interface ExampleServerOptions {
   taskPollMs?: number;
   /** Answer 401 to any /mcp request whose Authorization header is not exactly this. */
   requireAuthorization?: string;
+  /** Serve HTTPS with this key and certificate (PEM); the url is then https://. */
+  tls?: { key: string; cert: string };
 }
 
 export interface ExampleServer {
@@ -109,7 +112,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: no valid session id' }, id: null });
   };
 
-  const http: Server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/mcp' && options.requireAuthorization !== undefined && req.headers.authorization !== options.requireAuthorization) {
       sendJson(res, 401, { error: 'unauthorized' });
@@ -125,7 +128,8 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
     } else {
       sendJson(res, 404, { error: 'not found' });
     }
-  });
+  };
+  const http: Server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener) : createServer(listener);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -133,7 +137,7 @@ export async function startExampleServer(options: ExampleServerOptions = {}): Pr
   const { port } = http.address() as AddressInfo;
   const host = options.host ?? '127.0.0.1';
   return {
-    url: `http://${host}:${port}/mcp`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}/mcp`,
     port,
     stats: () => log.snapshot(sessions.size),
     openGate: (name) => gates.open(name),

@@ -171,7 +171,7 @@ async function describeRow(services: Services, alias: string, cfg: ServerConfig,
   const { entry, resumable, tasks, modeErrors } = await describeServer(
     alias,
     cfg,
-    mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000, limits }),
+    mcpClientFor(cfg, { maxRequestTimeoutMs: 10_000, limits }, alias),
   );
   const tools = entry.tools.map((t) => ({
     name: t.name,

@@ -4,6 +4,7 @@
  * pass. Every problem is reported at start-up with the path of the bad value.
  */
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { minRecordTtlMs, RECORD_TTL_MARGIN } from './record-ttl.js';
 import { z } from 'zod';
 import { ErrorCode, McpqError } from '../errors.js';
@@ -93,8 +94,50 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     for (const [header, value] of Object.entries(server.headers)) {
       resolveSecret(value, env, `servers.${alias}.headers.${header}`);
     }
+    // Likewise a CA file that cannot be read, or holds no certificate, stops the start.
+    serverCa(server, alias);
   }
   return config;
+}
+
+/**
+ * The PEM text of a server's `tls.caFile`, checked to hold certificates Node
+ * accepts (an empty or garbled file would otherwise trust nothing, and every
+ * request would fail its handshake). Throws config_invalid naming the field.
+ */
+export function serverCa(server: ServerConfig, alias: string): string | undefined {
+  const file = server.tls?.caFile;
+  if (file === undefined) return undefined;
+  const field = `servers.${alias}.tls.caFile`;
+  // On a plain http:// URL it would do nothing: said rather than ignored.
+  if (new URL(server.url).protocol !== 'https:') {
+    throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} is for https:// servers, and servers.${alias}.url is not one`);
+  }
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new McpqError(
+      ErrorCode.config_invalid,
+      `invalid config: ${field} reads file ${file}, which cannot be read (${(err as Error).message})`,
+    );
+  }
+  // Node's TLS skips a certificate it cannot parse without a word: each one is parsed here.
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new McpqError(ErrorCode.config_invalid, `invalid config: ${field} (${file}) holds no PEM certificate`);
+  }
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new McpqError(
+        ErrorCode.config_invalid,
+        `invalid config: ${field} (${file}) is not a usable CA bundle: certificate ${i + 1} cannot be parsed (${(err as Error).message})`,
+      );
+    }
+  }
+  return pem;
 }
 
 /** Reads a secret from its source. Throws config_invalid naming the field when it cannot. */

@@ -26,6 +26,12 @@ export type ModeSetting = z.infer<typeof ModeSettingSchema>;
 export const ServerConfigSchema = z.strictObject({
   /** The MCP server's Streamable HTTP endpoint (http or https). */
   url: z.url({ protocol: /^https?$/, error: 'url must be an http:// or https:// URL' }),
+  /**
+   * TLS of an https:// server. `caFile`: a PEM file of the CAs trusted for this server only, in place
+   * of Node's public roots (a private CA). To add a CA for every server of a process instead, set
+   * NODE_EXTRA_CA_CERTS in its environment.
+   */
+  tls: z.strictObject({ caFile: z.string().min(1) }).optional(),
   /** Extra HTTP headers sent on every request to the server, e.g. Authorization from the environment. */
   headers: z.record(z.string().min(1), SecretSchema).default({}),
   /** Rejoin mode: `auto` picks task, then resume, then hold from what the server supports. */

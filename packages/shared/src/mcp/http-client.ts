@@ -13,7 +13,7 @@ import { Redactor, redactUrl } from '../bounds/redact.js';
 import { describeError, ErrorCode, McpqError } from '@mcpq/contract';
 import { classify, isJsonObject, parseEventData, sameId, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { readSse } from './sse.js';
-import { CONNECT_TIMEOUT_CODE, discard, headerOf, httpRequestTo, type HttpAnswer } from './http-transport.js';
+import { CONNECT_TIMEOUT_CODE, discard, headerOf, httpRequestTo, TLS_FAILED_CODE, type HttpAnswer } from './http-transport.js';
 import type { Readable } from 'node:stream';
 import { CLIENT_INFO } from './client-info.js';
 import { jsonRpcErrorOf, modernError, type ProtocolEra } from './protocol-2026.js';
@@ -39,6 +39,8 @@ export interface McpEndpoint {
   maxResponseBytes: number;
   /** Cap on a server's `Retry-After`: `limits.maxRetryAfterMs` (required, as above). */
   maxRetryAfterMs: number;
+  /** https: the CAs (PEM) trusted for this server instead of Node's roots (the server's `tls.caFile`). */
+  ca?: string | undefined;
 }
 
 /** What mcpq keeps of an MCP session; the same fields live in the call record. */
@@ -293,6 +295,7 @@ export class McpHttpClient {
         headerTimeoutMs,
         connectTimeoutMs: Math.min(this.endpoint.connectTimeoutMs ?? this.endpoint.requestTimeoutMs, headerTimeoutMs ?? Infinity),
         held,
+        ca: this.endpoint.ca,
       });
     } catch (err) {
       throw toHttpError(err, what);
@@ -492,7 +495,6 @@ function withTimeout(signal: AbortSignal | undefined, ms: number) {
   };
 }
 
-
 /** Statuses a proxy or gateway answers with, also after the request reached the server behind it. */
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
 
@@ -519,8 +521,16 @@ function credentialsAsHeader(url: string, headers: Record<string, string>): { ur
   };
 }
 
-/** Network error codes that prove a request never reached the server. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', CONNECT_TIMEOUT_CODE]);
+/** Network error codes that prove a request never reached the server (a failed TLS handshake: see TLS_FAILED_CODE). */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  CONNECT_TIMEOUT_CODE,
+  TLS_FAILED_CODE,
+]);
 
 /**
  * Whether a failed request may have reached the server: `no` when the

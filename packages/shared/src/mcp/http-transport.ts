@@ -44,6 +44,28 @@ const heldHttpsAgent = new HttpsAgent({ keepAlive: false });
 /** The `code` of the error a request fails with when its connection is not made in time: it never reached the server. */
 export const CONNECT_TIMEOUT_CODE = 'MCPQ_CONNECT_TIMEOUT';
 
+/**
+ * The `code` of the error a request fails with when the TLS handshake of its
+ * connection failed (a certificate this process does not trust, one for
+ * another host name, a reset or an alert): it never reached the server.
+ * node:https writes the request only once the handshake is done and the
+ * certificate accepted (`secureConnect`, which a rejected certificate never
+ * reaches), whatever the TLS version. Node's own code (DEPTH_ZERO_SELF_SIGNED_CERT,
+ * ERR_TLS_CERT_ALTNAME_INVALID, ...) is in the message. A code rather than a
+ * mark on the error object: the redactor copies errors, keeping their code.
+ */
+export const TLS_FAILED_CODE = 'MCPQ_TLS_FAILED';
+
+/** OpenSSL's verification codes for a certificate chain this process does not trust (as opposed to, say, an expired one). */
+const UNTRUSTED_CERT_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_UNTRUSTED',
+]);
+
 export interface HttpRequestOptions {
   method: 'GET' | 'POST' | 'DELETE';
   headers: Record<string, string>;
@@ -63,6 +85,11 @@ export interface HttpRequestOptions {
   signal?: AbortSignal | undefined;
   /** A stream held for long (the resume GET): no pooled agent (see heldHttpsAgent). */
   held?: boolean | undefined;
+  /**
+   * https: the CAs trusted for this server (PEM), instead of Node's roots
+   * (and NODE_EXTRA_CA_CERTS). The agents pool connections per CA set.
+   */
+  ca?: string | undefined;
 }
 
 /** The answer: status, headers (lower-case names) and the body as a node Readable. */
@@ -78,7 +105,7 @@ export function headerOf(answer: HttpAnswer, name: string): string | undefined {
  * Sends the request; resolves with the answer (any status) once its head
  * arrives. Rejects with the network error, the signal's reason, a
  * `server_unreachable` (retryable) when no head comes in time, or an error
- * with code CONNECT_TIMEOUT_CODE.
+ * with code CONNECT_TIMEOUT_CODE or (the TLS handshake failed) TLS_FAILED_CODE.
  */
 export function httpRequestTo(url: URL, options: HttpRequestOptions): Promise<HttpAnswer> {
   const { signal } = options;
@@ -88,13 +115,15 @@ export function httpRequestTo(url: URL, options: HttpRequestOptions): Promise<Ht
     const headers =
       options.body === undefined ? options.headers : { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) };
     try {
-      req = open(url, options.method, headers, options.held === true);
+      req = open(url, options.method, headers, options.held === true, options.ca);
     } catch (err) {
       // An invalid header value (node:http checks them) or URL.
       return reject(err);
     }
     let res: IncomingMessage | undefined;
     let connected = false;
+    // https: TCP is made, the TLS handshake is not done yet.
+    let handshaking = false;
     const fail = (err: unknown): void => {
       cleanup();
       req.destroy();
@@ -103,9 +132,15 @@ export function httpRequestTo(url: URL, options: HttpRequestOptions): Promise<Ht
     };
     const connectTimeout = (): void =>
       fail(
-        Object.assign(new Error(`no connection within ${options.connectTimeoutMs} ms`), {
-          code: CONNECT_TIMEOUT_CODE,
-        }),
+        Object.assign(
+          // A server that takes TCP but never finishes the handshake (a TLS port behind a stuck proxy) is told apart.
+          new Error(
+            handshaking
+              ? `TLS handshake not completed within ${options.connectTimeoutMs} ms`
+              : `no connection within ${options.connectTimeoutMs} ms`,
+          ),
+          { code: CONNECT_TIMEOUT_CODE },
+        ),
       );
     const onAbort = (): void => fail(signal!.reason);
     let connectTimer: NodeJS.Timeout | undefined = setTimeout(connectTimeout, options.connectTimeoutMs);
@@ -132,9 +167,11 @@ export function httpRequestTo(url: URL, options: HttpRequestOptions): Promise<Ht
     req.once('socket', (socket: Socket) => {
       // A pooled socket is already connected; a new one is connected once TCP (and TLS, for https) is done.
       if (!socket.connecting) return onConnected();
-      socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', onConnected);
+      if (url.protocol !== 'https:') return void socket.once('connect', onConnected);
+      socket.once('connect', () => (handshaking = !connected));
+      socket.once('secureConnect', onConnected);
     });
-    req.on('error', fail);
+    req.on('error', (err: Error) => fail(handshaking && !connected ? tlsFailure(err) : err));
     req.once('response', (answer: IncomingMessage) => {
       res = answer;
       onConnected();
@@ -150,8 +187,26 @@ export function httpRequestTo(url: URL, options: HttpRequestOptions): Promise<Ht
   });
 }
 
-function open(url: URL, method: string, headers: Record<string, string>, held: boolean): ClientRequest {
-  if (url.protocol === 'https:') return httpsRequest(url, { method, headers, agent: held ? heldHttpsAgent : pooled.https });
+/**
+ * A TLS handshake's failure, said as one: node's messages ("self-signed
+ * certificate", "unable to verify the first certificate") do not say that
+ * they come from TLS, nor what to do about a private CA. Node's code is kept
+ * in the message; the error's code says "never sent" (TLS_FAILED_CODE).
+ */
+function tlsFailure(err: Error): Error {
+  const code = (err as { code?: unknown }).code;
+  const hint =
+    typeof code === 'string' && UNTRUSTED_CERT_CODES.has(code)
+      ? "; the server's certificate is not signed by a CA this process trusts: give its CA in the server's tls.caFile, or to the whole process in NODE_EXTRA_CA_CERTS"
+      : '';
+  const message = `TLS handshake failed: ${err.message}${typeof code === 'string' ? ` (${code})` : ''}${hint}`;
+  return Object.assign(new Error(message), { code: TLS_FAILED_CODE });
+}
+
+function open(url: URL, method: string, headers: Record<string, string>, held: boolean, ca: string | undefined): ClientRequest {
+  if (url.protocol === 'https:') {
+    return httpsRequest(url, { method, headers, agent: held ? heldHttpsAgent : pooled.https, ...(ca !== undefined ? { ca } : {}) });
+  }
   if (!held) return httpRequest(url, { method, headers, agent: pooled.http });
   // Plain values for the connector, so that it does not keep the URL object alive with the socket.
   const host = url.hostname.replace(/^\[|\]$/g, '');

@@ -4,7 +4,7 @@
  * configured server, made on first use; and each server's protocol era
  * (probed once, cached) with its 2026-07-28 client.
  */
-import { type Config, resolveHeaders, type ServerConfig } from '@mcpq/contract';
+import { type Config, resolveHeaders, serverCa, type ServerConfig } from '@mcpq/contract';
 import type { Logger } from '../log.js';
 import { EraCache, type Era } from './era.js';
 import { McpHttpClient } from './http-client.js';
@@ -18,10 +18,11 @@ export interface McpClientOptions {
   limits: Pick<Config['limits'], 'maxResponseBytes' | 'maxRetryAfterMs'>;
 }
 
-/** An MCP HTTP client for one configured server. */
-export function mcpClientFor(server: ServerConfig, options: McpClientOptions): McpHttpClient {
+/** An MCP HTTP client for one configured server; `alias` names it in a config error (its tls.caFile). */
+export function mcpClientFor(server: ServerConfig, options: McpClientOptions, alias: string): McpHttpClient {
   const cap = options.maxRequestTimeoutMs ?? Number.POSITIVE_INFINITY;
   return new McpHttpClient({
+    ca: serverCa(server, alias),
     url: server.url,
     headers: resolveHeaders(server),
     requestTimeoutMs: Math.min(server.requestTimeoutMs, cap),
@@ -49,7 +50,7 @@ export class ServerClients {
   client(alias: string): McpHttpClient {
     let client = this.clients.get(alias);
     if (!client) {
-      client = mcpClientFor(this.servers[alias]!, { limits: this.limits });
+      client = mcpClientFor(this.servers[alias]!, { limits: this.limits }, alias);
       this.clients.set(alias, client);
     }
     return client;
