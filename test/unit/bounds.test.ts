@@ -115,6 +115,18 @@ describe('secrets', () => {
     expect((clean.cause as { code?: string }).code).toBe('ECONNREFUSED');
     expect(clean.retryable).toBe(true);
   });
+
+  it('leaves a URL that holds no secret readable in messages, and scrubs one that does', () => {
+    const plain = new Redactor('https://mcp.example.com:8443/mcp', []);
+    expect(plain.text('POST https://mcp.example.com:8443/mcp: TLS handshake failed')).toBe(
+      'POST https://mcp.example.com:8443/mcp: TLS handshake failed',
+    );
+    const secret = new Redactor('https://mcp.example.com/mcp?k=ab', []); // a query value too short to scrub alone
+    expect(secret.text('GET https://mcp.example.com/mcp?k=ab failed')).toBe('GET [REDACTED] failed');
+    expect(secret.text(`POST ${redactUrl('https://mcp.example.com/mcp?k=ab')}: refused`)).toBe(
+      'POST https://mcp.example.com/mcp?k=[REDACTED]: refused',
+    );
+  });
 });
 
 describe('waits a server asks for', () => {

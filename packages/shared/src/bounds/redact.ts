@@ -35,7 +35,10 @@ export class Redactor {
    * @param headerValues configured header values (tokens)
    */
   constructor(url: string, headerValues: Iterable<string>) {
-    const found = new Set<string>([url]);
+    // The raw URL is a secret only when it holds some (user info, query values): its printable
+    // form (redactUrl) is what messages name the server by, and scrubbing a URL that holds no
+    // secret would leave "POST [REDACTED]: …" where "POST https://host/mcp: …" helps an operator.
+    const found = new Set<string>(redactUrl(url) === url ? [] : [url]);
     try {
       const u = new URL(url);
       for (const v of [u.username, u.password, decodeURIComponent(u.username), decodeURIComponent(u.password)]) found.add(v);
