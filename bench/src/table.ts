@@ -63,6 +63,14 @@ export function buildTable(r: ReportParts): TableRow[] {
         target: '',
       });
     }
+    rows.push({
+      row: `CPU ms per call, all processes, concurrency ${c}`,
+      unit: 'ms',
+      mcpq: t.cpuMsPerCall.mcpq.total ?? null,
+      direct: t.cpuMsPerCall.direct.total ?? null,
+      bullmq: t.cpuMsPerCall.bullmq?.total ?? null,
+      target: '',
+    });
   }
   const one = at(1);
   if (one)

@@ -74,6 +74,9 @@ describe('pnpm bench --quick --json', () => {
     const c32 = row('throughput / direct SDK client, concurrency 32')!;
     expect(isNumber(c32.mcpq)).toBe(true);
     expect(isNumber(c32.bullmq)).toBe(bullmq);
+    const cpu32 = row('CPU ms per call, all processes, concurrency 32')!;
+    expect(cpu32.mcpq).toBe(report.throughput[1].cpuMsPerCall.mcpq.total);
+    expect(isNumber(cpu32.direct)).toBe(true);
     for (const start of [
       'added p50 latency, concurrency 1',
       'joiner RSS per parked task-mode call (1,000,', // the task is 25 s unless the machine dispatched too slowly for it
