@@ -69,6 +69,27 @@ describe('a joiner request outlasting AckWait', () => {
     }
   });
 
+  it('hold mode, the answer to its `running` status is lost: the held call goes on to the tool answer', async () => {
+    const statusOf = `${h.config.prefix}.call.`;
+    const { cut, joiner } = await joinerThrough(
+      (subject, payload) => subject.startsWith(statusOf) && subject.endsWith('.status') && payload.includes('"status":"running"'),
+    );
+    try {
+      const { callId } = await h.client.submit('plain', 'slow', { durationMs: 300, steps: 1, label: 'running' });
+
+      const result = await h.client.result(callId, { timeoutMs: 40_000 });
+      expect(cut.cuts).toBe(1);
+      expect(result.status).toBe('completed');
+      expect(result.result?.content).toEqual([{ type: 'text', text: 'slow done: running' }]);
+      expect(h.mcp.plain!.stats().executions.slow?.[callId]).toBe(1);
+      const stored = await h.storedEvents(callId);
+      expect(stored.results).toHaveLength(1);
+      expect(stored.status.filter((s) => s.status === 'running')).toHaveLength(1);
+    } finally {
+      await joiner.stop(5_000);
+    }
+  });
+
   it("hold mode, the call's end is lost on its way to NATS: it is written again, the tool answer is the result", async () => {
     const { cut, joiner } = await joinerThrough(recordWrite('completed'), { lose: true });
     try {
