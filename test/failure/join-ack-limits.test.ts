@@ -47,21 +47,29 @@ const recordWrite = (status: string): TripRule => {
   return (subject, payload) => subject.startsWith(prefix) && payload.includes(`"status":"${status}"`);
 };
 
+/**
+ * Runs a hold-mode `slow` call through a joiner tripping `cut` and checks it ended with the tool's
+ * answer, ran once, tripped the cut once and has one result; returns its stored events.
+ */
+async function heldCallAnswered(cut: NatsCutProxy, args: { durationMs: number; steps: number; label: string }) {
+  const { callId } = await h.client.submit('plain', 'slow', args);
+  const result = await h.client.result(callId, { timeoutMs: 40_000 });
+  expect(cut.cuts).toBe(1);
+  expect(result.status).toBe('completed');
+  expect(result.result?.content).toEqual([{ type: 'text', text: `slow done: ${args.label}` }]);
+  expect(result.attempts).toBe(1);
+  expect(h.mcp.plain!.stats().executions.slow?.[callId]).toBe(1);
+  const stored = await h.storedEvents(callId);
+  expect(stored.results).toHaveLength(1);
+  return { callId, stored };
+}
+
 describe('a joiner request outlasting AckWait', () => {
   it('hold mode, the answer to a progress publish is lost: the call still ends with the tool answer, each event once', async () => {
     const progressOf = `${h.config.prefix}.call.`;
     const { cut, joiner } = await joinerThrough((subject) => subject.startsWith(progressOf) && subject.endsWith('.progress'));
     try {
-      const { callId } = await h.client.submit('plain', 'slow', { durationMs: 1_500, steps: 3, label: 'held' });
-
-      const result = await h.client.result(callId, { timeoutMs: 40_000 });
-      expect(cut.cuts).toBe(1);
-      expect(result.status).toBe('completed');
-      expect(result.result?.content).toEqual([{ type: 'text', text: 'slow done: held' }]);
-      expect(result.attempts).toBe(1);
-      expect(h.mcp.plain!.stats().executions.slow?.[callId]).toBe(1);
-      const stored = await h.storedEvents(callId);
-      expect(stored.results).toHaveLength(1);
+      const { stored } = await heldCallAnswered(cut, { durationMs: 1_500, steps: 3, label: 'held' });
       expect(stored.progress.map((p) => p.seq)).toEqual([1, 2, 3]);
       expect(joiner.logs((l) => l.msg === 'handler failed; message will be retried')).toEqual([]);
     } finally {
@@ -75,15 +83,7 @@ describe('a joiner request outlasting AckWait', () => {
       (subject, payload) => subject.startsWith(statusOf) && subject.endsWith('.status') && payload.includes('"status":"running"'),
     );
     try {
-      const { callId } = await h.client.submit('plain', 'slow', { durationMs: 300, steps: 1, label: 'running' });
-
-      const result = await h.client.result(callId, { timeoutMs: 40_000 });
-      expect(cut.cuts).toBe(1);
-      expect(result.status).toBe('completed');
-      expect(result.result?.content).toEqual([{ type: 'text', text: 'slow done: running' }]);
-      expect(h.mcp.plain!.stats().executions.slow?.[callId]).toBe(1);
-      const stored = await h.storedEvents(callId);
-      expect(stored.results).toHaveLength(1);
+      const { stored } = await heldCallAnswered(cut, { durationMs: 300, steps: 1, label: 'running' });
       expect(stored.status.filter((s) => s.status === 'running')).toHaveLength(1);
     } finally {
       await joiner.stop(5_000);
@@ -93,14 +93,7 @@ describe('a joiner request outlasting AckWait', () => {
   it("hold mode, the call's end is lost on its way to NATS: it is written again, the tool answer is the result", async () => {
     const { cut, joiner } = await joinerThrough(recordWrite('completed'), { lose: true });
     try {
-      const { callId } = await h.client.submit('plain', 'slow', { durationMs: 300, steps: 1, label: 'end' });
-
-      const result = await h.client.result(callId, { timeoutMs: 40_000 });
-      expect(cut.cuts).toBe(1);
-      expect(result.status).toBe('completed');
-      expect(result.result?.content).toEqual([{ type: 'text', text: 'slow done: end' }]);
-      expect(h.mcp.plain!.stats().executions.slow?.[callId]).toBe(1);
-      expect((await h.storedEvents(callId)).results).toHaveLength(1);
+      const { callId } = await heldCallAnswered(cut, { durationMs: 300, steps: 1, label: 'end' });
       const lines = () => joiner.logs((l) => l.callId === callId && l.msg === 'call finished');
       await waitFor('the joiner to log the end', () => lines().length > 0, 10_000);
       expect(lines().map((l) => l.delivery)).toEqual([1]);
