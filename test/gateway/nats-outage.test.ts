@@ -96,16 +96,23 @@ describe('gateway reads while NATS fails', () => {
     expect(page).toHaveProperty('tasks');
   });
 
-  it('NATS down for longer than the bound: tasks/get of a known task fails as a NATS failure (-32603 nats_error), not "not found"', async () => {
+  it('NATS down for longer than the bound: tasks/get and tasks/cancel of a known task fail as a NATS failure (-32603 nats_error), not "not found"', async () => {
     const { url } = await h.startGateway();
     const client = await host(url);
     const taskId = await createTask(client);
     await h.nats.stop();
     try {
-      const err = await client.experimental.tasks.getTask(taskId).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(McpError);
-      expect((err as McpError).code).toBe(-32603);
-      expect((err as McpError).data).toMatchObject({ code: 'nats_error' });
+      const errors = await Promise.all([
+        client.experimental.tasks.getTask(taskId).catch((e: unknown) => e),
+        client.experimental.tasks.cancelTask(taskId).catch((e: unknown) => e),
+      ]);
+      for (const err of errors) {
+        expect(err).toBeInstanceOf(McpError);
+        expect({ code: (err as McpError).code, data: (err as McpError).data }).toMatchObject({
+          code: -32603,
+          data: { code: 'nats_error' },
+        });
+      }
     } finally {
       await h.nats.restart();
     }

@@ -8,6 +8,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CancelTaskRequestSchema,
   ListTasksRequestSchema,
   ListToolsRequestSchema,
   type CallToolResult,
@@ -31,9 +32,11 @@ export function createLegacyServer(parts: GatewayParts, principal: Principal, ho
     taskStore,
   });
 
-  // In place of the SDK's own tasks/list handler, which answers every failure as -32602 "Failed to list
-  // tasks" (what a cursor it refused gets too): NATS failing must reach the host as what it is.
+  // In place of the SDK's own tasks/list and tasks/cancel handlers, which answer every failure as -32602
+  // "Failed to list tasks" (what a cursor it refused gets too) or -32600 "Failed to cancel task": NATS
+  // failing must reach the host as what it is (-32603, nats_error).
   server.setRequestHandler(ListTasksRequestSchema, (request) => taskStore.listTasks(request.params?.cursor));
+  server.setRequestHandler(CancelTaskRequestSchema, (request) => taskStore.cancelTask(request.params.taskId));
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: (await parts.directory.list()).map(({ alias, tool }) => gatewayTool(alias, tool) as Tool),
