@@ -28,9 +28,10 @@ async function cutter(): Promise<NatsCutProxy> {
 beforeAll(async () => {
   h = await createHarness({
     servers: { demo: { proxied: true } },
-    // The joiner rides out NATS for ackWaitMs while it ends a call; a lost answer costs a request
-    // timeout (5 s) first, so the bound must be longer for its retry to happen at all.
-    config: { submitter: { maxDeliver: 2 }, joiner: { ackWaitMs: 10_000 } },
+    // The joiner's AckWait stays the tests' 3 s: a lost answer costs a request timeout (5 s) first,
+    // and the joiner still retries its write (it rides out NATS for AckWait plus that timeout,
+    // joinRideOutMs, its heartbeat keeping the join meanwhile).
+    config: { submitter: { maxDeliver: 2 } },
   });
 });
 afterAll(async () => {

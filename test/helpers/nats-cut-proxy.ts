@@ -3,13 +3,20 @@
  * connect through it talk to the real nats-server until one publishes a
  * message `trip` picks. That message is passed on whole, then the
  * connection is cut before anything more from the server reaches the
- * client: the write is applied, its acknowledgement is lost. The client
- * reconnects (through the proxy, which then lets everything through) and
- * sees only a request that timed out. Trips once.
+ * client: the write is applied, its acknowledgement is lost. With
+ * `{ lose: true }` the message is not passed on: the connection dies with
+ * the write on its way, and the write is never applied. Either way the
+ * client reconnects (through the proxy, which then lets everything through)
+ * and sees only a request that timed out. Trips once.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export type TripRule = (subject: string, payload: string) => boolean;
+
+export interface CutOptions {
+  /** Drop the tripping message instead of passing it on (default false: it reaches the server). */
+  lose?: boolean;
+}
 
 export class NatsCutProxy {
   /** Connections cut so far (0 or 1). */
@@ -21,9 +28,10 @@ export class NatsCutProxy {
     readonly url: string,
     private readonly trip: TripRule,
     private readonly target: { host: string; port: number },
+    private readonly lose: boolean,
   ) {}
 
-  static async start(natsUrl: string, trip: TripRule): Promise<NatsCutProxy> {
+  static async start(natsUrl: string, trip: TripRule, options: CutOptions = {}): Promise<NatsCutProxy> {
     const u = new URL(natsUrl.replace(/^nats:/, 'http:'));
     const target = { host: u.hostname, port: Number(u.port) };
     let proxy: NatsCutProxy | undefined;
@@ -31,7 +39,7 @@ export class NatsCutProxy {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     if (!address || typeof address === 'string') throw new Error('NatsCutProxy: no port');
-    proxy = new NatsCutProxy(server, `nats://127.0.0.1:${address.port}`, trip, target);
+    proxy = new NatsCutProxy(server, `nats://127.0.0.1:${address.port}`, trip, target, options.lose ?? false);
     return proxy;
   }
 
@@ -61,12 +69,13 @@ export class NatsCutProxy {
       for (;;) {
         const op = nextOperation(pending);
         if (!op) return;
-        upstream.write(pending.subarray(0, op.length));
+        const trips = this.cuts === 0 && op.message !== undefined && this.trip(op.message.subject, op.message.payload);
+        if (!(trips && this.lose)) upstream.write(pending.subarray(0, op.length));
         pending = pending.subarray(op.length);
-        if (this.cuts === 0 && op.message && this.trip(op.message.subject, op.message.payload)) {
+        if (trips) {
           this.cuts++;
           cut = true;
-          upstream.end(); // the message is flushed to the server before the close
+          upstream.end(); // what was passed on, the message included unless lost, is flushed to the server before the close
           client.destroy();
           return;
         }

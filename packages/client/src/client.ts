@@ -9,8 +9,6 @@ import {
   DeliverPolicy,
   jetstream,
   jetstreamManager,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type Consumer,
   type StoredMsg,
   type JetStreamClient,
@@ -30,8 +28,9 @@ import {
   loadConfig,
   McpqError,
   isNatsError,
+  natsFailure,
+  readWhileNatsFails,
   retryWhileNatsFails,
-  isPermissionViolation,
   names,
   ProgressEventSchema,
   publicStatus,
@@ -233,7 +232,7 @@ export class McpqClient {
       endSubmitSpan(span);
       return submitted;
     } catch (err) {
-      const failure = natsError(err, `could not queue the call on ${subject}`);
+      const failure = natsFailure(err, `could not queue the call on ${subject}`);
       endSubmitSpan(span, failure);
       throw failure;
     }
@@ -362,14 +361,8 @@ export class McpqClient {
    * and mcpq's own verdict on what was read (a record that does not match
    * the schema): asking again would not change them.
    */
-  private async readEvents<T>(read: () => Promise<T>, deadline: number, stream = this.names.streams.events): Promise<T> {
-    const retryable = (err: unknown) =>
-      !streamNotFound(err) && !isPermissionViolation(err) && !(err instanceof McpqError && err.code !== ErrorCode.nats_error);
-    try {
-      return await retryWhileNatsFails(read, { until: deadline, stepMs: 250, retryable });
-    } catch (err) {
-      throw natsError(err, `cannot read ${stream} (has a submitter or joiner run yet?)`);
-    }
+  private readEvents<T>(read: () => Promise<T>, deadline: number, stream = this.names.streams.events): Promise<T> {
+    return readWhileNatsFails(read, { until: deadline, what: `cannot read ${stream} (has a submitter or joiner run yet?)` });
   }
 
   /** The call's record (null when there is none), read with readEvents' retries. */
@@ -423,7 +416,7 @@ export class McpqClient {
       const msg = await this.nc.request(this.names.cancel(callId), JSON.stringify(body), { timeout: options.timeoutMs ?? 10_000 });
       return CancelReplySchema.parse(msg.json());
     } catch (err) {
-      throw natsError(err, `no answer to the cancel request for ${callId} (are joiners running?)`);
+      throw natsFailure(err, `no answer to the cancel request for ${callId} (are joiners running?)`);
     }
   }
 
@@ -442,7 +435,7 @@ export class McpqClient {
   private async bucket(): Promise<KV> {
     this.kv ??= this.openBucket().catch((err: unknown) => {
       this.kv = undefined;
-      throw natsError(err, `cannot open KV bucket ${this.names.bucket} (has a submitter or joiner run yet?)`);
+      throw natsFailure(err, `cannot open KV bucket ${this.names.bucket} (has a submitter or joiner run yet?)`);
     });
     return this.kv;
   }
@@ -559,14 +552,4 @@ export function toCallInfo(rec: CallRecord): CallInfo {
 /** 22 url-safe characters, 128 bits of randomness. */
 export function newCallId(): string {
   return randomBytes(16).toString('base64url');
-}
-
-function natsError(err: unknown, what: string): McpqError {
-  if (err instanceof McpqError) return err;
-  const detail = streamNotFound(err) ? 'stream not found' : err instanceof Error ? err.message : String(err);
-  return new McpqError(ErrorCode.nats_error, `${what}: ${detail}`, { cause: err });
-}
-
-function streamNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
 }

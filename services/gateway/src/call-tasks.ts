@@ -10,6 +10,10 @@
  * with no record yet (no submitter has claimed it) is `working` when that
  * marker exists, and unknown otherwise. A made-up id, even of the right
  * tenant, has no marker and no record, so it is "not found" at once.
+ *
+ * Every read here rides out NATS failing within a bound (`readWhileNatsFails`,
+ * as McpqClient's own reads do) and then fails with `nats_error`: "not
+ * found" is only ever the answer of reads that succeeded.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import {
@@ -19,6 +23,7 @@ import {
   mayAccessCall,
   McpqError,
   newTenantCallId,
+  readWhileNatsFails,
   StatusEventSchema,
   type CallEvents,
   type CallStatus,
@@ -46,8 +51,11 @@ export const TASK_POLL_INTERVAL_MS = 1_000;
 /** How long `tasks/result` (and the result of a finished task) waits for the result event once the record says the call ended. */
 const RESULT_WAIT_MS = 30_000;
 
-/** Bound on one tasks/list pass over the records (a cut pass goes on from where it stopped, on the next page). */
+/** Bound on one tasks/list pass over the records, NATS failures ridden out included (a cut pass goes on from where it stopped, on the next page). */
 const LIST_TIMEOUT_MS = 10_000;
+
+/** Bound on the reads of one tasks/get (the record, then the acceptance marker), NATS failures ridden out included. */
+const GET_TIMEOUT_MS = 10_000;
 
 /** How tasks/list pages: tasks per page, and records read per request at most (`gateway.tasksListPageSize`, `gateway.tasksListScanLimit`). */
 export interface TaskListLimits {
@@ -95,9 +103,10 @@ export class CallTasks {
   /** The task, or undefined when `principal` has no task with this id. */
   async get(principal: Principal, taskId: string): Promise<CallTask | undefined> {
     if (!this.visible(principal, taskId)) return undefined;
-    const info = await this.client.status(taskId);
+    const until = Date.now() + GET_TIMEOUT_MS;
+    const info = await this.client.status(taskId, { timeoutMs: GET_TIMEOUT_MS });
     if (info) return fromCallInfo(info);
-    const marker = await this.marker(taskId);
+    const marker = await this.marker(taskId, until);
     return marker ? { taskId, status: 'working', statusMessage: 'queued', createdAt: marker, lastUpdatedAt: marker } : undefined;
   }
 
@@ -122,14 +131,18 @@ export class CallTasks {
    * stream sequence to go on from.
    */
   async list(principal: Principal, cursor?: string): Promise<{ tasks: CallTask[]; nextCursor?: string }> {
-    const page = await scanRecords(this.records, {
-      order: 'oldest',
-      cursor,
-      scanLimit: this.listLimits.scanLimit,
-      pageSize: this.listLimits.pageSize,
-      match: (r) => mayAccessCall(principal, r.callId),
-      timeoutMs: LIST_TIMEOUT_MS,
-    });
+    const until = Date.now() + LIST_TIMEOUT_MS;
+    const scan = () =>
+      scanRecords(this.records, {
+        order: 'oldest',
+        cursor,
+        scanLimit: this.listLimits.scanLimit,
+        pageSize: this.listLimits.pageSize,
+        match: (r) => mayAccessCall(principal, r.callId),
+        timeoutMs: Math.max(1_000, until - Date.now()),
+      });
+    // A pass only reads: asking again after NATS failed is safe (a cursor it refused is refused at once).
+    const page = await readWhileNatsFails(scan, { until, what: 'cannot read the call records' });
     const tasks = page.records.map((r) => fromCallInfo(toCallInfo(r.record)));
     return page.nextCursor === undefined ? { tasks } : { tasks, nextCursor: page.nextCursor };
   }
@@ -139,8 +152,9 @@ export class CallTasks {
   }
 
   /** When the gateway accepted the call (its marker event), or undefined when no status event exists for the id. */
-  private async marker(callId: string): Promise<string | undefined> {
-    const m = await this.jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'status') });
+  private async marker(callId: string, until: number): Promise<string | undefined> {
+    const read = () => this.jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'status') });
+    const m = await readWhileNatsFails(read, { until, what: `cannot read ${this.names.streams.events}` });
     if (!m) return undefined;
     const parsed = StatusEventSchema.safeParse(m.json());
     return parsed.success ? parsed.data.at : new Date(m.timestamp).toISOString();

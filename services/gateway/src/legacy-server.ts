@@ -6,7 +6,14 @@
  * and the SDK's own `tasks/*` handlers over mcpq's state (McpqTaskStore).
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  CancelTaskRequestSchema,
+  ListTasksRequestSchema,
+  ListToolsRequestSchema,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Principal, ProgressEvent } from '@mcpq/shared';
 import { GATEWAY_INFO, GATEWAY_INSTRUCTIONS } from './info.js';
 import { answering } from './jsonrpc-errors.js';
@@ -24,6 +31,12 @@ export function createLegacyServer(parts: GatewayParts, principal: Principal, ho
     instructions: GATEWAY_INSTRUCTIONS,
     taskStore,
   });
+
+  // In place of the SDK's own tasks/list and tasks/cancel handlers, which answer every failure as -32602
+  // "Failed to list tasks" (what a cursor it refused gets too) or -32600 "Failed to cancel task": NATS
+  // failing must reach the host as what it is (-32603, nats_error).
+  server.setRequestHandler(ListTasksRequestSchema, (request) => taskStore.listTasks(request.params?.cursor));
+  server.setRequestHandler(CancelTaskRequestSchema, (request) => taskStore.cancelTask(request.params.taskId));
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: (await parts.directory.list()).map(({ alias, tool }) => gatewayTool(alias, tool) as Tool),

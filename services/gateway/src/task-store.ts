@@ -9,7 +9,7 @@
 import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { CallToolResult, Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, McpqError, type Principal } from '@mcpq/shared';
-import { TASK_POLL_INTERVAL_MS, type CallTask, type CallTasks } from './call-tasks.js';
+import { notFound, TASK_POLL_INTERVAL_MS, type CallTask, type CallTasks } from './call-tasks.js';
 import { answering, mcpqRpcError, resultError } from './jsonrpc-errors.js';
 
 export class McpqTaskStore implements TaskStore {
@@ -49,6 +49,25 @@ export class McpqTaskStore implements TaskStore {
     return answering(async () => {
       if (status !== 'cancelled') throw mcpqRpcError(ErrorCode.invalid_request, `tasks cannot be moved to ${status} through the gateway`);
       await this.tasks.cancel(this.principal, taskId, statusMessage ?? 'cancelled through the mcpq gateway');
+    });
+  }
+
+  /**
+   * tasks/cancel as the SDK's own handler does it (an unknown or ended task is -32602; then the mcpq
+   * cancel, and the task as it is now), for the gateway to answer in its place: the SDK's turns every
+   * other failure, NATS failing included, into -32600 "Failed to cancel task".
+   */
+  cancelTask(taskId: string): Promise<Task> {
+    return answering(async () => {
+      const task = await this.tasks.get(this.principal, taskId);
+      if (!task) throw notFound(taskId);
+      if (task.status !== 'working' && task.status !== 'input_required') {
+        throw mcpqRpcError(ErrorCode.invalid_request, `Cannot cancel task in terminal status: ${task.status}`);
+      }
+      await this.tasks.cancel(this.principal, taskId, 'cancelled through the mcpq gateway');
+      const now = await this.tasks.get(this.principal, taskId);
+      if (!now) throw notFound(taskId);
+      return this.toTask(now);
     });
   }
 

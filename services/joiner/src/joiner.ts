@@ -1,9 +1,10 @@
 /**
  * The joiner: takes join messages (one per dispatched call, shared by all
  * joiners), claims the call in KV, follows it upstream in its mode and
- * publishes progress and the one result. While it follows a call it keeps
- * the join message alive with working(); when there is nothing to wait on
- * it parks the join (nak with a delay) and holds nothing. If it dies,
+ * publishes progress and the one result. From the moment it takes a join
+ * until it settles it (ack, nak) it keeps the message alive with working();
+ * when there is nothing to wait on it parks the join (nak with a delay) and
+ * holds nothing. If it dies,
  * JetStream redelivers the join and another joiner continues from KV.
  *
  * How a call is followed (one file per mode) lives in ./follow; this class
@@ -20,6 +21,7 @@ import {
   ErrorCode,
   finishCall,
   isMcpqError,
+  joinRideOutMs,
   JoinMessageSchema,
   lazyChild,
   limitResult,
@@ -62,12 +64,6 @@ import { TaskWatcher, type WatchedTask } from './parked/task-watcher.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
 
-/** A call being followed: its watch, and its join message, kept alive by the sweep. */
-interface Followed {
-  watch: CallWatch;
-  msg: JsMsg;
-}
-
 /** Failures in a row handling one join (mcpq's own errors) before the call ends `internal`. */
 const MAX_JOIN_FAILURES = 10;
 
@@ -86,9 +82,17 @@ export class Joiner {
   private readonly cancels: CancelRequests;
   /** MCP clients for the cancel service and re-dispatch, and this joiner's own sessions (hold mode, re-dispatch). */
   private readonly servers: ServerClients;
-  /** Calls this joiner follows right now, by callId: the watch, and the join message kept alive. */
-  private readonly active = new Map<string, Followed>();
-  /** The one timer of every followed call: heartbeats and the idle rule (see sweep()). */
+  /** Calls this joiner follows right now, by callId: their watches. */
+  private readonly active = new Map<string, CallWatch>();
+  /**
+   * Every join this joiner handles right now, from the moment it is taken until its handler
+   * returns: each is kept alive by the sweep's heartbeat, so no JetStream request on the way (a
+   * claim, a call's end ridden out through NATS failing, a cancel sent upstream at the deadline)
+   * lets AckWait hand it to another joiner meanwhile. A settled one is not: nats.js sends nothing
+   * for working() once a message was acked or nakked.
+   */
+  private readonly taken = new Set<JsMsg>();
+  /** The one timer of every taken join and followed call: heartbeats and the idle rule (see sweep()). */
   private sweeper?: NodeJS.Timeout | undefined;
   /** How many of those belong to each server (servers.<alias>.maxInFlight). */
   private readonly activeByServer = new Map<string, number>();
@@ -102,10 +106,10 @@ export class Joiner {
       name: 'join',
       consumer: () => ctx.js.consumers.get(ctx.names.streams.join, ctx.names.consumers.joiner),
       concurrency: ctx.config.joiner.maxInFlight,
-      handle: (msg) => this.handle(msg),
+      handle: (msg) => this.holding(msg, () => this.handle(msg)),
       logger: ctx.logger,
       maxFailures: MAX_JOIN_FAILURES,
-      giveUp: (msg, err) => this.giveUp(msg, err),
+      giveUp: (msg, err) => this.holding(msg, () => this.giveUp(msg, err)),
       telemetry: ctx.telemetry,
     });
     this.watcher = new TaskWatcher({
@@ -132,7 +136,7 @@ export class Joiner {
    * call only when its record says it has ended.
    */
   private async onCancelHint(callId: string): Promise<void> {
-    const watch = this.active.get(callId)?.watch;
+    const watch = this.active.get(callId);
     if (!watch) return;
     try {
       const record = await this.ctx.store.get(callId);
@@ -180,7 +184,7 @@ export class Joiner {
     // redelivery handed to it is mishandled by nats-server 2.9.10 (see WorkLoop.pullExpiresMs).
     const woken = this.watcher.stop(this.loop.pullExpiresMs + 1_000);
     if (woken > 0) this.ctx.logger.info({ woken }, 'parked task calls handed back (shutdown)');
-    for (const { watch } of this.active.values()) watch.stop({ kind: 'shutdown' });
+    for (const watch of this.active.values()) watch.stop({ kind: 'shutdown' });
     const left = await this.loop.drain(graceMs);
     // Only now: calls held through the grace period kept their heartbeats.
     clearInterval(this.sweeper);
@@ -191,20 +195,30 @@ export class Joiner {
   }
 
   /**
-   * Every joiner.heartbeatMs: tells JetStream each followed join is still
+   * Every joiner.heartbeatMs: tells JetStream each join taken is still
    * being worked on (so AckWait does not redeliver it) and stops the calls
    * idle for joiner.idleTimeoutMs. One timer for all calls instead of two
    * per call: thousands of held calls then cost no timer each.
    */
   private sweep(): void {
     const now = Date.now();
-    for (const { watch, msg } of this.active.values()) {
+    for (const msg of this.taken) {
       try {
         msg.working();
       } catch {
         // Disconnected: the next sweep tries again; AckWait decides if the call moves on.
       }
-      watch.sweep(now);
+    }
+    for (const watch of this.active.values()) watch.sweep(now);
+  }
+
+  /** Runs the work on a join taken, keeping the join alive (the sweep's heartbeats) until it ends. */
+  private async holding(msg: JsMsg, work: () => Promise<void>): Promise<void> {
+    this.taken.add(msg);
+    try {
+      await work();
+    } finally {
+      this.taken.delete(msg);
     }
   }
 
@@ -343,9 +357,8 @@ export class Joiner {
   }
 
   /**
-   * Follows the call with a CallWatch (deadline, idle, stop), keeping the join
-   * alive meanwhile and counting it toward the server's maxInFlight, then
-   * settles the join.
+   * Follows the call with a CallWatch (deadline, idle, stop), counting it
+   * toward the server's maxInFlight, then settles the join.
    */
   private async followTracked(msg: JsMsg, claimed: Claimed, startedAt: number, span: Span): Promise<void> {
     const { join, record, mode, log } = claimed;
@@ -355,9 +368,8 @@ export class Joiner {
       record.value.deadline,
       joinerHoldsCall(mode, record.value),
     );
-    this.active.get(join.callId)?.watch.stop({ kind: 'superseded' });
-    const followed: Followed = { watch, msg };
-    this.active.set(join.callId, followed);
+    this.active.get(join.callId)?.stop({ kind: 'superseded' });
+    this.active.set(join.callId, watch);
     this.activeByServer.set(server, (this.activeByServer.get(server) ?? 0) + 1);
     try {
       if (this.state !== 'running') watch.stop({ kind: 'shutdown' });
@@ -381,7 +393,7 @@ export class Joiner {
       await this.settle(msg, join.callId, disposition, log, record.value.deadline);
     } finally {
       watch.dispose();
-      if (this.active.get(join.callId) === followed) this.active.delete(join.callId);
+      if (this.active.get(join.callId) === watch) this.active.delete(join.callId);
       this.activeByServer.set(server, (this.activeByServer.get(server) ?? 1) - 1);
     }
   }
@@ -545,7 +557,7 @@ export class Joiner {
     const outcome = limitResult(upstream, this.ctx.config.limits.maxResultBytes);
     try {
       // Ride out a short NATS outage: for a held call, giving up here would make its outcome unknown.
-      await finishCall(this.ctx.store, this.ctx.events, record, outcome, { throughOutageMs: this.ctx.config.joiner.ackWaitMs });
+      await finishCall(this.ctx.store, this.ctx.events, record, outcome, { throughOutageMs: joinRideOutMs(this.ctx) });
       log.info({ status: outcome.status, code: outcome.error?.code }, 'call finished');
       msg.ack();
     } catch (err) {

@@ -153,8 +153,9 @@ export const JoinerConfigSchema = z.strictObject({
   maxInFlight: z.number().int().positive().default(1000),
   /**
    * JetStream AckWait of the join consumer: how long a silent joiner keeps a call before another
-   * takes it over (takeover after a crash is this plus a rejoin). Also bounds how long a joiner
-   * rides out a NATS outage while publishing for a call.
+   * takes it over (takeover after a crash is this plus a rejoin). A joiner rides out a NATS outage
+   * while it writes for a call for this plus one JetStream request timeout (joinRideOutMs), its
+   * heartbeats keeping the join meanwhile.
    */
   ackWaitMs: positiveMs(4_000),
   /**

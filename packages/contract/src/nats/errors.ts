@@ -12,8 +12,9 @@ import {
   RequestError,
   TimeoutError,
 } from '@nats-io/nats-core';
-import { JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
 import { sleep } from '../backoff.js';
+import { ErrorCode, McpqError } from '../errors.js';
 
 /** True for errors raised by NATS or JetStream themselves (not by an MCP server), here or in their cause. */
 export function isNatsError(err: unknown): boolean {
@@ -92,4 +93,35 @@ export async function retryWhileNatsFails<T>(fn: (attempt: number) => Promise<T>
  */
 export async function whileNatsFails<T>(fn: () => Promise<T>, boundMs: number): Promise<T> {
   return retryWhileNatsFails(() => fn(), { until: Date.now() + boundMs });
+}
+
+/** JetStream's answer that the stream does not exist: no retry brings it. */
+export function isStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+}
+
+/** `err` as a `nats_error` McpqError saying what could not be done (an McpqError is returned as it is). */
+export function natsFailure(err: unknown, what: string): McpqError {
+  if (err instanceof McpqError) return err;
+  const detail = isStreamNotFound(err) ? 'stream not found' : err instanceof Error ? err.message : String(err);
+  return new McpqError(ErrorCode.nats_error, `${what}: ${detail}`, { cause: err });
+}
+
+/**
+ * The one way a caller waiting for an answer reads mcpq's state (a call
+ * record, an event): NATS failing (a timeout, a JetStream leader election, a
+ * reconnect) is ridden out until `until`; a missing stream, a refusal by NATS
+ * permissions and mcpq's own verdict on what was read (an McpqError other
+ * than nats_error) fail at once, asking again would not change them. A read
+ * that still fails throws a `nats_error` McpqError saying `what` could not
+ * be read: a failed read is never taken for "nothing there".
+ */
+export async function readWhileNatsFails<T>(read: () => Promise<T>, options: { until: number; what: string }): Promise<T> {
+  const retryable = (err: unknown) =>
+    !isStreamNotFound(err) && !isPermissionViolation(err) && !(err instanceof McpqError && err.code !== ErrorCode.nats_error);
+  try {
+    return await retryWhileNatsFails(read, { until: options.until, stepMs: 250, retryable });
+  } catch (err) {
+    throw natsFailure(err, options.what);
+  }
 }

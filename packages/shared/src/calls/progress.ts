@@ -5,11 +5,12 @@
  * it with the same sequence number and dedupe key, which JetStream drops.
  * Progress that does not move forward is not published. Used by the
  * joiner's followers and the submitter's fast path alike (same keys, same
- * bound: joiner.ackWaitMs), so a call handed off mid-way never publishes an
+ * bound: joinRideOutMs), so a call handed off mid-way never publishes an
  * event twice.
  */
 import type { ProgressUpdate } from '../mcp/call-stream.js';
 import { type CallRecord, type Versioned, whileNatsFails } from '@mcpq/contract';
+import { joinRideOutMs } from '../runtime/keep-alive.js';
 import type { ServiceContext } from '../runtime/service.js';
 import type { RecordPatch } from './store.js';
 
@@ -27,7 +28,7 @@ export async function publishProgress(
     return Object.keys(patch).length > 0 ? ctx.store.update(current, patch) : current;
   }
   const seq = rec.progressSeq + 1;
-  const bound = ctx.config.joiner.ackWaitMs;
+  const bound = joinRideOutMs(ctx);
   await whileNatsFails(
     () =>
       ctx.events.progress(

@@ -18,6 +18,8 @@ import {
   readResponse,
   readSse,
   headerOf,
+  joinRideOutMs,
+  whileNatsFails,
   recordRefreshAfterMs,
   requestReachedServer,
   TICK,
@@ -51,7 +53,9 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
     const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
     reached = 'maybe';
     rejoined(deps, rec.callId, 'hold', rec.server);
-    await ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
+    // Ridden out like progress: giving up on NATS here would lose the held call (the status has a dedupe id).
+    const running = () => ctx.events.status(rec.callId, 'running', { mode: 'hold', attempt, traceparent: rec.traceparent });
+    await whileNatsFails(running, joinRideOutMs(ctx));
     const type = headerOf(res, 'content-type') ?? '';
     if (!type.includes('text/event-stream')) {
       const m = await readResponse(res, ids.requestId, deps.client.maxResponseBytes);

@@ -33,10 +33,12 @@ import {
   readResponse,
   readSse,
   headerOf,
+  joinRideOutMs,
   requestReachedServer,
   suggestsEraChange,
   toMcpqError,
   toolCallMessage,
+  whileNatsFails,
   type Attempt,
   type CallRecord,
   type ModernCallEnd,
@@ -115,7 +117,10 @@ async function sendCall(deps: FollowDeps, found: Versioned<CallRecord>): Promise
     });
     reached = 'maybe';
     rejoined(deps, rec.callId, mode, rec.server);
-    await ctx.events.status(rec.callId, 'running', { mode, attempt, traceparent: rec.traceparent, protocol: MODERN_PROTOCOL_VERSION });
+    // Ridden out like progress: giving up on NATS here would lose the held call (the status has a dedupe id).
+    const running = () =>
+      ctx.events.status(rec.callId, 'running', { mode, attempt, traceparent: rec.traceparent, protocol: MODERN_PROTOCOL_VERSION });
+    await whileNatsFails(running, joinRideOutMs(ctx));
     let end: ModernCallEnd | undefined;
     const type = headerOf(res, 'content-type') ?? '';
     if (!type.includes('text/event-stream')) {
