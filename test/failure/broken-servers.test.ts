@@ -17,6 +17,8 @@ const suite = brokenServersSuite({
     edge: { proxied: true },
     moved: { proxied: true, settings: { headers: { authorization: 'Bearer redirect-secret-9d1e' } } },
     polling: { closeStreams: true, retryIntervalMs: 600_000 },
+    // A real SDK server asking for a retry past 2^53 ms: it writes `retry: 100000000000000000000`.
+    absurdRetry: { closeStreams: true, retryIntervalMs: 1e20 },
   },
   config: {
     limits: { maxErrorBytes: MAX_ERROR_BYTES, maxResponseBytes: 65_536, maxRetryAfterMs: 1_000 },
@@ -197,6 +199,14 @@ describe('protocol edges', () => {
     const { callId } = await suite.h.client.submit('polling', 'slow', { durationMs: 300, steps: 2 });
     expect((await result(callId)).status).toBe('completed');
     expect(((await suite.h.record(callId)) as { retryMs?: number } | undefined)?.retryMs).toBe(600_000);
+  });
+
+  it('an SSE retry past 2^53 ms (10^20) leaves the call record readable: the call completes, the retry kept as the largest safe integer', async () => {
+    const { callId } = await suite.h.client.submit('absurdRetry', 'slow', { durationMs: 300, steps: 2 });
+    const r = await result(callId);
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect(((await suite.h.record(callId)) as { retryMs?: number } | undefined)?.retryMs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(handlerFailures()).toEqual([]);
   });
 
   it('a 409 on the resume GET is not a server failure: more 409s than maxRejoinFailures, and the call completes', async () => {

@@ -54,6 +54,12 @@ describe('readSse', () => {
     expect(events).toEqual([{ id: 'a', event: undefined, data: 'kept' }]);
   });
 
+  it('reports a retry past 2^53 (Infinity when parsed) as the largest safe integer, which a call record can hold', async () => {
+    const { retries } = await read([bytes(`retry: 100000000000000000000\nretry: ${'9'.repeat(400)}\nretry: 9007199254740991\ndata: x\n\n`)]);
+    expect(retries).toEqual([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+    for (const ms of retries) expect(Number.isSafeInteger(ms)).toBe(true);
+  });
+
   it('fails when a node stream closes before its end (a cut connection), a cut connection', async () => {
     const stream = new Readable({ read() {} });
     stream.push(Buffer.from('data: a\n\n'));

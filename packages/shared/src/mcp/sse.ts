@@ -262,7 +262,9 @@ export class SseParser {
         this.event = value || undefined;
         break;
       case 'retry':
-        if (/^\d+$/.test(value)) this.onRetry?.(Number.parseInt(value, 10));
+        // Digits only; a value past 2^53 (a retry of 10^20 ms, or of 400 digits: Infinity) is handed on as the
+        // largest safe integer: it is kept in the call record, whose schema wants one (every reader caps it).
+        if (/^\d+$/.test(value)) this.onRetry?.(Math.min(Number(value), Number.MAX_SAFE_INTEGER));
         break;
     }
     return undefined;
