@@ -19,6 +19,8 @@ const suite = brokenServersSuite({
     polling: { closeStreams: true, retryIntervalMs: 600_000 },
     // A real SDK server asking for a retry past 2^53 ms: it writes `retry: 100000000000000000000`.
     absurdRetry: { closeStreams: true, retryIntervalMs: 1e20 },
+    // A real SDK server whose tasks suggest a pollInterval of 10^20 ms.
+    absurdPoll: { tasks: true, taskPollMs: 1e20 },
   },
   config: {
     limits: { maxErrorBytes: MAX_ERROR_BYTES, maxResponseBytes: 65_536, maxRetryAfterMs: 1_000 },
@@ -206,6 +208,16 @@ describe('protocol edges', () => {
     const r = await result(callId);
     expect(r.status, JSON.stringify(r.error)).toBe('completed');
     expect(((await suite.h.record(callId)) as { retryMs?: number } | undefined)?.retryMs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(handlerFailures()).toEqual([]);
+  });
+
+  it('a task pollInterval past 2^53 ms (10^20) leaves the call record readable: the task call completes', async () => {
+    const { callId } = await suite.h.client.submit('absurdPoll', 'slow_task', { durationMs: 300, steps: 1, label: 'absurd' });
+    // Polled every joiner.pollMaxMs (30 s): a task asking for polls that far apart is not leased to the watcher.
+    const r = await suite.h.client.result(callId, { timeoutMs: 90_000 });
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect(r.mode).toBe('task');
+    expect((await suite.h.record(callId))?.pollIntervalMs).toBe(Number.MAX_SAFE_INTEGER);
     expect(handlerFailures()).toEqual([]);
   });
 

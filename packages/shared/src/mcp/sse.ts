@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { ErrorCode, McpqError } from '@mcpq/contract';
 import { discard } from './http-transport.js';
+import { recordableMs } from '../bounds/delay.js';
 
 /** One event: its data (lines joined with LF), its id and its type, when it had them. */
 export interface SseEvent {
@@ -264,7 +265,7 @@ export class SseParser {
       case 'retry':
         // Digits only; a value past 2^53 (a retry of 10^20 ms, or of 400 digits: Infinity) is handed on as the
         // largest safe integer: it is kept in the call record, whose schema wants one (every reader caps it).
-        if (/^\d+$/.test(value)) this.onRetry?.(Math.min(Number(value), Number.MAX_SAFE_INTEGER));
+        if (/^\d+$/.test(value)) this.onRetry?.(recordableMs(Number(value))!);
         break;
     }
     return undefined;

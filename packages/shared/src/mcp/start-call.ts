@@ -19,6 +19,7 @@ import { callStreamEvent, type CallStreamEvent } from './call-stream.js';
 import type { Outcome } from '../calls/result.js';
 import type { RecordPatch } from '../calls/store.js';
 import { outcomeOfResponse, toolCallMessage, type ToolCallIds } from './tool-call.js';
+import { recordableMs } from '../bounds/delay.js';
 
 export type StartOutcome =
   /** `retryMs`: the server's SSE `retry:` (how long to wait before resuming), when it sent one. */
@@ -250,7 +251,7 @@ export async function startCall(
         taskId: t.taskId,
         taskStatus: t.status,
         taskStatusMessage: t.statusMessage,
-        pollIntervalMs: typeof t.pollInterval === 'number' ? Math.round(t.pollInterval) : undefined,
+        pollIntervalMs: recordableMs(typeof t.pollInterval === 'number' ? t.pollInterval : undefined),
       },
     };
   }
