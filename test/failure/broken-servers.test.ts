@@ -221,6 +221,31 @@ describe('protocol edges', () => {
     expect(handlerFailures()).toEqual([]);
   });
 
+  it('an SSE event id that cannot be a Last-Event-ID ends the call protocol_error at once (its POST stream, or its resumed stream), not as unreachable after retries', async () => {
+    // FaultProxy: a tools/call stream whose priming id holds a character no HTTP header can carry.
+    suite.h.proxies.edge!.inject({
+      match: 'tools/call',
+      times: 1,
+      action: { kind: 'respond', headers: { 'content-type': 'text/event-stream' }, body: 'id: stream-\u20ac-1\ndata: \n\n' },
+    });
+    const { callId } = await suite.h.client.submit('edge', 'echo', { text: 'x' });
+    const r = await result(callId);
+    expect(r.error?.code, JSON.stringify(r.error)).toBe('protocol_error');
+    expect(r.error?.message).toMatch(/Last-Event-ID/);
+    // The real server's stream, resumed by the joiner, then carries an id of 5,000 characters.
+    suite.h.proxies.edge!.inject({
+      match: 'GET',
+      times: 1,
+      action: { kind: 'respond', headers: { 'content-type': 'text/event-stream' }, body: `id: ${'i'.repeat(5_000)}\ndata: \n\n` },
+    });
+    const { callId: resumed } = await suite.h.client.submit('edge', 'slow_idempotent', { durationMs: 60_000, steps: 1 });
+    const r2 = await result(resumed);
+    expect(r2.error?.code, JSON.stringify(r2.error)).toBe('protocol_error');
+    expect(r2.error?.message).toMatch(/5000 characters/);
+    expect(handlerFailures()).toEqual([]);
+    await goodCallCompletes();
+  });
+
   it('a 409 on the resume GET is not a server failure: more 409s than maxRejoinFailures, and the call completes', async () => {
     const { callId } = await suite.h.client.submit('edge', 'slow_idempotent', { durationMs: 1_500, steps: 1 });
     suite.h.proxies.edge!.inject({ match: 'GET', times: 4, action: { kind: 'status', status: 409 } });

@@ -110,7 +110,13 @@ export async function startResumableCall(
           // destroyed at once (a detach, never a cancel).
           let answered = false;
           const reuseAfterExit = (): boolean => answered;
-          for await (const event of readSse(res, { signal: leave.signal, onRetry, maxEventChars: client.maxResponseBytes, reuseAfterExit })) {
+          for await (const event of readSse(res, {
+            signal: leave.signal,
+            onRetry,
+            maxEventChars: client.maxResponseBytes,
+            reuseAfterExit,
+            idsResume: true,
+          })) {
             // On the call's own POST stream an error with id null answers it too.
             const m = parseEventData(event.data);
             if (m && answers(m, ids.requestId, true)) {
