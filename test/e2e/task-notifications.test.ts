@@ -9,6 +9,7 @@
  * garbage into it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { jsonRpcReply } from '../helpers/fault-proxy.js';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness | undefined;
@@ -153,5 +154,33 @@ describe('task status notifications', () => {
     // Opened, dropped by the test, opened with the lies, ended by the oversized event, opened again.
     expect(await opens()).toBeGreaterThanOrEqual(3);
     expect(await joiner.metric('mcpq_task_streams_total', { server: 'liar', event: 'refused' })).toBe(0);
+  });
+
+  it('a statusMessage of megabytes (the default 16 MB answer cap) is kept cut in the record and the progress event: the call completes, not failed on a record past the NATS payload limit', async () => {
+    h = await createHarness({
+      servers: { chatty: { tasks: true, tasksList: false, taskPollMs: 100, proxied: true, settings: { taskNotifications: false } } },
+    });
+    await h.start('submitter');
+    await h.start('joiner');
+    // FaultProxy: the first tasks/get answers (the watcher's poll and the follow path's) say the task works, with 1.5 MB to say.
+    const huge = 's'.repeat(1_500_000);
+    h.proxies.chatty!.inject({
+      match: 'tasks/get',
+      times: 4,
+      action: {
+        kind: 'respond',
+        body: jsonRpcReply({
+          result: { taskId: 'x', status: 'working', statusMessage: huge, createdAt: new Date().toISOString(), ttl: 60_000 },
+        }),
+      },
+    });
+    const { callId } = await h.client.submit('chatty', 'slow_task', { durationMs: 4_000, steps: 1, label: 'chatty' });
+    const r = await h.client.result(callId, { timeoutMs: 60_000 });
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect(text(r.result)).toBe('slow_task done: chatty');
+    expect(h.proxies.chatty!.count('tasks/get', 'respond')).toBeGreaterThanOrEqual(1);
+    const told = (await h.storedEvents(callId)).progress.filter((p) => p.message?.startsWith('sss'));
+    expect(told.length).toBeGreaterThanOrEqual(1);
+    for (const p of told) expect(p.message!.length).toBeLessThanOrEqual(1_100);
   });
 });
