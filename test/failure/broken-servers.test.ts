@@ -6,6 +6,7 @@
  * injector in front of a real SDK server) and from a credential catcher (a
  * purpose-built HTTP server that only counts what reaches it).
  */
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { brokenServersSuite, handlerFailuresOf } from '../helpers/broken-servers.js';
 import { jsonRpcReply } from '../helpers/fault-proxy.js';
@@ -262,6 +263,40 @@ describe('protocol edges', () => {
     expect(suite.catcher.caught).toEqual([]);
     suite.h.proxies.moved!.clear();
     await goodCallCompletes('moved');
+  });
+
+  it('a compressed answer mcpq did not ask for (content-encoding gzip) ends protocol_error naming the encoding, on tools/call and on the resumed stream', async () => {
+    // FaultProxy: a proxy that gzips whatever it passes on, whatever the request's accept-encoding.
+    suite.h.proxies.edge!.inject({
+      match: 'tools/call',
+      times: 1,
+      action: {
+        kind: 'respond',
+        headers: { 'content-encoding': 'gzip' },
+        body: (rpc) => gzipSync(JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: { content: [{ type: 'text', text: 'zipped' }] } })),
+      },
+    });
+    const { callId } = await suite.h.client.submit('edge', 'echo', { text: 'x' });
+    const r = await result(callId);
+    expect(r.error?.code, JSON.stringify(r.error)).toBe('protocol_error');
+    expect(r.error?.message).toMatch(/content-encoding "gzip"/);
+    suite.h.proxies.edge!.inject({
+      match: 'GET',
+      times: 1,
+      action: {
+        kind: 'respond',
+        headers: { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' },
+        body: gzipSync(
+          `id: e1\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'zipped' } })}\n\n`,
+        ),
+      },
+    });
+    const { callId: resumed } = await suite.h.client.submit('edge', 'slow_idempotent', { durationMs: 60_000, steps: 1 });
+    const r2 = await result(resumed);
+    expect(r2.error?.code, JSON.stringify(r2.error)).toBe('protocol_error');
+    expect(r2.error?.message).toMatch(/content-encoding "gzip"/);
+    expect(handlerFailures()).toEqual([]);
+    await goodCallCompletes();
   });
 
   it('a JSON answer past limits.maxResponseBytes ends response_too_large', async () => {

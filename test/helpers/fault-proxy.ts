@@ -23,7 +23,13 @@ export interface RpcInfo {
 export type FaultAction =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   /** Answer with this body (default HTTP 200, content-type application/json), never asking the server. */
-  | { kind: 'respond'; status?: number; headers?: Record<string, string>; body: string | ((rpc: RpcInfo) => string); thenReset?: boolean }
+  | {
+      kind: 'respond';
+      status?: number;
+      headers?: Record<string, string>;
+      body: string | Buffer | ((rpc: RpcInfo) => string | Buffer);
+      thenReset?: boolean;
+    }
   /** Pass the request on (the server starts it), drop the server's answer, and answer `status` like a failing gateway. */
   | { kind: 'forward-then-status'; status: number }
   /** Accept the request and never answer (until the proxy closes). */
