@@ -9,6 +9,7 @@
  * garbage into it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { jsonRpcReply } from '../helpers/fault-proxy.js';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness | undefined;
@@ -153,5 +154,64 @@ describe('task status notifications', () => {
     // Opened, dropped by the test, opened with the lies, ended by the oversized event, opened again.
     expect(await opens()).toBeGreaterThanOrEqual(3);
     expect(await joiner.metric('mcpq_task_streams_total', { server: 'liar', event: 'refused' })).toBe(0);
+  });
+
+  it('a server repeating a false "completed" does not drive a wake loop: wakes by notification of one task are joiner.pollMinMs apart', async () => {
+    h = await createHarness({
+      servers: { repeater: { tasks: true, tasksList: false, taskPollMs: 100, proxied: true, settings: { notifiedPollMs: 2_000 } } },
+    });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const [callId] = await submitTasks('repeater', 1, { durationMs: 6_000, steps: 1 });
+    const opens = () => joiner.metric('mcpq_task_streams_total', { server: 'repeater', event: 'open' });
+    await waitFor(
+      'the call watched and the stream open',
+      async () => (await joiner.metric('mcpq_tasks_watched')) >= 1 && (await opens()) >= 1,
+      20_000,
+    );
+    const taskId = (await h.record(callId!))!.taskId!;
+    // FaultProxy: the re-opened stream says the task completed, again every 20 ms, while its tasks/get says it works.
+    h.proxies.repeater!.inject({
+      match: 'GET',
+      action: { kind: 'forward-with-events', events: statusFrame(taskId, 'completed'), repeatEveryMs: 20 },
+      times: 1,
+    });
+    const started = Date.now();
+    expect(h.proxies.repeater!.dropStreams()).toBe(1);
+    await expectCompletedOnce('repeater', [callId!]);
+    const elapsed = Date.now() - started;
+    const wakes = await joiner.metric('mcpq_task_wakes_total', { server: 'repeater', reason: 'ended' });
+    // The lies kept coming (each one seen while the call was watched counts as used).
+    expect(await joiner.metric('mcpq_task_notifications_total', { server: 'repeater', outcome: 'used' })).toBeGreaterThan(20);
+    // joiner.pollMinMs (500 ms) apart, plus the real end; each wake costs a tasks/get, a redelivery and a record read.
+    expect(wakes).toBeLessThanOrEqual(Math.ceil(elapsed / 500) + 2);
+  });
+
+  it('a statusMessage of megabytes (the default 16 MB answer cap) is kept cut in the record and the progress event: the call completes, not failed on a record past the NATS payload limit', async () => {
+    h = await createHarness({
+      servers: { chatty: { tasks: true, tasksList: false, taskPollMs: 100, proxied: true, settings: { taskNotifications: false } } },
+    });
+    await h.start('submitter');
+    await h.start('joiner');
+    // FaultProxy: the first tasks/get answers (the watcher's poll and the follow path's) say the task works, with 1.5 MB to say.
+    const huge = 's'.repeat(1_500_000);
+    h.proxies.chatty!.inject({
+      match: 'tasks/get',
+      times: 4,
+      action: {
+        kind: 'respond',
+        body: jsonRpcReply({
+          result: { taskId: 'x', status: 'working', statusMessage: huge, createdAt: new Date().toISOString(), ttl: 60_000 },
+        }),
+      },
+    });
+    const { callId } = await h.client.submit('chatty', 'slow_task', { durationMs: 4_000, steps: 1, label: 'chatty' });
+    const r = await h.client.result(callId, { timeoutMs: 60_000 });
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect(text(r.result)).toBe('slow_task done: chatty');
+    expect(h.proxies.chatty!.count('tasks/get', 'respond')).toBeGreaterThanOrEqual(1);
+    const told = (await h.storedEvents(callId)).progress.filter((p) => p.message?.startsWith('sss'));
+    expect(told.length).toBeGreaterThanOrEqual(1);
+    for (const p of told) expect(p.message!.length).toBeLessThanOrEqual(1_100);
   });
 });

@@ -25,6 +25,8 @@ const suite = brokenServersSuite({
   servers: {
     modern: { era: 'modern', proxied: true, settings: { headers: { authorization: 'Bearer modern-secret-4c2a' } } },
     modernHold: { era: 'modern', mode: 'hold', proxied: true },
+    // A real SDK v2 server whose tasks suggest polls 10^20 ms apart.
+    modernAbsurdPoll: { era: 'modern', pollIntervalMs: 1e20 },
   },
   config: {
     limits: { maxResponseBytes: MAX_RESPONSE_BYTES, maxRetryAfterMs: MAX_RETRY_AFTER_MS },
@@ -86,6 +88,14 @@ describe('the 2026-07-28 path reads answers under limits.maxResponseBytes', () =
     expect(suite.h.proxies.modern!.count('tasks/get', 'respond')).toBeGreaterThanOrEqual(1);
     expect(handlerFailures()).toEqual([]);
     await goodCallCompletes('modern');
+  });
+
+  it('a task pollIntervalMs past 2^53 (10^20) leaves the call record readable: the task call completes', async () => {
+    const { callId } = await suite.h.client.submit('modernAbsurdPoll', 'task_slow', { durationMs: 200 });
+    const r = await result(callId);
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect((await suite.h.record(callId))?.pollIntervalMs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(handlerFailures()).toEqual([]);
   });
 
   it('an SSE event past the cap on tools/call ends response_too_large', async () => {

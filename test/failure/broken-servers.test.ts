@@ -6,6 +6,7 @@
  * injector in front of a real SDK server) and from a credential catcher (a
  * purpose-built HTTP server that only counts what reaches it).
  */
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { brokenServersSuite, handlerFailuresOf } from '../helpers/broken-servers.js';
 import { jsonRpcReply } from '../helpers/fault-proxy.js';
@@ -17,6 +18,10 @@ const suite = brokenServersSuite({
     edge: { proxied: true },
     moved: { proxied: true, settings: { headers: { authorization: 'Bearer redirect-secret-9d1e' } } },
     polling: { closeStreams: true, retryIntervalMs: 600_000 },
+    // A real SDK server asking for a retry past 2^53 ms: it writes `retry: 100000000000000000000`.
+    absurdRetry: { closeStreams: true, retryIntervalMs: 1e20 },
+    // A real SDK server whose tasks suggest a pollInterval of 10^20 ms.
+    absurdPoll: { tasks: true, taskPollMs: 1e20 },
   },
   config: {
     limits: { maxErrorBytes: MAX_ERROR_BYTES, maxResponseBytes: 65_536, maxRetryAfterMs: 1_000 },
@@ -199,6 +204,49 @@ describe('protocol edges', () => {
     expect(((await suite.h.record(callId)) as { retryMs?: number } | undefined)?.retryMs).toBe(600_000);
   });
 
+  it('an SSE retry past 2^53 ms (10^20) leaves the call record readable: the call completes, the retry kept as the largest safe integer', async () => {
+    const { callId } = await suite.h.client.submit('absurdRetry', 'slow', { durationMs: 300, steps: 2 });
+    const r = await result(callId);
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect(((await suite.h.record(callId)) as { retryMs?: number } | undefined)?.retryMs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(handlerFailures()).toEqual([]);
+  });
+
+  it('a task pollInterval past 2^53 ms (10^20) leaves the call record readable: the task call completes', async () => {
+    const { callId } = await suite.h.client.submit('absurdPoll', 'slow_task', { durationMs: 300, steps: 1, label: 'absurd' });
+    // Polled every joiner.pollMaxMs (30 s): a task asking for polls that far apart is not leased to the watcher.
+    const r = await suite.h.client.result(callId, { timeoutMs: 90_000 });
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect(r.mode).toBe('task');
+    expect((await suite.h.record(callId))?.pollIntervalMs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(handlerFailures()).toEqual([]);
+  });
+
+  it('an SSE event id that cannot be a Last-Event-ID ends the call protocol_error at once (its POST stream, or its resumed stream), not as unreachable after retries', async () => {
+    // FaultProxy: a tools/call stream whose priming id holds a character no HTTP header can carry.
+    suite.h.proxies.edge!.inject({
+      match: 'tools/call',
+      times: 1,
+      action: { kind: 'respond', headers: { 'content-type': 'text/event-stream' }, body: 'id: stream-\u20ac-1\ndata: \n\n' },
+    });
+    const { callId } = await suite.h.client.submit('edge', 'echo', { text: 'x' });
+    const r = await result(callId);
+    expect(r.error?.code, JSON.stringify(r.error)).toBe('protocol_error');
+    expect(r.error?.message).toMatch(/Last-Event-ID/);
+    // The real server's stream, resumed by the joiner, then carries an id of 5,000 characters.
+    suite.h.proxies.edge!.inject({
+      match: 'GET',
+      times: 1,
+      action: { kind: 'respond', headers: { 'content-type': 'text/event-stream' }, body: `id: ${'i'.repeat(5_000)}\ndata: \n\n` },
+    });
+    const { callId: resumed } = await suite.h.client.submit('edge', 'slow_idempotent', { durationMs: 60_000, steps: 1 });
+    const r2 = await result(resumed);
+    expect(r2.error?.code, JSON.stringify(r2.error)).toBe('protocol_error');
+    expect(r2.error?.message).toMatch(/5000 characters/);
+    expect(handlerFailures()).toEqual([]);
+    await goodCallCompletes();
+  });
+
   it('a 409 on the resume GET is not a server failure: more 409s than maxRejoinFailures, and the call completes', async () => {
     const { callId } = await suite.h.client.submit('edge', 'slow_idempotent', { durationMs: 1_500, steps: 1 });
     suite.h.proxies.edge!.inject({ match: 'GET', times: 4, action: { kind: 'status', status: 409 } });
@@ -215,6 +263,40 @@ describe('protocol edges', () => {
     expect(suite.catcher.caught).toEqual([]);
     suite.h.proxies.moved!.clear();
     await goodCallCompletes('moved');
+  });
+
+  it('a compressed answer mcpq did not ask for (content-encoding gzip) ends protocol_error naming the encoding, on tools/call and on the resumed stream', async () => {
+    // FaultProxy: a proxy that gzips whatever it passes on, whatever the request's accept-encoding.
+    suite.h.proxies.edge!.inject({
+      match: 'tools/call',
+      times: 1,
+      action: {
+        kind: 'respond',
+        headers: { 'content-encoding': 'gzip' },
+        body: (rpc) => gzipSync(JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: { content: [{ type: 'text', text: 'zipped' }] } })),
+      },
+    });
+    const { callId } = await suite.h.client.submit('edge', 'echo', { text: 'x' });
+    const r = await result(callId);
+    expect(r.error?.code, JSON.stringify(r.error)).toBe('protocol_error');
+    expect(r.error?.message).toMatch(/content-encoding "gzip"/);
+    suite.h.proxies.edge!.inject({
+      match: 'GET',
+      times: 1,
+      action: {
+        kind: 'respond',
+        headers: { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' },
+        body: gzipSync(
+          `id: e1\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'zipped' } })}\n\n`,
+        ),
+      },
+    });
+    const { callId: resumed } = await suite.h.client.submit('edge', 'slow_idempotent', { durationMs: 60_000, steps: 1 });
+    const r2 = await result(resumed);
+    expect(r2.error?.code, JSON.stringify(r2.error)).toBe('protocol_error');
+    expect(r2.error?.message).toMatch(/content-encoding "gzip"/);
+    expect(handlerFailures()).toEqual([]);
+    await goodCallCompletes();
   });
 
   it('a JSON answer past limits.maxResponseBytes ends response_too_large', async () => {

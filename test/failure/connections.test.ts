@@ -7,7 +7,8 @@
  * closes while idle is dropped from the pool; a request that goes out on a
  * pooled connection the server closes without answering is not retried and
  * stays `maybe` (nothing proves the server did not read it); a tools/call
- * answered on its POST stream leaves its connection to the next call.
+ * answered on its POST stream leaves its connection to the next call; what
+ * a server streams after an answer is dropped within a bound, then cut.
  *
  * The servers here are fakes (plain node:http JSON-RPC responders, no MCP
  * SDK): they close connections on demand, which a real server does not;
@@ -191,5 +192,41 @@ describe('answered tools/call streams', () => {
     }
     // initialize and its notification may take two; every call after that reuses one of them (destroyed streams: one each).
     expect(connections).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('what follows an answer on its stream', () => {
+  it('is dropped within a bound: a server that streams forever after the answer has its stream cut, and the next requests get their own answers', async () => {
+    // Fake (a plain node:http responder): after the answer it writes events without end, up to 200 MB,
+    // which no SDK server does on demand. Each event claims to answer a later request (mcpq-…): none may.
+    let cutBeforeEnd = 0;
+    let finished = 0;
+    const fake = await fakeServer((req, res) => {
+      if (fake.seen.length > 1 || req.method !== 'POST') return false;
+      const { id } = JSON.parse(fake.seen.at(-1)!.body) as { id: string };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', id, result: { first: true } })}\n\n`);
+      const junk = Buffer.from(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 'later', result: { junk: 'j'.repeat(16_000) } })}\n\n`);
+      let written = 0;
+      const pump = (): void => {
+        while (!res.destroyed && written < 200e6) {
+          written += junk.length;
+          if (!res.write(junk)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end(() => finished++);
+      };
+      res.on('close', () => {
+        if (written < 200e6) cutBeforeEnd++;
+      });
+      pump();
+      return true;
+    });
+    const http = client(fake.url);
+    // The first request is answered, then flooded: the caller has its answer at once.
+    expect(await http.request(SESSION, 'tools/list', {})).toEqual({ first: true });
+    // What follows is read in the background, within http-transport's bound (100 ms, 64 KB), then cut.
+    await waitFor('the flood cut', () => cutBeforeEnd === 1, 10_000);
+    for (let i = 0; i < 3; i++) expect(await http.request(SESSION, 'tools/list', {})).toEqual({ n: i + 2 });
+    expect(finished).toBe(0);
   });
 });

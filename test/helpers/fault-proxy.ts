@@ -23,15 +23,25 @@ export interface RpcInfo {
 export type FaultAction =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   /** Answer with this body (default HTTP 200, content-type application/json), never asking the server. */
-  | { kind: 'respond'; status?: number; headers?: Record<string, string>; body: string | ((rpc: RpcInfo) => string); thenReset?: boolean }
+  | {
+      kind: 'respond';
+      status?: number;
+      headers?: Record<string, string>;
+      body: string | Buffer | ((rpc: RpcInfo) => string | Buffer);
+      thenReset?: boolean;
+    }
   /** Pass the request on (the server starts it), drop the server's answer, and answer `status` like a failing gateway. */
   | { kind: 'forward-then-status'; status: number }
   /** Accept the request and never answer (until the proxy closes). */
   | { kind: 'hang' }
   /** Destroy the connection without answering (after the request reached the proxy). */
   | { kind: 'reset' }
-  /** Pass the request on, and write these raw SSE frames into its answer before the server's own (lies and garbage on a GET stream). */
-  | { kind: 'forward-with-events'; events: string };
+  /**
+   * Pass the request on, and write these raw SSE frames into its answer before the server's own (lies and
+   * garbage on a GET stream); with `repeatEveryMs`, again that often while the stream is open (a server
+   * that keeps repeating a lie).
+   */
+  | { kind: 'forward-with-events'; events: string; repeatEveryMs?: number };
 
 /** A `respond` body: a JSON-RPC answer to the intercepted request (its id) carrying this result or error. */
 export function jsonRpcReply(payload: { result: unknown } | { error: unknown }): (rpc: RpcInfo) => string {
@@ -163,7 +173,7 @@ export class FaultProxy {
       } else if (a.kind === 'reset') {
         req.socket.destroy();
       } else if (a.kind === 'forward-with-events') {
-        await this.forward(req, res, body, a.events);
+        await this.forward(req, res, body, a.events, a.repeatEveryMs);
       }
       return; // hang: leave the request open
     }
@@ -184,11 +194,13 @@ export class FaultProxy {
     res.end(`injected gateway HTTP ${status} after passing the request on`);
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, body: Buffer, injected?: string): Promise<void> {
+  private async forward(req: IncomingMessage, res: ServerResponse, body: Buffer, injected?: string, repeatEveryMs?: number): Promise<void> {
     const headers = forwardedHeaders(req);
     const controller = new AbortController();
+    let repeat: NodeJS.Timeout | undefined;
     if (req.method === 'GET') this.getStreams.add(res);
     res.on('close', () => {
+      clearInterval(repeat);
       this.getStreams.delete(res);
       controller.abort();
     });
@@ -207,6 +219,9 @@ export class FaultProxy {
       // A stream's head goes out at once, as the server sent it (node would hold it until the first event).
       res.flushHeaders();
       if (injected !== undefined) res.write(injected);
+      if (injected !== undefined && repeatEveryMs !== undefined && !res.destroyed) {
+        repeat = setInterval(() => res.write(injected), repeatEveryMs);
+      }
       if (!upstream.body) return void res.end();
       Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream)
         .on('error', () => res.destroy())

@@ -6,11 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   boundWireError,
+  CallRecordSchema,
   capDelay,
   fitDeadLetter,
   jsonDepth,
   McpqError,
   measureJson,
+  recordableMs,
   Redactor,
   redactUrl,
   TICK,
@@ -135,6 +137,19 @@ describe('waits a server asks for', () => {
     expect(capDelay(5_000, { maxMs: 60_000, deadline: 1_000 + 2_000, now: 1_000 })).toBe(2_000);
     expect(capDelay(-5, { maxMs: 60_000 })).toBe(0);
     expect(capDelay(Number.NaN, { maxMs: 10 })).toBe(10);
+  });
+
+  it('are kept in a call record as whole ms within [0, 2^53): past it the largest safe integer, negative ones not at all', () => {
+    expect(recordableMs(1_500.4)).toBe(1_500);
+    expect(recordableMs(1e20)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(recordableMs(Number.POSITIVE_INFINITY)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(recordableMs(-1)).toBeUndefined();
+    expect(recordableMs(Number.NaN)).toBeUndefined();
+    expect(recordableMs(undefined)).toBeUndefined();
+    for (const ms of [1_500.4, 1e20, Number.POSITIVE_INFINITY]) {
+      expect(CallRecordSchema.shape.pollIntervalMs.safeParse(recordableMs(ms)).success).toBe(true);
+      expect(CallRecordSchema.shape.pollIntervalMs.safeParse(ms).success).toBe(false);
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, isMcpqError, readSse, type SseEvent } from '@mcpq/shared';
+import { ErrorCode, isMcpqError, MAX_EVENT_ID_CHARS, readSse, type SseEvent } from '@mcpq/shared';
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 
@@ -54,6 +54,14 @@ describe('readSse', () => {
     expect(events).toEqual([{ id: 'a', event: undefined, data: 'kept' }]);
   });
 
+  it('reports a retry past 2^53 (Infinity when parsed) as the largest safe integer, which a call record can hold', async () => {
+    const { retries } = await read([
+      bytes(`retry: 100000000000000000000\nretry: ${'9'.repeat(400)}\nretry: 9007199254740991\ndata: x\n\n`),
+    ]);
+    expect(retries).toEqual([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+    for (const ms of retries) expect(Number.isSafeInteger(ms)).toBe(true);
+  });
+
   it('fails when a node stream closes before its end (a cut connection), a cut connection', async () => {
     const stream = new Readable({ read() {} });
     stream.push(Buffer.from('data: a\n\n'));
@@ -88,6 +96,31 @@ describe('readSse', () => {
   it('keeps an id holding NUL out of the event', async () => {
     const { events } = await read([bytes('id: a\u0000b\ndata: x\n\n')]);
     expect(events).toEqual([{ id: undefined, event: undefined, data: 'x' }]);
+  });
+
+  it('an id that cannot be a Last-Event-ID (past MAX_EVENT_ID_CHARS, or a character node:http cannot send) is dropped, or fails the read where ids are resume tokens', async () => {
+    const long = 'i'.repeat(MAX_EVENT_ID_CHARS + 1);
+    for (const bad of [long, 'e\u20ac1', 'a\u0001b', 'x\u007fy', 'emoji\u{1F600}']) {
+      const text = `id: ok\ndata: a\n\nid: ${bad}\ndata: b\n\n`;
+      expect((await read([bytes(text)])).events).toEqual([
+        { id: 'ok', event: undefined, data: 'a' },
+        { id: undefined, event: undefined, data: 'b' },
+      ]);
+      const events: SseEvent[] = [];
+      const err = await (async () => {
+        for await (const e of readSse(Readable.from([Buffer.from(text)]), { maxEventChars: 1 << 20, idsResume: true })) events.push(e);
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isMcpqError(err, ErrorCode.protocol_error), `${bad.slice(0, 20)}: ${String(err)}`).toBe(true);
+      expect(events).toEqual([{ id: 'ok', event: undefined, data: 'a' }]);
+    }
+    // Latin-1 (sent as its bytes) and an id of exactly the bound are resume tokens.
+    const fine = `id: caf\u00e9\ndata: a\n\nid: ${'i'.repeat(MAX_EVENT_ID_CHARS)}\ndata: b\n\n`;
+    const ids: Array<string | undefined> = [];
+    for await (const e of readSse(Readable.from([Buffer.from(fine)]), { maxEventChars: 1 << 20, idsResume: true })) ids.push(e.id);
+    expect(ids).toEqual(['caf\u00e9', 'i'.repeat(MAX_EVENT_ID_CHARS)]);
   });
 
   it('fails with response_too_large on an event larger than the bound: many data lines, or one line that never ends', async () => {

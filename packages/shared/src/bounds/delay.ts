@@ -20,3 +20,16 @@ export function capDelay(ms: number, cap: DelayCap): number {
   if (cap.deadline !== undefined) out = Math.min(out, Math.max(0, cap.deadline - (cap.now ?? Date.now())));
   return out;
 }
+
+/**
+ * A duration a server gave (a task's pollInterval or ttl, an SSE `retry`) as
+ * a call record may keep it: whole milliseconds within
+ * [0, Number.MAX_SAFE_INTEGER] (the record's schema), or undefined for a
+ * negative or non-finite one. A record holding 1e20 or -1 would fail every
+ * read of it, and its call would never end; what the value means is still
+ * capped where it is used (capDelay, joiner.pollMinMs..pollMaxMs).
+ */
+export function recordableMs(ms: number | undefined): number | undefined {
+  if (ms === undefined || Number.isNaN(ms) || ms < 0) return undefined;
+  return Math.min(Math.round(ms), Number.MAX_SAFE_INTEGER);
+}

@@ -46,7 +46,10 @@ export interface PublishOutcome {
 /** Longest status detail or progress message published (they come from servers and errors; the full error is in the result). */
 export const MAX_EVENT_TEXT_CHARS = 1024;
 
-const cut = (text: string) => (text.length > MAX_EVENT_TEXT_CHARS ? `${text.slice(0, MAX_EVENT_TEXT_CHARS)}...` : text);
+/** A text from a server as events and records keep it: at most MAX_EVENT_TEXT_CHARS, then `...`. */
+export function clipEventText(text: string): string {
+  return text.length > MAX_EVENT_TEXT_CHARS ? `${text.slice(0, MAX_EVENT_TEXT_CHARS)}...` : text;
+}
 
 export class CallEvents {
   constructor(
@@ -58,7 +61,7 @@ export class CallEvents {
   async status(callId: string, status: CallStatus, options: StatusOptions = {}): Promise<PublishOutcome> {
     const event: StatusEvent = { callId, status, at: new Date().toISOString() };
     if (options.mode) event.mode = options.mode;
-    if (options.detail) event.detail = cut(options.detail);
+    if (options.detail) event.detail = clipEventText(options.detail);
     if (options.attempt !== undefined) event.attempt = options.attempt;
     if (options.protocol) event.protocol = options.protocol;
     if (options.inputRequests && Buffer.byteLength(JSON.stringify(options.inputRequests)) <= MAX_INPUT_REQUESTS_BYTES) {
@@ -70,7 +73,7 @@ export class CallEvents {
 
   /** `eventKey` is the SSE event id (or task status key) the progress came from. */
   async progress(event: ProgressEvent, eventKey: string, traceparent?: string): Promise<PublishOutcome> {
-    if (event.message !== undefined && event.message.length > MAX_EVENT_TEXT_CHARS) event = { ...event, message: cut(event.message) };
+    if (event.message !== undefined && event.message.length > MAX_EVENT_TEXT_CHARS) event = { ...event, message: clipEventText(event.message) };
     return this.publish(this.n.call(event.callId, 'progress'), event, `${event.callId}.p.${eventKey}`, traceparent);
   }
 

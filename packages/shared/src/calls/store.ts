@@ -8,6 +8,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { boundWireError, DEFAULT_MAX_ERROR_BYTES } from '../bounds/wire-error.js';
+import { clipEventText } from './events.js';
 import {
   type CallRecord,
   canTransition,
@@ -118,12 +119,15 @@ export class CallStore {
   }
 
   /**
-   * The record with its errors cut to `maxErrorBytes`: a server's error of
+   * The record with its errors cut to `maxErrorBytes`, and a task's status and
+   * statusMessage as events keep them (clipEventText): a server's text of
    * megabytes would make every write fail (a KV value must fit one NATS
-   * message), and the call would never end. The one place every write passes.
+   * message), and the call would never end, or end failed. The one place every write passes.
    */
   private bounded(value: CallRecord): CallRecord {
     const out = value;
+    if (out.taskStatus !== undefined) out.taskStatus = clipEventText(out.taskStatus);
+    if (out.taskStatusMessage !== undefined) out.taskStatusMessage = clipEventText(out.taskStatusMessage);
     if (out.lastError) out.lastError = boundWireError(out.lastError, this.maxErrorBytes);
     if (out.result?.error) out.result = { ...out.result, error: boundWireError(out.result.error, this.maxErrorBytes) };
     return out;

@@ -301,7 +301,20 @@ export class McpHttpClient {
       throw toHttpError(err, what);
     }
     const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) return res;
+    if (status >= 200 && status < 300) {
+      // No accept-encoding is sent, and node:http does not decompress: a compressed body would be read as
+      // garbage ("not JSON", or an event stream that ends without events, taken for a transient failure).
+      const encoding = headerOf(res, 'content-encoding')?.trim();
+      if (encoding && encoding.toLowerCase() !== 'identity') {
+        res.destroy();
+        throw new McpqError(
+          ErrorCode.protocol_error,
+          `${what} answered with content-encoding "${clipText(encoding, 40)}", though mcpq asks for no encoding (it sends no accept-encoding): configure the server, or the proxy in front of it, not to compress MCP answers`,
+          { data: { contentEncoding: clipText(encoding, 40) } },
+        );
+      }
+      return res;
+    }
     if (status > 599) {
       res.destroy();
       throw new McpqError(ErrorCode.protocol_error, `${what} answered HTTP ${status}`, { data: { httpStatus: status } });

@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { ErrorCode, McpqError } from '@mcpq/contract';
 import { discard } from './http-transport.js';
+import { recordableMs } from '../bounds/delay.js';
 
 /** One event: its data (lines joined with LF), its id and its type, when it had them. */
 export interface SseEvent {
@@ -36,6 +37,13 @@ export interface SseReadOptions {
    */
   reuseAfterExit?: () => boolean;
   /**
+   * The event ids are resume tokens (a tools/call stream, a resumed one): an
+   * id that cannot be one (longer than MAX_EVENT_ID_CHARS, or with a
+   * character a Last-Event-ID header cannot carry) fails the read with
+   * `protocol_error`. Otherwise such an id is dropped, as one holding NUL.
+   */
+  idsResume?: boolean;
+  /**
    * Stops reading when aborted, even while waiting for the next chunk: the
    * events already received are still yielded, then the stream ends (its
    * body is cancelled, as on any early exit).
@@ -49,7 +57,7 @@ export type SseBody = Readable;
 /** Yields each event of the stream; ends when the server closes it. Cancels the body on early exit. */
 export async function* readSse(body: SseBody, options: SseReadOptions): AsyncGenerator<SseEvent> {
   const source = nodeChunks(body);
-  const parser = new SseParser(options.maxEventChars, options.onRetry);
+  const parser = new SseParser(options.maxEventChars, options.onRetry, options.idsResume);
   let ended = false;
   const stop = (): void => source.cancel();
   options.signal?.addEventListener('abort', stop, { once: true });
@@ -61,6 +69,8 @@ export async function* readSse(body: SseBody, options: SseReadOptions): AsyncGen
       // An event without its closing blank line at EOF is dropped, as the SSE spec says.
       const events = done ? parser.end() : parser.feed(value);
       if (events) for (const event of events) yield event;
+      // What failed the stream within that chunk comes after the events it completed before.
+      if (parser.failure) throw parser.failure;
       if (done) {
         ended = true;
         return;
@@ -144,6 +154,14 @@ function nodeChunks(stream: Readable): ChunkSource {
 
 const LF = 0x0a;
 const CR = 0x0d;
+/**
+ * Longest event id kept. An id is a resume token: it goes into the call
+ * record (one NATS message) and back to the server in a Last-Event-ID header
+ * (servers refuse a head of 8-16 KB). The SDK's are about 60 characters.
+ */
+export const MAX_EVENT_ID_CHARS = 4096;
+/** What node:http can send in a header value (its own check): tab, visible ASCII, space, and latin-1. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * The event stream format (WHATWG HTML, "Server-sent events"), as a small
@@ -156,7 +174,10 @@ const CR = 0x0d;
  * Like the eventsource-parser it replaces: an event is dispatched at a blank
  * line when it had a `data` field (even an empty one: an MCP priming event
  * carries only an id); `id` belongs to that event only (the reader of the
- * stream keeps the last one); a value containing NUL is no id; `retry`
+ * stream keeps the last one); a value containing NUL is no id, nor is one
+ * that cannot be a Last-Event-ID header (longer than MAX_EVENT_ID_CHARS, or
+ * a character node:http cannot send), which fails the read where ids are
+ * resume tokens (`idsResume`); `retry`
  * must be digits; comments and unknown fields are ignored; one leading BOM
  * is dropped. An event, or a line, larger than `maxChars` fails the read
  * with `response_too_large`.
@@ -171,10 +192,14 @@ export class SseParser {
   private data: string | undefined;
   private id: string | undefined;
   private event: string | undefined;
+  /** Why the stream cannot be read on (a line of a chunk failed); the events completed before it are still handed out. */
+  failure: McpqError | undefined;
 
   constructor(
     private readonly maxChars: number,
     private readonly onRetry?: (ms: number) => void,
+    /** The ids are resume tokens (see SseReadOptions.idsResume). */
+    private readonly idsResume = false,
   ) {}
 
   /** The events completed by this chunk (undefined when none). */
@@ -227,7 +252,13 @@ export class SseParser {
         end++;
       }
       if (end === text.length) break; // cannot happen: the text ends with a line break
-      const event = this.line(text, start, end);
+      let event: SseEvent | undefined;
+      try {
+        event = this.line(text, start, end);
+      } catch (err) {
+        this.failure = err as McpqError;
+        return events;
+      }
       if (event) (events ??= []).push(event);
       if (text.charCodeAt(end) === CR) {
         if (end + 1 === text.length) this.afterCr = true;
@@ -258,13 +289,29 @@ export class SseParser {
         if (this.data.length > this.maxChars) this.checkSize();
         break;
       case 'id':
-        if (!value.includes('\0')) this.id = value;
+        if (value.includes('\0')) break;
+        if (value.length > MAX_EVENT_ID_CHARS || !HEADER_VALUE.test(value)) {
+          // Not usable as a resume token: dropped, or, where ids are resume tokens, a clear failure now rather
+          // than a resume GET that fails as if the server were unreachable, again and again, or a record too
+          // large to write.
+          if (!this.idsResume) break;
+          throw new McpqError(
+            ErrorCode.protocol_error,
+            value.length > MAX_EVENT_ID_CHARS
+              ? `the server sent an SSE event id of ${value.length} characters (more than ${MAX_EVENT_ID_CHARS}): too long to keep as a resume token`
+              : 'the server sent an SSE event id that cannot be sent back in a Last-Event-ID header (a character outside latin-1, or a control character)',
+            { data: { idChars: value.length } },
+          );
+        }
+        this.id = value;
         break;
       case 'event':
         this.event = value || undefined;
         break;
       case 'retry':
-        if (/^\d+$/.test(value)) this.onRetry?.(Number.parseInt(value, 10));
+        // Digits only; a value past 2^53 (a retry of 10^20 ms, or of 400 digits: Infinity) is handed on as the
+        // largest safe integer: it is kept in the call record, whose schema wants one (every reader caps it).
+        if (/^\d+$/.test(value)) this.onRetry?.(recordableMs(Number(value))!);
         break;
     }
     return undefined;

@@ -19,6 +19,7 @@ import { callStreamEvent, type CallStreamEvent } from './call-stream.js';
 import type { Outcome } from '../calls/result.js';
 import type { RecordPatch } from '../calls/store.js';
 import { outcomeOfResponse, toolCallMessage, type ToolCallIds } from './tool-call.js';
+import { recordableMs } from '../bounds/delay.js';
 
 export type StartOutcome =
   /** `retryMs`: the server's SSE `retry:` (how long to wait before resuming), when it sent one. */
@@ -109,7 +110,13 @@ export async function startResumableCall(
           // destroyed at once (a detach, never a cancel).
           let answered = false;
           const reuseAfterExit = (): boolean => answered;
-          for await (const event of readSse(res, { signal: leave.signal, onRetry, maxEventChars: client.maxResponseBytes, reuseAfterExit })) {
+          for await (const event of readSse(res, {
+            signal: leave.signal,
+            onRetry,
+            maxEventChars: client.maxResponseBytes,
+            reuseAfterExit,
+            idsResume: true,
+          })) {
             // On the call's own POST stream an error with id null answers it too.
             const m = parseEventData(event.data);
             if (m && answers(m, ids.requestId, true)) {
@@ -250,7 +257,7 @@ export async function startCall(
         taskId: t.taskId,
         taskStatus: t.status,
         taskStatusMessage: t.statusMessage,
-        pollIntervalMs: typeof t.pollInterval === 'number' ? Math.round(t.pollInterval) : undefined,
+        pollIntervalMs: recordableMs(typeof t.pollInterval === 'number' ? t.pollInterval : undefined),
       },
     };
   }

@@ -66,7 +66,7 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
       let lastEventId: string | undefined;
       let retryMs: number | undefined;
       for (let resumes = 0; body; resumes++) {
-        const events = readSse(body, { onRetry: (ms) => (retryMs = ms), maxEventChars: deps.client.maxResponseBytes });
+        const events = readSse(body, { onRetry: (ms) => (retryMs = ms), maxEventChars: deps.client.maxResponseBytes, idsResume: true });
         // The held call may be silent for long: keep its record from expiring meanwhile.
         for await (const event of withTicks(events, refreshAfter)) {
           if (event === TICK) {

@@ -36,6 +36,7 @@ import {
   joinRideOutMs,
   requestReachedServer,
   suggestsEraChange,
+  recordableMs,
   toMcpqError,
   toolCallMessage,
   whileNatsFails,
@@ -201,8 +202,8 @@ async function parkTask(deps: FollowDeps, current: Versioned<CallRecord>, task: 
     status: 'dispatched' as const,
     // taskStatus is left for the first poll to note, so a task that starts in input_required is reported.
     taskId: task.taskId,
-    pollIntervalMs: task.pollIntervalMs !== undefined ? Math.round(task.pollIntervalMs) : undefined,
-    taskTtlMs: typeof task.ttlMs === 'number' && task.ttlMs >= 0 ? Math.round(task.ttlMs) : undefined,
+    pollIntervalMs: recordableMs(task.pollIntervalMs),
+    taskTtlMs: recordableMs(task.ttlMs ?? undefined),
   };
   try {
     await ctx.store.updateThroughOutage(current, patch, ctx.config.submitter.dispatchTimeoutMs);

@@ -52,7 +52,11 @@ export async function followResume(deps: FollowDeps, start: Versioned<CallRecord
     });
     rejoined(deps, rec.callId, 'resume', rec.server);
     current = await clearFailures(ctx, current);
-    for await (const event of readSse(body, { onRetry: (ms) => (retryHint = ms), maxEventChars: client.maxResponseBytes })) {
+    for await (const event of readSse(body, {
+      onRetry: (ms) => (retryHint = ms),
+      maxEventChars: client.maxResponseBytes,
+      idsResume: true,
+    })) {
       watch.touch();
       const e = callStreamEvent(event.data, rec.requestId, rec.progressToken);
       if (e.kind === 'response') return { kind: 'outcome', outcome: outcomeOfResponse(e.message), record: current };

@@ -5,7 +5,7 @@
  * a status, pick the delay before the next poll, and read "task not found".
  */
 import { ErrorCode, McpqError, type CallRecord, type Outcome, type ServiceContext, type Versioned } from '@mcpq/shared';
-import { publishProgress } from '@mcpq/shared';
+import { clipEventText, publishProgress } from '@mcpq/shared';
 
 export interface TaskSeen {
   status: string;
@@ -17,7 +17,7 @@ export interface TaskSeen {
 /** Records the task's status and message; a change is published (input_required as a status, a new message as progress). */
 export async function noteTaskStatus(ctx: ServiceContext, current: Versioned<CallRecord>, seen: TaskSeen): Promise<Versioned<CallRecord>> {
   const rec = current.value;
-  const { status, message } = seen;
+  const { status, message } = asRecorded(seen);
   if (status === rec.taskStatus && message === rec.taskStatusMessage) return current;
   if (status === 'input_required') {
     await ctx.events.status(rec.callId, 'running', {
@@ -40,6 +40,11 @@ export async function noteTaskStatus(ctx: ServiceContext, current: Versioned<Cal
   return ctx.store.update(current, { taskStatus: status, taskStatusMessage: message });
 }
 
+/** A task state as the record keeps it (CallStore clips the texts): what is compared with the record. */
+function asRecorded(seen: { status: string; message: string | undefined }): { status: string; message: string | undefined } {
+  return { status: clipEventText(seen.status), message: seen.message === undefined ? undefined : clipEventText(seen.message) };
+}
+
 /** Why a task watcher wakes a parked call (see taskNeedsFollow). */
 export type WakeReason = 'ended' | 'input' | 'progress';
 
@@ -51,8 +56,9 @@ export type WakeReason = 'ended' | 'input' | 'progress';
  */
 export function taskNeedsFollow(
   recorded: { status?: string | undefined; message?: string | undefined },
-  seen: { status: string; message: string | undefined },
+  told: { status: string; message: string | undefined },
 ): WakeReason | undefined {
+  const seen = asRecorded(told);
   if (seen.status === 'completed' || seen.status === 'failed' || seen.status === 'cancelled') return 'ended';
   if (seen.status === 'input_required' && (seen.status !== recorded.status || seen.message !== recorded.message)) return 'input';
   if (seen.message !== undefined && seen.message !== recorded.message) return 'progress';

@@ -141,6 +141,8 @@ interface ServerState {
   streamsRetryAt: number;
   /** Task ids a notification spoke of while not watched (bounded by HEARD_MAX): asked at once when they are. */
   heard: Set<string>;
+  /** When a notification last woke each task (bounded by HEARD_MAX): wakes by notification are joiner.pollMinMs apart. */
+  notifiedWakes: Map<string, number>;
 }
 
 export class TaskWatcher {
@@ -269,6 +271,7 @@ export class TaskWatcher {
         streams: new Map(),
         streamsRetryAt: 0,
         heard: new Set(),
+        notifiedWakes: new Map(),
       };
       this.servers.set(server, s);
     }
@@ -361,7 +364,21 @@ export class TaskWatcher {
         // Only a change wakes the call (whose follow path's tasks/get decides); a status that changes
         // nothing leaves the safety poll where it was, so a server repeating itself cannot put it off.
         const reason = taskNeedsFollow(e, { status, message });
-        if (reason) this.wake(e, reason);
+        if (!reason) return;
+        // A task a notification woke moments ago, whose follow path's tasks/get found nothing to do (it is
+        // watched again): a server repeating what its tasks/get denies must not drive a wake, tasks/get and
+        // redelivery per notification. Its poll (within the server's budget) looks once the spacing is over.
+        const now = Date.now();
+        const spacing = this.deps.config.joiner.pollMinMs;
+        const last = s.notifiedWakes.get(taskId);
+        if (last !== undefined && now - last < spacing) {
+          e.nextDue = Math.min(e.nextDue, last + spacing);
+          return;
+        }
+        s.notifiedWakes.delete(taskId);
+        s.notifiedWakes.set(taskId, now);
+        if (s.notifiedWakes.size > HEARD_MAX) s.notifiedWakes.delete(s.notifiedWakes.keys().next().value!);
+        this.wake(e, reason);
       },
       onMalformed: () => this.deps.telemetry.emit('task:notification', { server, outcome: 'malformed' }),
       onDown: (refused) => {
@@ -560,4 +577,3 @@ export class TaskWatcher {
 function sessionKey(s: { sessionId: string | undefined; protocolVersion: string }): string {
   return `${s.sessionId ?? ''}\n${s.protocolVersion}`;
 }
-
