@@ -22,6 +22,7 @@ function asNatsServer(c: NatsCluster): NatsServer {
     port: c.nodes[0]!.port,
     storeDir: '',
     httpPort: c.nodes[0]!.httpPort,
+    pid: undefined, // three processes, none of them the server
     external: false,
     kill: noop,
     stop: noop,

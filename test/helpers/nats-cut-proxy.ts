@@ -85,7 +85,7 @@ export class NatsCutProxy {
 }
 
 /** The first complete protocol operation in `buf` (its length, and its subject and payload for PUB/HPUB), or undefined. */
-function nextOperation(buf: Buffer): { length: number; message?: { subject: string; payload: string } } | undefined {
+export function nextOperation(buf: Buffer): { length: number; message?: { subject: string; payload: string } } | undefined {
   const eol = buf.indexOf('\r\n');
   if (eol < 0) return undefined;
   const line = buf.subarray(0, eol).toString('latin1');

@@ -20,6 +20,9 @@ import {
   CALL_ID_PATTERN,
   CallRequestSchema,
   readRecord,
+  readRecordSure,
+  leaderView,
+  type Versioned,
   CancelReplySchema,
   connectNats,
   ErrorCode,
@@ -163,6 +166,9 @@ export class McpqClient {
   readonly names: Names;
   private readonly js: JetStreamClient;
   private kv?: Promise<KV> | undefined;
+  /** Whether the bucket is read by direct gets (any replica answers), learnt when it is opened. */
+  private direct = false;
+  private leaderKv?: Promise<KV> | undefined;
   private jsm?: Promise<JetStreamManager> | undefined;
   private readonly ownsConnection: boolean;
   private readonly apiPrefix: string | undefined;
@@ -330,7 +336,11 @@ export class McpqClient {
   private async keptResult(callId: string, deadline: number, published: boolean): Promise<ResultEvent | undefined> {
     const stored = published ? undefined : await this.lastOnResultSubject(callId, deadline);
     if (stored === null) return undefined;
-    const record = await this.readCallRecord(callId, deadline);
+    // After the result's message the record has ended, unless the message is junk or the replica
+    // that answered lags: then the leader is asked, instead of waiting RESULT_RECHECK_MS to look again.
+    const record = published
+      ? await this.readCallRecord(callId, deadline, (read) => !read || !isTerminalRecord(read.value))
+      : await this.readCallRecord(callId, deadline);
     if (!record) return this.storedResult(callId, stored ?? (await this.lastOnResultSubject(callId, deadline)));
     return isTerminalRecord(record.value) ? record.value.result : undefined;
   }
@@ -365,9 +375,30 @@ export class McpqClient {
     return readWhileNatsFails(read, { until: deadline, what: `cannot read ${stream} (has a submitter or joiner run yet?)` });
   }
 
-  /** The call's record (null when there is none), read with readEvents' retries. */
-  private readCallRecord(callId: string, deadline: number): ReturnType<typeof readRecord> {
-    return this.readEvents(async () => readRecord(await this.bucket(), callId), deadline, `KV_${this.names.bucket}`);
+  /**
+   * The call's record (null when there is none), read with readEvents' retries;
+   * asked again of the stream's leader when `doubt` holds for the answer (readRecordSure).
+   */
+  private readCallRecord(
+    callId: string,
+    deadline: number,
+    doubt?: (read: Versioned<CallRecord> | null) => boolean,
+  ): ReturnType<typeof readRecord> {
+    return this.readEvents(
+      async () => {
+        const kv = await this.bucket();
+        return doubt ? readRecordSure(kv, await this.leader(), callId, doubt) : readRecord(kv, callId);
+      },
+      deadline,
+      `KV_${this.names.bucket}`,
+    );
+  }
+
+  /** The bucket read through its leader, when reads otherwise go to any replica (direct gets). */
+  private async leader(): Promise<KV | undefined> {
+    await this.bucket();
+    if (!this.direct) return undefined;
+    return (this.leaderKv ??= leaderView(this.js, this.names.bucket));
   }
 
   /**
@@ -454,6 +485,7 @@ export class McpqClient {
       (info) => info.config.allow_direct === true,
       () => false,
     );
+    this.direct = direct;
     return new Kvm(this.js).open(this.names.bucket, { allow_direct: direct });
   }
 

@@ -153,8 +153,12 @@ export class CallTasks {
 
   /** When the gateway accepted the call (its marker event), or undefined when no status event exists for the id. */
   private async marker(callId: string, until: number): Promise<string | undefined> {
-    const read = () => this.jsm.direct.getMessage(this.names.streams.events, { last_by_subj: this.names.call(callId, 'status') });
-    const m = await readWhileNatsFails(read, { until, what: `cannot read ${this.names.streams.events}` });
+    const stream = this.names.streams.events;
+    const which = { last_by_subj: this.names.call(callId, 'status') };
+    // A direct get is answered by any replica, and one may not have the marker yet (an id handed out a
+    // moment ago): "not found" is said only once the stream's leader, which has every stored marker, agrees.
+    const read = async () => (await this.jsm.direct.getMessage(stream, which)) ?? (await this.jsm.streams.getMessage(stream, which));
+    const m = await readWhileNatsFails(read, { until, what: `cannot read ${stream}` });
     if (!m) return undefined;
     const parsed = StatusEventSchema.safeParse(m.json());
     return parsed.success ? parsed.data.at : new Date(m.timestamp).toISOString();

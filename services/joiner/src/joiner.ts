@@ -139,7 +139,8 @@ export class Joiner {
     const watch = this.active.get(callId);
     if (!watch) return;
     try {
-      const record = await this.ctx.store.get(callId);
+      // Sent after the record ended: a record not ended here is asked again of the leader (a replica may lag).
+      const record = await this.ctx.store.getSure(callId, (read) => !read || !this.ctx.store.isTerminal(read));
       if (record && this.ctx.store.isTerminal(record)) watch.stop({ kind: 'ended-elsewhere' });
       else this.ctx.logger.warn({ callId }, 'a cancel hint for a call whose record has not ended: ignored');
     } catch (err) {
@@ -267,7 +268,9 @@ export class Joiner {
     if (!join) return;
     // This delivery is the call now: a watcher entry of an earlier one must not wake it again.
     const watched = this.watcher.take(join.callId);
-    const found = await this.ctx.store.get(join.callId);
+    // A join is published after its record's writes: a record missing here is a lagging replica's
+    // answer (asked again of the leader), or really gone.
+    const found = await this.ctx.store.getSure(join.callId, (read) => read === null);
     if (!found) {
       await this.deadLetter(msg, ErrorCode.internal, `join for call ${join.callId}, which has no record in KV`, join.callId);
       return;
@@ -541,7 +544,8 @@ export class Joiner {
 
   /** A compare-and-set failed: ack if the call has ended, otherwise leave the message to its current owner. */
   private async lost(msg: JsMsg, callId: string, log: Logger): Promise<void> {
-    const rec = await this.ctx.store.get(callId);
+    // Someone else wrote: what they wrote decides, so it is asked of the leader when a replica says the call goes on.
+    const rec = await this.ctx.store.getSure(callId, (read) => !read || !this.ctx.store.isTerminal(read));
     if (rec && this.ctx.store.isTerminal(rec)) {
       // Possibly ended by this very joiner, whose write went through while its answer was lost: publish
       // the kept result (deduplicated) before letting go, so it is never missing.
@@ -578,7 +582,7 @@ export class Joiner {
     const message = `mcpq failed to handle this call ${MAX_JOIN_FAILURES} times in a row and gave up: ${clipText(describeError(err))}`;
     this.ctx.logger.error({ callId: join.callId, err: describeError(err) }, message);
     try {
-      const found = await this.ctx.store.get(join.callId);
+      const found = await this.ctx.store.getSure(join.callId, () => true); // rare: the leader's word, not a replica's
       if (found && !this.ctx.store.isTerminal(found)) {
         await finishCall(this.ctx.store, this.ctx.events, found, { status: 'failed', error: { code: ErrorCode.internal, message } });
       }

@@ -16,6 +16,7 @@ import {
   isTerminalRecord,
   McpqError,
   readRecord,
+  readRecordSure,
   retryWhileNatsFails,
   type Versioned,
 } from '@mcpq/contract';
@@ -28,20 +29,35 @@ export type NewRecord = Omit<CallRecord, 'v' | 'createdAt' | 'updatedAt' | 'prog
 export interface CallStoreOptions {
   /** `limits.maxErrorBytes`: every error a record keeps (`lastError`, `result.error`) is cut to this. */
   maxErrorBytes?: number;
+  /** The bucket read through its stream's leader (leaderView), for getSure's second look. */
+  leader?: KV | undefined;
 }
 
 export class CallStore {
   private readonly maxErrorBytes: number;
+
+  private readonly leader: KV | undefined;
 
   constructor(
     private readonly kv: KV,
     options: CallStoreOptions = {},
   ) {
     this.maxErrorBytes = options.maxErrorBytes ?? DEFAULT_MAX_ERROR_BYTES;
+    this.leader = options.leader;
   }
 
+  /**
+   * The record as a replica has it (a direct get: it may lag the latest
+   * write by a moment). Fine before a compare-and-set, which fails on a
+   * stale revision; see getSure for a read whose answer is acted on as it is.
+   */
   async get(callId: string): Promise<Versioned<CallRecord> | null> {
     return readRecord(this.kv, callId);
+  }
+
+  /** get(), asked again of the stream's leader when `doubt` holds for the answer (readRecordSure). */
+  async getSure(callId: string, doubt: (read: Versioned<CallRecord> | null) => boolean): Promise<Versioned<CallRecord> | null> {
+    return readRecordSure(this.kv, this.leader, callId, doubt);
   }
 
   /** Claims `callId`. Returns null when a record already exists (the callId was used). */

@@ -5,7 +5,7 @@
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
-import { type Config, connectNats, describeError, loadConfig, type Names, streamNames } from '@mcpq/contract';
+import { type Config, connectNats, describeError, leaderView, loadConfig, type Names, streamNames } from '@mcpq/contract';
 import { CallEvents } from '../calls/events.js';
 import { CallStore } from '../calls/store.js';
 import { createLogger, type Logger } from '../log.js';
@@ -52,7 +52,7 @@ export async function bootService(options: BootOptions): Promise<ServiceContext>
     js,
     jsm,
     kv,
-    store: new CallStore(kv, { maxErrorBytes: config.limits.maxErrorBytes }),
+    store: new CallStore(kv, { maxErrorBytes: config.limits.maxErrorBytes, leader: await leaderView(js, names.bucket) }),
     events: new CallEvents(js, names, telemetry),
     names,
     telemetry,
