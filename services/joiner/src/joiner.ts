@@ -493,7 +493,10 @@ export class Joiner {
 
   /**
    * Parks a task call for a lease (joiner.parkLeaseMs, at least its poll delay, never past its
-   * deadline) and lets the task watcher wake it as soon as its task moves.
+   * deadline) and lets the task watcher wake it as soon as its task moves. A lease no longer than
+   * the poll delay (a server asking for polls parkLeaseMs or more apart, or the deadline near) is
+   * watched too: the watcher does not poll it (its poll is the redelivery's, at the lease end), but
+   * a notification or a tasks/list sweep of its session wakes it before.
    */
   private lease(msg: JsMsg, callId: string, task: TaskToWatch, pollDelayMs: number, deadline: number | undefined): void {
     const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
@@ -501,9 +504,9 @@ export class Joiner {
     const ackSubject = ackSubjectOf(msg);
     const watched =
       ackSubject !== undefined &&
-      lease > pollDelayMs &&
+      lease > 0 &&
       this.watcher.watch(callId, serverOfSubject(msg.subject), task, ackSubject, Date.now() + lease);
-    // Not watched (nothing to gain before the deadline, or no watcher for it): back after the poll delay.
+    // Not watched (the deadline is here, or no watcher for it): back after the poll delay (park keeps to the deadline).
     this.park(msg, callId, watched ? lease : pollDelayMs, deadline);
   }
 
