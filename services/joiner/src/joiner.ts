@@ -31,6 +31,7 @@ import {
   recordFailure,
   recordOutcome,
   republishResult,
+  retryWhileNatsFails,
   ServerClients,
   SpanAttr,
   SpanKind,
@@ -576,8 +577,8 @@ export class Joiner {
   /**
    * Handling this join failed MAX_JOIN_FAILURES times in a row (an error of
    * mcpq's own, not the server's): end the call `internal` with the last
-   * error rather than retry forever; if even that cannot be written, the join
-   * becomes a dead letter.
+   * error rather than retry forever; if even that cannot be written (NATS
+   * ridden out as for any call's end, joinRideOutMs), the join becomes a dead letter.
    */
   private async giveUp(msg: JsMsg, err: unknown): Promise<void> {
     const join = this.parseJoin(msg);
@@ -585,9 +586,13 @@ export class Joiner {
     const message = `mcpq failed to handle this call ${MAX_JOIN_FAILURES} times in a row and gave up: ${clipText(describeError(err))}`;
     this.ctx.logger.error({ callId: join.callId, err: describeError(err) }, message);
     try {
-      const found = await this.ctx.store.getSure(join.callId, () => true); // rare: the leader's word, not a replica's
+      // One bound for the read and the end, as for any call's end (the join is kept meanwhile).
+      const until = Date.now() + joinRideOutMs(this.ctx);
+      // Rare: the leader's word, not a replica's.
+      const found = await retryWhileNatsFails(() => this.ctx.store.getSure(join.callId, () => true), { until });
       if (found && !this.ctx.store.isTerminal(found)) {
-        await finishCall(this.ctx.store, this.ctx.events, found, { status: 'failed', error: { code: ErrorCode.internal, message } });
+        const outcome: Outcome = { status: 'failed', error: { code: ErrorCode.internal, message } };
+        await finishCall(this.ctx.store, this.ctx.events, found, outcome, { throughOutageMs: Math.max(0, until - Date.now()) });
       }
       msg.ack();
     } catch {
