@@ -214,4 +214,24 @@ describe('task status notifications', () => {
     expect(told.length).toBeGreaterThanOrEqual(1);
     for (const p of told) expect(p.message!.length).toBeLessThanOrEqual(1_100);
   });
+
+  it('a task whose server asks for polls a lease or more apart is watched too: its completion wakes the call by notification, long before its poll', async () => {
+    // The server suggests polling every 60 s (kept to joiner.pollMaxMs, 30 s: the default parkLeaseMs, so the
+    // lease is no longer than the poll interval). The result is waited for 20 s only: it must come by the
+    // notification, not by the poll at 30 s. The proxy only counts the requests.
+    h = await createHarness({ servers: { slow: { tasks: true, tasksList: false, taskPollMs: 60_000, proxied: true } } });
+    await h.start('submitter');
+    const joiner = await h.start('joiner');
+    const [callId] = await submitTasks('slow', 1, { durationMs: 3_000, steps: 1 });
+    const r = await h.client.result(callId!, { timeoutMs: 20_000 });
+    expect(r.status, JSON.stringify(r.error)).toBe('completed');
+    expect(text(r.result)).toBe('slow_task done: slow0');
+    expect((await h.storedEvents(callId!)).results).toHaveLength(1);
+    expect(await joiner.metric('mcpq_task_notifications_total', { server: 'slow', outcome: 'used' })).toBeGreaterThanOrEqual(1);
+    expect(await joiner.metric('mcpq_task_wakes_total', { server: 'slow', reason: 'ended' })).toBe(1);
+    // Never asked sooner than the server asked: the watcher did not poll it (not even at the stream's open,
+    // just after the task was created), and the one tasks/get is the woken call's follow path deciding.
+    expect(await joiner.metric('mcpq_task_polls_total', { server: 'slow' })).toBe(0);
+    expect(h.proxies.slow!.count('tasks/get')).toBe(1);
+  });
 });

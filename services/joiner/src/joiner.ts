@@ -31,6 +31,7 @@ import {
   recordFailure,
   recordOutcome,
   republishResult,
+  retryWhileNatsFails,
   ServerClients,
   SpanAttr,
   SpanKind,
@@ -493,7 +494,10 @@ export class Joiner {
 
   /**
    * Parks a task call for a lease (joiner.parkLeaseMs, at least its poll delay, never past its
-   * deadline) and lets the task watcher wake it as soon as its task moves.
+   * deadline) and lets the task watcher wake it as soon as its task moves. A lease no longer than
+   * the poll delay (a server asking for polls parkLeaseMs or more apart, or the deadline near) is
+   * watched too: the watcher does not poll it (its poll is the redelivery's, at the lease end), but
+   * a notification or a tasks/list sweep of its session wakes it before.
    */
   private lease(msg: JsMsg, callId: string, task: TaskToWatch, pollDelayMs: number, deadline: number | undefined): void {
     const untilDeadline = deadline !== undefined ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
@@ -501,9 +505,9 @@ export class Joiner {
     const ackSubject = ackSubjectOf(msg);
     const watched =
       ackSubject !== undefined &&
-      lease > pollDelayMs &&
+      lease > 0 &&
       this.watcher.watch(callId, serverOfSubject(msg.subject), task, ackSubject, Date.now() + lease);
-    // Not watched (nothing to gain before the deadline, or no watcher for it): back after the poll delay.
+    // Not watched (the deadline is here, or no watcher for it): back after the poll delay (park keeps to the deadline).
     this.park(msg, callId, watched ? lease : pollDelayMs, deadline);
   }
 
@@ -573,8 +577,8 @@ export class Joiner {
   /**
    * Handling this join failed MAX_JOIN_FAILURES times in a row (an error of
    * mcpq's own, not the server's): end the call `internal` with the last
-   * error rather than retry forever; if even that cannot be written, the join
-   * becomes a dead letter.
+   * error rather than retry forever; if even that cannot be written (NATS
+   * ridden out as for any call's end, joinRideOutMs), the join becomes a dead letter.
    */
   private async giveUp(msg: JsMsg, err: unknown): Promise<void> {
     const join = this.parseJoin(msg);
@@ -582,9 +586,13 @@ export class Joiner {
     const message = `mcpq failed to handle this call ${MAX_JOIN_FAILURES} times in a row and gave up: ${clipText(describeError(err))}`;
     this.ctx.logger.error({ callId: join.callId, err: describeError(err) }, message);
     try {
-      const found = await this.ctx.store.getSure(join.callId, () => true); // rare: the leader's word, not a replica's
+      // One bound for the read and the end, as for any call's end (the join is kept meanwhile).
+      const until = Date.now() + joinRideOutMs(this.ctx);
+      // Rare: the leader's word, not a replica's.
+      const found = await retryWhileNatsFails(() => this.ctx.store.getSure(join.callId, () => true), { until });
       if (found && !this.ctx.store.isTerminal(found)) {
-        await finishCall(this.ctx.store, this.ctx.events, found, { status: 'failed', error: { code: ErrorCode.internal, message } });
+        const outcome: Outcome = { status: 'failed', error: { code: ErrorCode.internal, message } };
+        await finishCall(this.ctx.store, this.ctx.events, found, outcome, { throughOutageMs: Math.max(0, until - Date.now()) });
       }
       msg.ack();
     } catch {

@@ -152,11 +152,13 @@ export class CallStore {
   /**
    * Rewrites a live record unchanged once it is `olderThanMs` old, so that it
    * does not expire (records live streams.callsTtlMs after their last write)
-   * while its call is quiet. Compare-and-set like every write.
+   * while its call is quiet. Compare-and-set like every write; with
+   * `throughOutageMs`, ridden out like `updateThroughOutage` (a held call
+   * must not end on one NATS failure at its refresh).
    */
-  async refresh(current: Versioned<CallRecord>, olderThanMs: number): Promise<Versioned<CallRecord>> {
+  async refresh(current: Versioned<CallRecord>, olderThanMs: number, throughOutageMs?: number): Promise<Versioned<CallRecord>> {
     if (isTerminalRecord(current.value) || Date.now() - Date.parse(current.value.updatedAt) < olderThanMs) return current;
-    return this.update(current, {});
+    return throughOutageMs === undefined ? this.update(current, {}) : this.updateThroughOutage(current, {}, throughOutageMs);
   }
 
   isTerminal(record: Versioned<CallRecord>): boolean {

@@ -44,3 +44,26 @@ export async function* withTicks<T>(source: AsyncIterable<T>, everyMs: number): 
       );
   }
 }
+
+/**
+ * Waits for `work`, running `onTick` whenever `everyMs` pass before it
+ * settles (one at a time): a held call's periodic duties while its server has
+ * not even sent the answer's headers (a server may hold them back until its
+ * first event, or send the whole answer as JSON at the end). An onTick that
+ * throws ends the wait with its error; `work` then settles unobserved.
+ */
+export async function awaitWithTicks<T>(work: Promise<T>, everyMs: number, onTick: () => Promise<void>): Promise<T> {
+  work.catch(() => undefined); // a rejection after onTick failed is not an unhandled one
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<typeof TICK>((resolve) => (timer = setTimeout(() => resolve(TICK), everyMs)));
+    let r: T | typeof TICK;
+    try {
+      r = await Promise.race([work, tick]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (r !== TICK) return r;
+    await onTick();
+  }
+}

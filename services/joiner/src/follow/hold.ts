@@ -10,6 +10,7 @@
  * resumes the stream with Last-Event-ID, at most joiner.maxRejoinFailures times.
  */
 import {
+  awaitWithTicks,
   capDelay,
   hopTraceparent,
   ErrorCode,
@@ -50,7 +51,14 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
   let reached: 'no' | 'maybe' = 'no';
   try {
     const traceparent = hopTraceparent(deps.span, rec.traceparent);
-    const res = await deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
+    // The held call may be silent for long (even before its answer's headers): keep its record from
+    // expiring meanwhile, ridden out like progress (giving up on NATS here would lose the held call).
+    const refreshAfter = recordRefreshAfterMs(ctx.config);
+    const keepRecord = async () => {
+      current = await ctx.store.refresh(current, refreshAfter, joinRideOutMs(ctx));
+    };
+    const posted = deps.client.post(session, toolCallMessage(ids, rec.callId, request, { traceparent }), { signal: watch.signal });
+    const res = await awaitWithTicks(posted, refreshAfter, keepRecord);
     reached = 'maybe';
     rejoined(deps, rec.callId, 'hold', rec.server);
     // Ridden out like progress: giving up on NATS here would lose the held call (the status has a dedupe id).
@@ -62,15 +70,13 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
       if (m.kind === 'result' || m.kind === 'error') return { kind: 'outcome', record: current, outcome: outcomeOfResponse(m.message) };
     } else {
       let body: SseBody | undefined = res;
-      const refreshAfter = recordRefreshAfterMs(ctx.config);
       let lastEventId: string | undefined;
       let retryMs: number | undefined;
       for (let resumes = 0; body; resumes++) {
         const events = readSse(body, { onRetry: (ms) => (retryMs = ms), maxEventChars: deps.client.maxResponseBytes, idsResume: true });
-        // The held call may be silent for long: keep its record from expiring meanwhile.
         for await (const event of withTicks(events, refreshAfter)) {
           if (event === TICK) {
-            current = await ctx.store.refresh(current, refreshAfter);
+            await keepRecord();
             continue;
           }
           if (event.id) lastEventId = event.id;
@@ -87,7 +93,7 @@ export async function followHold(deps: FollowDeps, found: Versioned<CallRecord>)
         });
         await sleep(waitMs, watch.signal);
         watch.signal.throwIfAborted();
-        body = await deps.client.resume(session, lastEventId, { signal: watch.signal });
+        body = await awaitWithTicks(deps.client.resume(session, lastEventId, { signal: watch.signal }), refreshAfter, keepRecord);
       }
     }
     throw new McpqError(ErrorCode.protocol_error, 'the held stream ended without a response');

@@ -19,6 +19,7 @@
  *   waits, as for 2025-11-25 tasks.
  */
 import {
+  awaitWithTicks,
   beginAttempt,
   cancelUpstream,
   hopTraceparent,
@@ -34,12 +35,15 @@ import {
   readSse,
   headerOf,
   joinRideOutMs,
+  recordRefreshAfterMs,
   requestReachedServer,
   suggestsEraChange,
   recordableMs,
   toMcpqError,
   toolCallMessage,
+  TICK,
   whileNatsFails,
+  withTicks,
   type Attempt,
   type CallRecord,
   type ModernCallEnd,
@@ -112,10 +116,17 @@ async function sendCall(deps: FollowDeps, found: Versioned<CallRecord>): Promise
   let reached: 'no' | 'maybe' = 'no';
   try {
     const traceparent = hopTraceparent(deps.span, rec.traceparent);
-    const res = await modern.openCall(toolCallMessage(ids, rec.callId, request, { traceparent }), {
+    // The call may be silent for long (even before its answer's headers): keep its record from expiring
+    // meanwhile, ridden out like progress (giving up on NATS here would lose the held call).
+    const refreshAfter = recordRefreshAfterMs(ctx.config);
+    const keepRecord = async () => {
+      current = await ctx.store.refresh(current, refreshAfter, joinRideOutMs(ctx));
+    };
+    const opened = modern.openCall(toolCallMessage(ids, rec.callId, request, { traceparent }), {
       tasks: mode === 'task',
       signal: watch.signal,
     });
+    const res = await awaitWithTicks(opened, refreshAfter, keepRecord);
     reached = 'maybe';
     rejoined(deps, rec.callId, mode, rec.server);
     // Ridden out like progress: giving up on NATS here would lose the held call (the status has a dedupe id).
@@ -128,7 +139,11 @@ async function sendCall(deps: FollowDeps, found: Versioned<CallRecord>): Promise
       const m = await readResponse(res, ids.requestId, deps.client.maxResponseBytes);
       if (m.kind === 'result' || m.kind === 'error') end = modernCallEnd(m.message);
     } else {
-      for await (const event of readSse(res, { maxEventChars: deps.client.maxResponseBytes })) {
+      for await (const event of withTicks(readSse(res, { maxEventChars: deps.client.maxResponseBytes }), refreshAfter)) {
+        if (event === TICK) {
+          await keepRecord();
+          continue;
+        }
         const e = callStreamEvent(event.data, ids.requestId, ids.progressToken);
         if (e.kind === 'response') {
           end = modernCallEnd(e.message);

@@ -20,14 +20,20 @@
  * a completion is noticed within about N / B seconds (tasks/get), or
  * N / (10 B) with the SDK's 10-task pages of tasks/list.
  *
+ * A task whose lease is no longer than its poll interval (a server asking for
+ * polls joiner.parkLeaseMs or more apart, or a deadline near) is never due
+ * before its lease ends, when its join's redelivery polls it: the watcher only
+ * wakes it early, on a notification or on what a sweep of its session shows.
+ *
  * Where the server pushes task states (servers.<alias>.taskNotifications: a
  * 2025-11-25 session's GET stream with `notifications/tasks/status`, see
  * ./status-stream.ts) the watcher holds one stream per session it watches
  * tasks of and wakes a call on its task's notification at once. Polls stay the
  * safety net: while the stream is open each task is asked every
  * max(poll interval, servers.<alias>.notifiedPollMs) instead of every poll
- * interval, and every (re)open makes the session's tasks due at once (one
- * sweep re-learns what the stream missed). A notification for a task not
+ * interval, and every (re)open makes the session's tasks due (one sweep
+ * re-learns what the stream missed) at once, or once a poll interval passed
+ * since a task's last look. A notification for a task not
  * watched (yet) is remembered, boundedly, so a call registered just after it
  * is asked once at once. The 2026-07-28 SDK (server 2.4.0) sends no task
  * status on `subscriptions/listen` (its filter has no task ids): its tasks are
@@ -113,6 +119,8 @@ interface Entry extends TaskToWatch {
   /** When the task is next looked at (epoch ms). */
   nextDue: number;
   registeredAt: number;
+  /** When the task's state was last learned (the follow path's look before it was registered, a poll, a sweep): epoch ms. */
+  lookedAt: number;
   failures: number;
   /** tasks/list left this task out: ask it by tasks/get. */
   byGet: boolean;
@@ -219,6 +227,7 @@ export class TaskWatcher {
       leaseEnd,
       nextDue: now + task.pollMs,
       registeredAt: now,
+      lookedAt: now,
       failures: 0,
       byGet: false,
       busy: false,
@@ -347,9 +356,10 @@ export class TaskWatcher {
       logger: this.deps.logger,
       onOpen: () => {
         this.deps.telemetry.emit('task:stream', { server, event: 'open' });
-        // What changed before the stream opened (or while it was down) is learned by one look now.
+        // What changed before the stream opened (or while it was down) is learned by one look: now, or
+        // once the task's poll interval since its last look has passed (never sooner than the server asked).
         const now = Date.now();
-        for (const e of inSession()) if (!e.busy) e.nextDue = now;
+        for (const e of inSession()) if (!e.busy) e.nextDue = Math.min(e.nextDue, Math.max(now, e.lookedAt + e.pollMs));
       },
       onStatus: (taskId, status, message) => {
         const e = s.byTask.get(taskId);
@@ -500,6 +510,7 @@ export class TaskWatcher {
 
   /** What a poll or a list page said about a watched task. */
   private seen(e: Entry, status: string, message: string | undefined): void {
+    e.lookedAt = Date.now();
     const reason = taskNeedsFollow(e, { status, message });
     if (reason) this.wake(e, reason);
     else e.nextDue = Date.now() + this.interval(this.state(e.server), e);
@@ -516,8 +527,11 @@ export class TaskWatcher {
     s.sweeping.add(key);
     const started = Date.now();
     const inSession = (e: Entry) => e.era === 'classic' && !e.byGet && e.sessionKey === key && e.registeredAt <= started;
-    let unseen = 0;
-    for (const e of s.byTask.values()) if (inSession(e)) unseen += 1;
+    // The tasks the sweep looks for: not those never due before their lease ends (a poll interval no shorter
+    // than the lease), which no page is read for; shown on the pages read anyway, they are looked at too.
+    const sought = new Set<Entry>();
+    for (const e of s.byTask.values()) if (inSession(e) && e.nextDue < e.leaseEnd) sought.add(e);
+    let unseen = sought.size;
     const maxPages = sweepPages(unseen);
     const seen = new Set<string>();
     let cursor: string | undefined;
@@ -537,7 +551,7 @@ export class TaskWatcher {
           const e = s.byTask.get(t.taskId);
           if (!e || !inSession(e) || e.busy) continue;
           seen.add(t.taskId);
-          unseen -= 1;
+          if (sought.has(e)) unseen -= 1;
           this.seen(e, t.status, typeof t.statusMessage === 'string' ? t.statusMessage : undefined);
         }
         const next = answer.nextCursor;
@@ -556,7 +570,7 @@ export class TaskWatcher {
       s.sweeping.delete(key);
     }
     // Watched tasks of the session the sweep did not show: asked one by one from now on.
-    for (const e of s.byTask.values()) if (inSession(e) && !seen.has(e.taskId)) e.byGet = true;
+    for (const e of sought) if (inSession(e) && !seen.has(e.taskId)) e.byGet = true;
   }
 
   /** Waits for a request's turn under the server's budget and maxPolling (counted in `polling`); false once stopped. */
