@@ -370,8 +370,13 @@ export class TaskWatcher {
       },
       onStatus: (taskId, status, message) => {
         this.deps.passOn?.(server, tag, taskId, status, message);
-        this.notified(s, taskId, status, message, (e) => e.sessionKey === key, (outcome) =>
-          this.deps.telemetry.emit('task:notification', { server, outcome }),
+        this.notified(
+          s,
+          taskId,
+          status,
+          message,
+          (e) => e.sessionKey === key,
+          (outcome) => this.deps.telemetry.emit('task:notification', { server, outcome }),
         );
       },
       onMalformed: () => this.deps.telemetry.emit('task:notification', { server, outcome: 'malformed' }),
