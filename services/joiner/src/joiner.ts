@@ -127,7 +127,9 @@ export class Joiner {
       wake: (ackSubject, delayMs) => ctx.nc.publish(ackSubject, delayMs > 0 ? `-NAK {"delay": ${delayMs * 1_000_000}}` : '-NAK'),
       passOn: (server, session, taskId, status, message) => this.cues?.publish(server, session, taskId, status, message),
     });
-    this.cues = ctx.config.joiner.shareTaskStatus ? new TaskStatusCues(ctx, this.id, (server, cue) => this.watcher.cue(server, cue)) : undefined;
+    this.cues = ctx.config.joiner.shareTaskStatus
+      ? new TaskStatusCues(ctx, this.id, (server, cue) => this.watcher.cue(server, cue))
+      : undefined;
     this.cancels = new CancelRequests(
       ctx,
       (server) => (ctx.config.servers[server] ? this.servers.client(server) : undefined),
