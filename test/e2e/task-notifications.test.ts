@@ -319,9 +319,11 @@ describe('task status notifications', () => {
         // Each junk message counted once by each joiner (the unknown server's under no server label), none taken.
         expect(await cues(j, 'forged', 'malformed')).toBe(junk.length - 1);
         expect(await cues(j, '', 'malformed')).toBe(1);
-        // Every well-formed cue counted once: used (a watched task) or unknown (woken meanwhile, or watched by the other joiner).
+        // Every well-formed cue counted once: used (a watched task) or unknown (woken meanwhile, or watched by the other joiner);
+        // no joiner holds a stream here (own_stream).
         expect(await heard(j)).toBe(published);
         expect(await cues(j, 'forged', 'published')).toBe(0);
+        expect(await cues(j, 'forged', 'own_stream')).toBe(0);
       }
       // The lies woke the calls (whose tasks/get said working: parked again), but a task at most once per joiner.pollMinMs
       // (500 ms) on each joiner, plus its real end: without that spacing each lie would wake, ask and redeliver again.

@@ -194,7 +194,7 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
   });
   const taskCues = new Counter({
     name: 'mcpq_task_status_cues_total',
-    help: "Task status cues between joiners (<prefix>.ctl.taskstatus.<server>), by server and outcome (published: passed on from this joiner's stream; used: woke or concerned a watched task; unknown: a task not watched here; malformed: dropped)",
+    help: "Task status cues between joiners (<prefix>.ctl.taskstatus.<server>), by server and outcome (published: passed on from this joiner's stream; used: woke or concerned a watched task; own_stream: a watched task of a session whose stream this joiner holds itself; unknown: a task not watched here; malformed: dropped)",
     labelNames: ['server', 'outcome'],
     registers: [registry],
   });

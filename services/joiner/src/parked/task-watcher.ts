@@ -400,12 +400,17 @@ export class TaskWatcher {
       this.deps.telemetry.emit('task:cue', { server: '', outcome: 'unknown' });
       return;
     }
+    const watched = s.byTask.get(cue.taskId);
+    if (watched?.sessionTag === cue.session && s.streams.get(watched.sessionKey)?.state === 'live') {
+      this.deps.telemetry.emit('task:cue', { server, outcome: 'own_stream' });
+      return;
+    }
     this.notified(
       s,
       cue.taskId,
       cue.status,
       cue.statusMessage,
-      (e) => e.sessionTag === cue.session && s.streams.get(e.sessionKey)?.state !== 'live',
+      (e) => e.sessionTag === cue.session,
       (outcome) => this.deps.telemetry.emit('task:cue', { server, outcome }),
     );
   }
