@@ -9,6 +9,7 @@
  * garbage into it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { taskSessionTag, type TaskStatusCue } from '@mcpq/shared';
 import { jsonRpcReply } from '../helpers/fault-proxy.js';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 
@@ -233,5 +234,123 @@ describe('task status notifications', () => {
     // just after the task was created), and the one tasks/get is the woken call's follow path deciding.
     expect(await joiner.metric('mcpq_task_polls_total', { server: 'slow' })).toBe(0);
     expect(h.proxies.slow!.count('tasks/get')).toBe(1);
+  });
+
+  describe('task status cues between joiners (joiner.shareTaskStatus)', () => {
+    type Svc = Awaited<ReturnType<Harness['start']>>;
+    const cues = (j: Svc, server: string, outcome: string) => j.metric('mcpq_task_status_cues_total', { server, outcome });
+    const opens = (j: Svc, server: string) => j.metric('mcpq_task_streams_total', { server, event: 'open' });
+
+    /** Two joiners; the first holds the session's stream (a first call parked on it before the second starts). */
+    async function twoJoiners(alias: string): Promise<{ holder: Svc; other: Svc; anchor: string }> {
+      await h!.start('submitter');
+      const holder = await h!.start('joiner');
+      const { callId: anchor } = await h!.client.submit(alias, 'slow_task', { durationMs: 12_000, steps: 1, label: 'anchor' });
+      await waitFor('the first joiner holds the stream', async () => (await opens(holder, alias)) >= 1, 20_000);
+      const other = await h!.start('joiner');
+      return { holder, other, anchor };
+    }
+
+    it('the joiner without the stream is woken by the cues of the one that holds it: every call completes once', async () => {
+      // Polls every 20 s (the server's pollInterval): within this test a parked call moves by a push or not at all.
+      // Each call reports two steps (statusMessage), so its wakes hand it to either joiner.
+      h = await createHarness({
+        servers: { shared: { tasks: true, tasksList: false, taskPollMs: 20_000, settings: { notifiedPollMs: 600_000 } } },
+      });
+      const { holder, other, anchor } = await twoJoiners('shared');
+      const ids = await submitTasks('shared', 20, { durationMs: 6_000, steps: 3 });
+      await expectCompletedOnce('shared', ids, 1);
+      expect((await h.client.result(anchor, { timeoutMs: 30_000 })).status).toBe('completed');
+      // The setup: the server allows one stream per session, the first joiner kept it, the second never had one.
+      expect(await opens(other, 'shared')).toBe(0);
+      expect(await cues(holder, 'shared', 'published')).toBeGreaterThanOrEqual(20);
+      // The second joiner heard them, used them for the calls it watched, and woke those calls by them.
+      expect(await cues(other, 'shared', 'used')).toBeGreaterThanOrEqual(1);
+      expect(await other.metric('mcpq_task_wakes_total', { server: 'shared' })).toBeGreaterThanOrEqual(1);
+      expect(await cues(other, 'shared', 'malformed')).toBe(0);
+      // A joiner does not take its own cues.
+      expect(await cues(holder, 'shared', 'used')).toBe(0);
+      expect(await cues(holder, 'shared', 'unknown')).toBe(0);
+      expect(await other.metric('mcpq_tasks_watched')).toBe(0);
+    });
+
+    it('forged cues (junk, a lying "completed", a flood) end nothing early and are counted', async () => {
+      // No stream at all (taskNotifications off): every cue here is the test's, and every joiner takes them
+      // (a joiner skips cues of a session whose stream it holds open: it hears that session itself).
+      h = await createHarness({
+        servers: { forged: { tasks: true, tasksList: false, taskPollMs: 100, settings: { taskNotifications: false } } },
+      });
+      await h.start('submitter');
+      const joiners = [await h.start('joiner'), await h.start('joiner')];
+      const N = 6;
+      const ids = await submitTasks('forged', N, { durationMs: 8_000, steps: 1 });
+      const watched = async () => (await joiners[0]!.metric('mcpq_tasks_watched')) + (await joiners[1]!.metric('mcpq_tasks_watched'));
+      await waitFor('every call watched', async () => (await watched()) >= N, 20_000);
+      const subject = h.names.controlTaskStatus('forged');
+      const junk: Array<[string, string | Uint8Array]> = [
+        [subject, 'this is not JSON'],
+        [subject, '[1,2,3]'],
+        [subject, JSON.stringify({ joiner: 'x', session: 'not-a-tag', taskId: 't', status: 'completed' })],
+        [subject, JSON.stringify({ joiner: 'x', session: '0'.repeat(32), taskId: 't', status: 'completed', pad: 'p'.repeat(20_000) })],
+        [
+          h.names.controlTaskStatus('no-such-server'),
+          JSON.stringify({ joiner: 'x', session: '0'.repeat(32), taskId: 't', status: 'completed' }),
+        ],
+      ];
+      for (const [subj, data] of junk) h.nc.publish(subj, data);
+      // A lying 'completed' for every running task, with its session's real tag, then a flood of them.
+      const lies: TaskStatusCue[] = [];
+      for (const id of ids) {
+        const rec = (await h.record(id))!;
+        lies.push({
+          joiner: 'forger',
+          session: taskSessionTag(rec.sessionId!, rec.protocolVersion!),
+          taskId: rec.taskId!,
+          status: 'completed',
+          statusMessage: 'lie',
+        });
+      }
+      // A burst of them, then the lies keep coming every 20 ms until every call has its result.
+      let published = 0;
+      const publishLies = () => {
+        for (const lie of lies) h!.nc.publish(subject, JSON.stringify(lie));
+        published += lies.length;
+      };
+      const started = Date.now();
+      for (let i = 0; i < 200; i += 1) publishLies();
+      let done = false;
+      const liar = (async () => {
+        while (!done) {
+          publishLies();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+      try {
+        await expectCompletedOnce('forged', ids);
+      } finally {
+        done = true;
+        await liar;
+      }
+      const elapsed = Date.now() - started;
+      await h.nc.flush();
+      const heard = async (j: Svc) => (await cues(j, 'forged', 'used')) + (await cues(j, 'forged', 'unknown'));
+      for (const j of joiners) await waitFor('every cue received', async () => (await heard(j)) >= published, 20_000);
+      for (const j of joiners) {
+        // Each junk message counted once by each joiner (the unknown server's under no server label), none taken.
+        expect(await cues(j, 'forged', 'malformed')).toBe(junk.length - 1);
+        expect(await cues(j, '', 'malformed')).toBe(1);
+        // Every well-formed cue counted once: used (a watched task) or unknown (woken meanwhile, or watched by the other joiner);
+        // no joiner holds a stream here (own_stream).
+        expect(await heard(j)).toBe(published);
+        expect(await cues(j, 'forged', 'published')).toBe(0);
+        expect(await cues(j, 'forged', 'own_stream')).toBe(0);
+      }
+      // The lies woke the calls (whose tasks/get said working: parked again), but a task at most once per joiner.pollMinMs
+      // (500 ms) on each joiner, plus its real end: without that spacing each lie would wake, ask and redeliver again.
+      let wakes = 0;
+      for (const j of joiners) wakes += await j.metric('mcpq_task_wakes_total', { server: 'forged', reason: 'ended' });
+      expect(wakes).toBeGreaterThan(N);
+      expect(wakes).toBeLessThanOrEqual(N * (2 * (Math.ceil(elapsed / 500) + 1) + 2));
+    });
   });
 });

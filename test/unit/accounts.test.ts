@@ -54,6 +54,24 @@ describe('tenant accounts config', () => {
     expect(twoTenants).toContain('{ service: "$JS.API.CONSUMER.MSG.NEXT.TA_EVENTS.>", accounts: [TENANT_A], response_type: stream }');
   });
 
+  it('joiners may publish and subscribe task status cues (ctl.taskstatus); callers, console and gateway may not', () => {
+    const subjects = (block: string, kind: 'publish' | 'subscribe') =>
+      [...blockOf(block, `  ${kind}: {`).matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+    const joiner = blockOf(twoTenants, 'MCPQ_JOINER = {');
+    for (const prefix of ['ta', 'tb']) {
+      expect(subjects(joiner, 'publish')).toContain(`${prefix}.ctl.taskstatus.*`);
+      expect(subjects(joiner, 'subscribe')).toContain(`${prefix}.ctl.taskstatus.*`);
+    }
+    for (const role of ['TA_CALLER = {', 'TB_CALLER = {', 'MCPQ_CONSOLE = {', 'MCPQ_GATEWAY = {', 'MCPQ_SUBMITTER = {']) {
+      const block = blockOf(twoTenants, role);
+      for (const kind of ['publish', 'subscribe'] as const) {
+        for (const subject of subjects(block, kind)) expect(subject, `${role} ${kind}`).not.toMatch(/taskstatus|\.ctl\.>|^>$/);
+      }
+    }
+    // Not exported to a tenant's account: a caller cannot even import the subject.
+    expect(blockOf(twoTenants, '  TENANT_A: {')).not.toContain('taskstatus');
+  });
+
   it('the joiner answers only to inboxes: no allow_responses', () => {
     const joiner = blockOf(twoTenants, 'MCPQ_JOINER = {');
     expect(joiner.replace(/#.*$/gm, '')).not.toContain('allow_responses');

@@ -80,6 +80,13 @@ describe('compatibility rule', () => {
     // A newer submitter hands a request with a newer field to an older joiner (rolling upgrade).
     'join-message': { callId: 'c1', server: 'demo', mode: 'hold', request: { callId: 'c1', tool: 't', addedInAFutureVersion: 1 } },
     'joiner-report': { id: 'host-1-abc', held: 2, parked: 1, at },
+    'task-status-cue': {
+      joiner: 'host-1-abc',
+      session: '0123456789abcdef0123456789abcdef',
+      taskId: 't1',
+      status: 'completed',
+      statusMessage: 'done',
+    },
   };
   const newer = { addedInAFutureVersion: { any: 'thing' } };
   const validatorOf = (m: (typeof WIRE_MESSAGES)[number]) => new Ajv2020({ strict: false }).compile(wireJsonSchemas()[`${m.name}.json`]!);

@@ -9,6 +9,7 @@ export * from './wire/names.js';
 export * from './wire/schemas.js';
 export * from './wire/trace.js';
 export * from './wire/joiner-report.js';
+export * from './wire/task-status-cue.js';
 export * from './wire/reply.js';
 export * from './wire/json-schema.js';
 export * from './record.js';

@@ -61,6 +61,7 @@ import {
   type StopReason,
   type TaskToWatch,
 } from './follow/index.js';
+import { TaskStatusCues } from './parked/status-cues.js';
 import { TaskWatcher, type WatchedTask } from './parked/task-watcher.js';
 
 export type JoinerState = 'created' | 'running' | 'draining' | 'stopped';
@@ -99,6 +100,8 @@ export class Joiner {
   private readonly activeByServer = new Map<string, number>();
   /** Watches the task calls this joiner parked for a lease, and wakes them when their task moves (./parked). */
   private readonly watcher: TaskWatcher;
+  /** Task statuses passed between joiners (joiner.shareTaskStatus): what this joiner's streams hear goes out, others' come in. */
+  private readonly cues: TaskStatusCues | undefined;
 
   constructor(private readonly ctx: ServiceContext) {
     this.servers = new ServerClients(ctx.config.servers, ctx.logger, ctx.config.limits);
@@ -123,7 +126,11 @@ export class Joiner {
       // A second nak of a delivery parked with a delay: JetStream redelivers it at once (or after the
       // new delay), whichever joiner pulls (checked on nats-server 2.9.10).
       wake: (ackSubject, delayMs) => ctx.nc.publish(ackSubject, delayMs > 0 ? `-NAK {"delay": ${delayMs * 1_000_000}}` : '-NAK'),
+      passOn: (server, session, taskId, status, message) => this.cues?.publish(server, session, taskId, status, message),
     });
+    this.cues = ctx.config.joiner.shareTaskStatus
+      ? new TaskStatusCues(ctx, this.id, (server, cue) => this.watcher.cue(server, cue))
+      : undefined;
     this.cancels = new CancelRequests(
       ctx,
       (server) => (ctx.config.servers[server] ? this.servers.client(server) : undefined),
@@ -167,6 +174,7 @@ export class Joiner {
   start(): void {
     this.state = 'running';
     this.watcher.start();
+    this.cues?.start();
     this.cancels.start();
     this.sweeper = setInterval(() => this.sweep(), this.ctx.config.joiner.heartbeatMs);
     this.loop.start();
@@ -184,6 +192,7 @@ export class Joiner {
     // Parked task calls would come back at their lease end; woken, another joiner takes them much sooner.
     // Not at once: this joiner's last pull request stays on the server until it expires, and a
     // redelivery handed to it is mishandled by nats-server 2.9.10 (see WorkLoop.pullExpiresMs).
+    this.cues?.stop();
     const woken = this.watcher.stop(this.loop.pullExpiresMs + 1_000);
     if (woken > 0) this.ctx.logger.info({ woken }, 'parked task calls handed back (shutdown)');
     for (const watch of this.active.values()) watch.stop({ kind: 'shutdown' });

@@ -179,6 +179,13 @@ export const JoinerConfigSchema = z.strictObject({
    * after the poll interval and is one tasks/get (the cost then grows with the calls that wait).
    */
   parkLeaseMs: ms(30_000),
+  /**
+   * The joiner holding a session's task-status stream (a server such as the SDK v1's allows one per
+   * session) passes each status it hears on to the other joiners over core NATS
+   * (`<prefix>.ctl.taskstatus.<server>`), so their parked calls of that session are woken by it too
+   * instead of by their polls only. `false`: a joiner neither passes on nor listens.
+   */
+  shareTaskStatus: z.boolean().default(true),
   /** Backoff for transient upstream failures while rejoining: first delay and cap. */
   retryBaseMs: positiveMs(500),
   retryMaxMs: positiveMs(30_000),

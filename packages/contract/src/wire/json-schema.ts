@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { CallRecordSchema } from '../record.js';
 import { JoinerReportSchema } from './joiner-report.js';
+import { TaskStatusCueSchema } from './task-status-cue.js';
 import {
   CallRequestSchema,
   CancelReplySchema,
@@ -89,6 +90,12 @@ export const WIRE_MESSAGES: readonly WireMessage[] = [
     schema: JoinerReportSchema,
     title: 'JoinerReport',
     description: `Internal: each joiner's reply to a request on <prefix>.ctl.joiners (the console asks what joiners hold). ${READERS_IGNORE}`,
+  },
+  {
+    name: 'task-status-cue',
+    schema: TaskStatusCueSchema,
+    title: 'TaskStatusCue',
+    description: `Internal, core NATS: a task status notification the joiner holding the session's stream passes on to the other joiners, on <prefix>.ctl.taskstatus.<server> (a hint: it only wakes a parked call). At most 16 KiB. ${READERS_IGNORE}`,
   },
 ];
 

@@ -35,6 +35,15 @@ export interface Names {
   controlCancel(callId: string): string;
   /** `<prefix>.ctl.joiners`: core-NATS request every joiner answers with its JoinerReport (the console gathers them). */
   readonly controlJoiners: string;
+  /**
+   * `<prefix>.ctl.taskstatus.<server>`: core NATS, not stored. The joiner holding a session's task
+   * status stream passes what it hears on to every other joiner (TaskStatusCue).
+   */
+  controlTaskStatus(server: string): string;
+  /** `<prefix>.ctl.taskstatus.*`: every joiner subscribes. */
+  readonly controlTaskStatusWildcard: string;
+  /** Parses `<prefix>.ctl.taskstatus.<server>`; undefined when the subject is not one. */
+  serverFromTaskStatusSubject(subject: string): string | undefined;
   readonly submitWildcard: string;
   readonly joinWildcard: string;
   readonly dlqWildcard: string;
@@ -78,6 +87,9 @@ export function names(prefix = 'mcpq'): Names {
     dlq: (reason) => `${prefix}.dlq.${reason}`,
     controlCancel: (callId) => `${prefix}.ctl.cancel.${callId}`,
     controlJoiners: `${prefix}.ctl.joiners`,
+    controlTaskStatus: (server) => `${prefix}.ctl.taskstatus.${server}`,
+    controlTaskStatusWildcard: `${prefix}.ctl.taskstatus.*`,
+    serverFromTaskStatusSubject: (subject) => tokenAfter(subject, `${prefix}.ctl.taskstatus.`),
     submitWildcard: `${prefix}.submit.>`,
     joinWildcard: `${prefix}.join.>`,
     dlqWildcard: `${prefix}.dlq.>`,

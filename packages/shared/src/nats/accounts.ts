@@ -77,6 +77,7 @@ function serviceGrants(prefix: string) {
     [`${prefix}.call.>`, 'progress, status events and results'],
     [`${prefix}.dlq.>`, 'dead letters'],
     [`${prefix}.ctl.cancel.*`, 'hint to the joiner following a call that it was cancelled'],
+    [`${prefix}.ctl.taskstatus.*`, "task statuses the joiner holding a session's stream passes on"],
     [`$KV.${n.bucket}.>`, 'call records (compare-and-set writes)'],
     [`$JS.API.CONSUMER.MSG.NEXT.${join}.joiner`, 'pull joins'],
     [`$JS.ACK.${join}.joiner.>`, 'acknowledge, park (nak with delay) and keep them (working)'],
@@ -86,6 +87,7 @@ function serviceGrants(prefix: string) {
     [`${prefix}.cancel.*`, 'cancel requests (queue group)'],
     [`${prefix}.ctl.cancel.*`, 'cancel hints'],
     [`${prefix}.ctl.joiners`, 'the console asks what each joiner holds'],
+    [`${prefix}.ctl.taskstatus.*`, 'task statuses passed on by the joiner holding a session stream'],
   ];
   const ev = n.streams.events;
   const dlq = n.streams.dlq;

@@ -192,6 +192,12 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
     labelNames: ['server', 'outcome'],
     registers: [registry],
   });
+  const taskCues = new Counter({
+    name: 'mcpq_task_status_cues_total',
+    help: "Task status cues between joiners (<prefix>.ctl.taskstatus.<server>), by server and outcome (published: passed on from this joiner's stream; used: woke or concerned a watched task; own_stream: a watched task of a session whose stream this joiner holds itself; unknown: a task not watched here; malformed: dropped)",
+    labelNames: ['server', 'outcome'],
+    registers: [registry],
+  });
   const taskStreams = new Counter({
     name: 'mcpq_task_streams_total',
     help: "A joiner's task-watcher notification streams (one per watched session) by server and event: open, down (re-opened after a backoff), refused",
@@ -217,6 +223,7 @@ export function createMetrics(service: string, telemetry: Telemetry, gauges: Gau
   telemetry.on('task:poll', (e) => taskPolls.inc({ server: server.value(e.server), method: e.method, outcome: e.ok ? 'ok' : 'failed' }));
   telemetry.on('task:wake', (e) => taskWakes.inc({ server: server.value(e.server), reason: e.reason }));
   telemetry.on('task:notification', (e) => taskNotifications.inc({ server: server.value(e.server), outcome: e.outcome }));
+  telemetry.on('task:cue', (e) => taskCues.inc({ server: server.value(e.server), outcome: e.outcome }));
   telemetry.on('task:stream', (e) => taskStreams.inc({ server: server.value(e.server), event: e.event }));
   telemetry.on('queue:taken', (e) => queueWait.observe({ queue: e.queue, server: server.value(e.server) }, Math.max(0, e.waitMs) / 1000));
   telemetry.on('dead-letter', (e) => deadLetters.inc({ reason: e.reason, code: e.code }));

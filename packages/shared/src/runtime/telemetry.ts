@@ -18,6 +18,12 @@ export interface TelemetryEvents {
   'task:poll': { server: string; method: 'tasks/get' | 'tasks/list'; ok: boolean };
   /** A task status notification on a joiner's task-watcher stream: used (a watched task), unknown task, or malformed. */
   'task:notification': { server: string; outcome: 'used' | 'unknown' | 'malformed' };
+  /**
+   * A task status cue (`<prefix>.ctl.taskstatus.<server>`): published (passed on from this joiner's stream), or
+   * received from another joiner and used (a watched task), own_stream (a watched task of a session whose stream this
+   * joiner holds open: it hears it itself), unknown (a task not watched here) or malformed (dropped).
+   */
+  'task:cue': { server: string; outcome: 'published' | 'used' | 'own_stream' | 'unknown' | 'malformed' };
   /** A joiner's task-watcher notification stream opened, dropped (it re-opens), or was refused by the server. */
   'task:stream': { server: string; event: 'open' | 'down' | 'refused' };
   /** A joiner's task watcher woke a parked call (its join is redelivered at once). */

@@ -39,6 +39,15 @@
  * status on `subscriptions/listen` (its filter has no task ids): its tasks are
  * polled.
  *
+ * Such a server allows one stream per session (the SDK v1 answers a second
+ * GET with 409), and every task call to it lives in the submitter's one
+ * session: only one joiner holds it. That joiner passes each well-formed
+ * status it hears on to the others (joiner.shareTaskStatus, a core-NATS cue
+ * on `<prefix>.ctl.taskstatus.<server>`, ./status-cues.ts), and a cue is taken
+ * exactly as a notification of the joiner's own stream (`cue`): it only
+ * wakes, with the same spacing per task. Their polls stay as they are (their
+ * own stream is not open), the safety net when the holder goes.
+ *
  * When a task ended, asks for input or changed its statusMessage
  * (taskNeedsFollow), or its polls keep failing, the watcher *wakes* the call:
  * `-NAK` on the kept ack subject, so JetStream redelivers the join at once
@@ -58,7 +67,9 @@ import {
   type McpHttpClient,
   type ModernMcpClient,
   type Telemetry,
+  type TaskStatusCue,
   isJsonObject,
+  taskSessionTag,
 } from '@mcpq/shared';
 import { taskNeedsFollow, unknownTaskIsLost, type TaskToWatch } from '../follow/index.js';
 import { PollBudget } from './poll-budget.js';
@@ -103,6 +114,8 @@ export interface TaskWatcherDeps {
   capabilities(server: string): Promise<Record<string, unknown>>;
   /** Redelivers a parked join now (or after `delayMs`): publishes `-NAK` on its delivery's ack subject. */
   wake(ackSubject: string, delayMs: number): void;
+  /** Passes a well-formed status heard on this joiner's stream on to the other joiners (joiner.shareTaskStatus). */
+  passOn?(server: string, session: string, taskId: string, status: string, message: string | undefined): void;
 }
 
 /** A watched call, as `take` hands it back for a renewal. */
@@ -114,6 +127,8 @@ interface Entry extends TaskToWatch {
   ackSubject: string;
   /** Session id and protocol version as one key (computed once: the timer reads it often). */
   sessionKey: string;
+  /** taskSessionTag of a 2025-11-25 session (how cues from other joiners name it; computed once). */
+  sessionTag: string | undefined;
   /** When the join comes back by itself (epoch ms). */
   leaseEnd: number;
   /** When the task is next looked at (epoch ms). */
@@ -224,6 +239,7 @@ export class TaskWatcher {
       server,
       ackSubject,
       sessionKey: sessionKey(task),
+      sessionTag: task.era === 'classic' && task.sessionId !== undefined ? taskSessionTag(task.sessionId, task.protocolVersion) : undefined,
       leaseEnd,
       nextDue: now + task.pollMs,
       registeredAt: now,
@@ -349,6 +365,7 @@ export class TaskWatcher {
     const inSession = function* (): Generator<Entry> {
       for (const e of s.byTask.values()) if (e.sessionKey === key && e.era === 'classic') yield e;
     };
+    const tag = taskSessionTag(session.sessionId, session.protocolVersion);
     return new TaskStatusStream({
       server,
       client: this.deps.client(server),
@@ -362,33 +379,15 @@ export class TaskWatcher {
         for (const e of inSession()) if (!e.busy) e.nextDue = Math.min(e.nextDue, Math.max(now, e.lookedAt + e.pollMs));
       },
       onStatus: (taskId, status, message) => {
-        const e = s.byTask.get(taskId);
-        if (!e || e.sessionKey !== key) {
-          this.deps.telemetry.emit('task:notification', { server, outcome: 'unknown' });
-          s.heard.delete(taskId);
-          s.heard.add(taskId);
-          if (s.heard.size > HEARD_MAX) s.heard.delete(s.heard.values().next().value!);
-          return;
-        }
-        this.deps.telemetry.emit('task:notification', { server, outcome: 'used' });
-        // Only a change wakes the call (whose follow path's tasks/get decides); a status that changes
-        // nothing leaves the safety poll where it was, so a server repeating itself cannot put it off.
-        const reason = taskNeedsFollow(e, { status, message });
-        if (!reason) return;
-        // A task a notification woke moments ago, whose follow path's tasks/get found nothing to do (it is
-        // watched again): a server repeating what its tasks/get denies must not drive a wake, tasks/get and
-        // redelivery per notification. Its poll (within the server's budget) looks once the spacing is over.
-        const now = Date.now();
-        const spacing = this.deps.config.joiner.pollMinMs;
-        const last = s.notifiedWakes.get(taskId);
-        if (last !== undefined && now - last < spacing) {
-          e.nextDue = Math.min(e.nextDue, last + spacing);
-          return;
-        }
-        s.notifiedWakes.delete(taskId);
-        s.notifiedWakes.set(taskId, now);
-        if (s.notifiedWakes.size > HEARD_MAX) s.notifiedWakes.delete(s.notifiedWakes.keys().next().value!);
-        this.wake(e, reason);
+        this.deps.passOn?.(server, tag, taskId, status, message);
+        this.notified(
+          s,
+          taskId,
+          status,
+          message,
+          (e) => e.sessionKey === key,
+          (outcome) => this.deps.telemetry.emit('task:notification', { server, outcome }),
+        );
       },
       onMalformed: () => this.deps.telemetry.emit('task:notification', { server, outcome: 'malformed' }),
       onDown: (refused) => {
@@ -399,6 +398,73 @@ export class TaskWatcher {
         for (const e of inSession()) e.nextDue = Math.min(e.nextDue, soon + e.pollMs);
       },
     });
+  }
+
+  /**
+   * A cue from another joiner (already schema-checked): taken as a notification of this joiner's own
+   * stream for the session it names. A session whose stream this joiner holds open hears it itself.
+   */
+  cue(server: string, cue: TaskStatusCue): void {
+    const s = this.running && this.deps.config.servers[server] ? this.state(server) : undefined;
+    if (!s) {
+      this.deps.telemetry.emit('task:cue', { server: '', outcome: 'unknown' });
+      return;
+    }
+    const watched = s.byTask.get(cue.taskId);
+    if (watched?.sessionTag === cue.session && s.streams.get(watched.sessionKey)?.state === 'live') {
+      this.deps.telemetry.emit('task:cue', { server, outcome: 'own_stream' });
+      return;
+    }
+    this.notified(
+      s,
+      cue.taskId,
+      cue.status,
+      cue.statusMessage,
+      (e) => e.sessionTag === cue.session,
+      (outcome) => this.deps.telemetry.emit('task:cue', { server, outcome }),
+    );
+  }
+
+  /**
+   * A task status told (by this joiner's stream, or another joiner's cue) about a task of a session
+   * (`ofSession` says whether a watched entry is of it): wakes the call when it needs following, at
+   * most once per joiner.pollMinMs per task; a task not watched is remembered (HEARD_MAX).
+   */
+  private notified(
+    s: ServerState,
+    taskId: string,
+    status: string,
+    message: string | undefined,
+    ofSession: (e: Entry) => boolean,
+    count: (outcome: 'used' | 'unknown') => void,
+  ): void {
+    const e = s.byTask.get(taskId);
+    if (!e || !ofSession(e)) {
+      count('unknown');
+      s.heard.delete(taskId);
+      s.heard.add(taskId);
+      if (s.heard.size > HEARD_MAX) s.heard.delete(s.heard.values().next().value!);
+      return;
+    }
+    count('used');
+    // Only a change wakes the call (whose follow path's tasks/get decides); a status that changes
+    // nothing leaves the safety poll where it was, so a server repeating itself cannot put it off.
+    const reason = taskNeedsFollow(e, { status, message });
+    if (!reason) return;
+    // A task a notification woke moments ago, whose follow path's tasks/get found nothing to do (it is
+    // watched again): a server repeating what its tasks/get denies must not drive a wake, tasks/get and
+    // redelivery per notification. Its poll (within the server's budget) looks once the spacing is over.
+    const now = Date.now();
+    const spacing = this.deps.config.joiner.pollMinMs;
+    const last = s.notifiedWakes.get(taskId);
+    if (last !== undefined && now - last < spacing) {
+      e.nextDue = Math.min(e.nextDue, last + spacing);
+      return;
+    }
+    s.notifiedWakes.delete(taskId);
+    s.notifiedWakes.set(taskId, now);
+    if (s.notifiedWakes.size > HEARD_MAX) s.notifiedWakes.delete(s.notifiedWakes.keys().next().value!);
+    this.wake(e, reason);
   }
 
   private wake(e: Entry, reason: string, delayMs = 0): void {
