@@ -21,47 +21,34 @@ export interface CutOptions {
 export class NatsCutProxy {
   /** Connections cut so far (0 or 1). */
   cuts = 0;
-  private readonly sockets = new Set<Socket>();
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
+    private readonly proxy: TcpProxy,
     private readonly trip: TripRule,
-    private readonly target: { host: string; port: number },
     private readonly lose: boolean,
   ) {}
 
+  get url(): string {
+    return this.proxy.url;
+  }
+
   static async start(natsUrl: string, trip: TripRule, options: CutOptions = {}): Promise<NatsCutProxy> {
-    const u = new URL(natsUrl.replace(/^nats:/, 'http:'));
-    const target = { host: u.hostname, port: Number(u.port) };
-    let proxy: NatsCutProxy | undefined;
-    const server = createServer((client) => proxy!.accept(client));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (!address || typeof address === 'string') throw new Error('NatsCutProxy: no port');
-    proxy = new NatsCutProxy(server, `nats://127.0.0.1:${address.port}`, trip, target, options.lose ?? false);
-    return proxy;
+    let cutter: NatsCutProxy | undefined;
+    const proxy = await startTcpProxy(natsUrl, (client, upstream) => cutter!.wire(client, upstream));
+    cutter = new NatsCutProxy(proxy, trip, options.lose ?? false);
+    return cutter;
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.proxy.close();
   }
 
-  private accept(client: Socket): void {
-    const upstream = connect(this.target);
-    this.sockets.add(client).add(upstream);
+  private wire(client: Socket, upstream: Socket): void {
     let cut = false;
     let pending = Buffer.alloc(0);
     upstream.on('data', (chunk: Buffer) => {
       if (!cut) client.write(chunk);
     });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    upstream.on('close', end).on('error', end);
-    client.on('close', end).on('error', end);
     client.on('data', (chunk: Buffer) => {
       if (cut) return;
       pending = Buffer.concat([pending, chunk]);
@@ -82,6 +69,43 @@ export class NatsCutProxy {
       }
     });
   }
+}
+
+/** A TCP proxy in front of a nats-server: each client's socket gets its own upstream one, wired by `wire`. */
+export interface TcpProxy {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on a random local port; for each client, connects to the nats-server at `natsUrl` and
+ * hands both sockets to `wire` (which moves the bytes). Either side closing closes both.
+ */
+export async function startTcpProxy(natsUrl: string, wire: (client: Socket, upstream: Socket) => void): Promise<TcpProxy> {
+  const u = new URL(natsUrl.replace(/^nats:/, 'http:'));
+  const target = { host: u.hostname, port: Number(u.port) };
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(target);
+    sockets.add(client).add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    upstream.on('close', end).on('error', end);
+    client.on('close', end).on('error', end);
+    wire(client, upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('nats proxy: no port');
+  return {
+    url: `nats://127.0.0.1:${address.port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 /** The first complete protocol operation in `buf` (its length, and its subject and payload for PUB/HPUB), or undefined. */

@@ -8,51 +8,39 @@
  * measured on nats-server 2.9.10, but not on demand). Everything else, reads
  * through the stream's leader (`$JS.API.STREAM.MSG.GET`) included, passes.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { nextOperation } from './nats-cut-proxy.js';
+import type { Socket } from 'node:net';
+import { nextOperation, startTcpProxy, type TcpProxy } from './nats-cut-proxy.js';
 
 const DIRECT_GET = '$JS.API.DIRECT.GET.';
 
 export class StaleReadProxy {
   /** Direct gets answered as a lagging replica would, so far. */
   staleReads = 0;
-  private readonly sockets = new Set<Socket>();
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
+    private readonly proxy: TcpProxy,
     private readonly stale: (subject: string) => boolean,
-    private readonly target: { host: string; port: number },
   ) {}
+
+  get url(): string {
+    return this.proxy.url;
+  }
 
   /** `stale(subject)` picks the direct gets (by their full request subject) to answer as not found. */
   static async start(natsUrl: string, stale: (subject: string) => boolean): Promise<StaleReadProxy> {
-    const u = new URL(natsUrl.replace(/^nats:/, 'http:'));
-    let proxy: StaleReadProxy | undefined;
-    const server = createServer((client) => proxy!.accept(client));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (!address || typeof address === 'string') throw new Error('StaleReadProxy: no port');
-    proxy = new StaleReadProxy(server, `nats://127.0.0.1:${address.port}`, stale, { host: u.hostname, port: Number(u.port) });
-    return proxy;
+    let player: StaleReadProxy | undefined;
+    const proxy = await startTcpProxy(natsUrl, (client, upstream) => player!.wire(client, upstream));
+    player = new StaleReadProxy(proxy, stale);
+    return player;
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.proxy.close();
   }
 
-  private accept(client: Socket): void {
-    const upstream = connect(this.target);
-    this.sockets.add(client).add(upstream);
+  private wire(client: Socket, upstream: Socket): void {
     let pending = Buffer.alloc(0);
     upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    upstream.on('close', end).on('error', end);
-    client.on('close', end).on('error', end);
     client.on('data', (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
       for (;;) {
