@@ -37,7 +37,10 @@ afterAll(async () => {
 
 describe('least privilege', () => {
   it('docs/nats-permissions.conf is what `mcpq accounts` prints for the default prefix', () => {
-    const printed = spawnSync(process.execPath, [ENTRY.cli, 'accounts'], { env: { ...process.env, MCPQ_CONFIG: '', MCPQ_PREFIX: '' }, encoding: 'utf8' });
+    const printed = spawnSync(process.execPath, [ENTRY.cli, 'accounts'], {
+      env: { ...process.env, MCPQ_CONFIG: '', MCPQ_PREFIX: '' },
+      encoding: 'utf8',
+    });
     expect(printed.status).toBe(0);
     expect(printed.stdout).toBe(conf);
   });
@@ -114,7 +117,10 @@ describe('least privilege', () => {
       // submit, join, events, dlq, advisories, the calls bucket: the three durable consumers are there
       expect(queues.streams.map((q: { consumers: unknown[] }) => q.consumers.length)).toEqual([1, 1, 0, 0, 1, 0]);
       expect((await get('/api/servers')).servers.map((v: { alias: string }) => v.alias)).toEqual(['demo']);
-      const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      const cancel = await fetch(new URL(`/api/calls/${running.callId}/cancel`, ui.url), {
+        method: 'POST',
+        headers: { 'x-mcpq-csrf': me.csrf },
+      });
       expect(await cancel.json()).toMatchObject({ accepted: true });
       // A dead letter (a submission that is not JSON, from a caller), listed and replayed.
       await jetstream(caller.nc, { apiPrefix: tenantApiPrefix('mcpq') }).publish('mcpq.submit.demo', 'not json');
@@ -122,7 +128,10 @@ describe('least privilege', () => {
         const l = (await get('/api/dead-letters')).deadLetters as Array<{ dlqSeq: number }>;
         return l.length > 0 ? l : undefined;
       });
-      const replay = await fetch(new URL(`/api/dead-letters/${letters[0]!.dlqSeq}/replay`, ui.url), { method: 'POST', headers: { 'x-mcpq-csrf': me.csrf } });
+      const replay = await fetch(new URL(`/api/dead-letters/${letters[0]!.dlqSeq}/replay`, ui.url), {
+        method: 'POST',
+        headers: { 'x-mcpq-csrf': me.csrf },
+      });
       expect(await replay.json()).toMatchObject({ outcome: 'replayed', subject: 'mcpq.submit.demo' });
       expect(violations).toEqual([]);
     } finally {

@@ -131,7 +131,11 @@ describe('Kubernetes manifests', () => {
       const tokens = [...json.matchAll(/\{\s*"env":\s*"([A-Z0-9_]+)"\s*\}/g)].map((m) => m[1]);
       const set = tokens.filter((n) => container.env.some((e: { name: string }) => e.name === n));
       expect(set).toEqual(name === 'gateway' ? tokens : []);
-      expect(container.args).toEqual(['node', ...SERVICE_NODE_FLAGS[name as keyof typeof SERVICE_NODE_FLAGS], `services/${name}/dist/main.js`]);
+      expect(container.args).toEqual([
+        'node',
+        ...SERVICE_NODE_FLAGS[name as keyof typeof SERVICE_NODE_FLAGS],
+        `services/${name}/dist/main.js`,
+      ]);
       if (name !== 'gateway') expect(existsSync(`${root}services/${name}/src/main.ts`)).toBe(true);
       expect(container.ports.find((p: { name: string }) => p.name === 'http').containerPort).toBe(9090);
       expect(container.readinessProbe.httpGet.path).toBe('/readyz');

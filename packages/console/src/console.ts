@@ -286,21 +286,18 @@ class ConsoleApp {
     const server = query.get('server') || undefined;
     const tool = query.get('tool') || undefined;
     const q = query.get('q') || undefined;
-    const page = await scanRecords(
-      this.scanSource,
-      {
-        order: 'newest',
-        cursor: query.get('cursor') ?? undefined,
-        pageSize: limit.data,
-        scanLimit: this.d.config.ui.callsScanLimit,
-        match: (r) =>
-          mayAccessCall(who.principal, r.callId) &&
-          (!status || publicStatus(r) === status) &&
-          (!server || r.server === server) &&
-          (!tool || r.tool === tool) &&
-          (!q || r.callId.includes(q)),
-      },
-    );
+    const page = await scanRecords(this.scanSource, {
+      order: 'newest',
+      cursor: query.get('cursor') ?? undefined,
+      pageSize: limit.data,
+      scanLimit: this.d.config.ui.callsScanLimit,
+      match: (r) =>
+        mayAccessCall(who.principal, r.callId) &&
+        (!status || publicStatus(r) === status) &&
+        (!server || r.server === server) &&
+        (!tool || r.tool === tool) &&
+        (!q || r.callId.includes(q)),
+    });
     const calls = page.records.map(({ record }) => toCallView(record, this.d.feed.get(record.callId)?.progress));
     return { calls, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}), scanned: page.scanned };
   }

@@ -9,7 +9,16 @@
  * queue.
  */
 import type { JsMsg } from '@nats-io/jetstream';
-import { decideRerun, describeError, ErrorCode, finishCall, publishDeadLetter, WorkLoop, type Outcome, type ServiceContext } from '@mcpq/shared';
+import {
+  decideRerun,
+  describeError,
+  ErrorCode,
+  finishCall,
+  publishDeadLetter,
+  WorkLoop,
+  type Outcome,
+  type ServiceContext,
+} from '@mcpq/shared';
 import { parseSubmission } from './intake.js';
 
 interface Advisory {

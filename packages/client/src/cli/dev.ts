@@ -101,7 +101,9 @@ export const dev: Command = {
       const env = { ...process.env, NATS_URL: natsUrl, MCPQ_CONFIG: configPath };
       const submitter = start('submitter', process.execPath, [entry.submitter], dir, env);
       children.push(submitter);
-      const joinerProcs = Array.from({ length: joiners }, (_, i) => start(`joiner-${i + 1}`, process.execPath, [...SERVICE_NODE_FLAGS.joiner, entry.joiner], dir, env));
+      const joinerProcs = Array.from({ length: joiners }, (_, i) =>
+        start(`joiner-${i + 1}`, process.execPath, [...SERVICE_NODE_FLAGS.joiner, entry.joiner], dir, env),
+      );
       children.push(...joinerProcs);
       const gatewayPort = (await portIsFree(4281)) ? 4281 : await freePort();
       const gateway = start('gateway', process.execPath, [entry.gateway], dir, { ...env, MCPQ_GATEWAY_PORT: String(gatewayPort) });

@@ -73,7 +73,8 @@ export class CallEvents {
 
   /** `eventKey` is the SSE event id (or task status key) the progress came from. */
   async progress(event: ProgressEvent, eventKey: string, traceparent?: string): Promise<PublishOutcome> {
-    if (event.message !== undefined && event.message.length > MAX_EVENT_TEXT_CHARS) event = { ...event, message: clipEventText(event.message) };
+    if (event.message !== undefined && event.message.length > MAX_EVENT_TEXT_CHARS)
+      event = { ...event, message: clipEventText(event.message) };
     return this.publish(this.n.call(event.callId, 'progress'), event, `${event.callId}.p.${eventKey}`, traceparent);
   }
 

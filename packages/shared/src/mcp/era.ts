@@ -135,4 +135,3 @@ export class EraCache {
     this.eras.delete(url);
   }
 }
-

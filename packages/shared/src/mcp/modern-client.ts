@@ -10,7 +10,15 @@
 import { ErrorCode, McpqError } from '@mcpq/contract';
 import { readResponse, type McpHttpClient, type McpSession, type RequestOptions } from './http-client.js';
 import { headerOf, type HttpAnswer } from './http-transport.js';
-import { isJsonObject, parseEventData, sameId, type JsonRpcError, type JsonRpcId, type JsonRpcNotification, type JsonRpcResult } from './jsonrpc.js';
+import {
+  isJsonObject,
+  parseEventData,
+  sameId,
+  type JsonRpcError,
+  type JsonRpcId,
+  type JsonRpcNotification,
+  type JsonRpcResult,
+} from './jsonrpc.js';
 import {
   clientCapabilities,
   JsonRpcCode2026,
@@ -248,4 +256,3 @@ export function modernCallEnd(message: JsonRpcResult | JsonRpcError): ModernCall
   if ('error' in message) return { kind: 'error', error: message.error };
   return parseModernResult(message.result, 'tools/call');
 }
-

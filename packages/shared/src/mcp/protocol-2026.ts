@@ -268,4 +268,3 @@ export function modernErrorCodeOf(err: unknown): number | undefined {
   const code = err.data.jsonrpcCode;
   return typeof code === 'number' && MODERN_ERROR_CODES.has(code) ? code : undefined;
 }
-
