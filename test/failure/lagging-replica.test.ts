@@ -64,6 +64,7 @@ describe('a lagging replica answers a read mcpq acts on', () => {
     const seen: string[] = [];
     const tap = h.nc.subscribe('$JS.API.>', { callback: (_err, m) => void seen.push(m.subject) });
     closers.push(async () => tap.unsubscribe());
+    await h.nc.flush(); // the tap is the server's before the client asks anything (another connection)
     const waiting = h.client.result(callId, { timeoutMs: 4_000 }).catch((err: unknown) => err);
     await waitFor('the first look', () => seen.some((s) => s.endsWith(`${callId}.result`)));
     h.nc.publish(h.names.call(callId, 'result'), 'junk, or a result a replica has not caught up with');
