@@ -154,6 +154,11 @@ describe('least privilege', () => {
       const result = await host.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
       expect(result.content).toEqual([{ type: 'text', text: 'task' }]);
       expect((await host.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toContain(created.task.taskId);
+      // An id nobody was given: no record, no marker, also as the stream's leader has it (asked with
+      // STREAM.MSG.GET, which mcpq-gateway may send): "not found", not a refused read.
+      const unknown = await host.experimental.tasks.getTask(`${created.task.taskId.slice(0, -4)}zzzz`).catch((err: unknown) => err);
+      expect(String(unknown)).toMatch(/-32602/); // the SDK's "task not found", not -32603 (a read refused or failed)
+      expect(String(unknown)).not.toMatch(/permission|nats_error/i);
     } finally {
       await host.close();
     }

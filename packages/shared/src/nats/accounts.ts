@@ -130,6 +130,7 @@ function serviceGrants(prefix: string) {
     [`$JS.API.CONSUMER.DELETE.${ev}.>`, ''],
     [`$JS.API.DIRECT.GET.${ev}`, 'stored results (tasks/result) and acceptance markers (tasks/get)'],
     [`$JS.API.DIRECT.GET.${ev}.>`, ''],
+    [`$JS.API.STREAM.MSG.GET.${ev}`, "a marker a replica did not have, asked of the stream's leader"],
     [`$JS.API.DIRECT.GET.${kv}`, 'call records (tasks/get)'],
     [`$JS.API.DIRECT.GET.${kv}.>`, ''],
     [`$JS.API.STREAM.MSG.GET.${kv}`, ''],
