@@ -4,6 +4,8 @@
  * the cancellation (its tool stopped: counted in the example server's stats).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kvm } from '@nats-io/kv';
+import { CallStore } from '@mcpq/shared';
 import { createHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { expectOneResult } from '../helpers/assertions.js';
 
@@ -73,6 +75,23 @@ describe('cancel in other states', () => {
     // The submitter took the queued request and dropped it: the submit queue is empty and the tool never ran.
     await waitFor('submit queue drained', async () => (await (await h.jsm()).streams.info(h.names.streams.submit)).state.messages === 0);
     expect(h.mcp.resume!.stats().executions.slow?.[callId]).toBeUndefined();
+  });
+
+  it('a submission taken while its cancel is being recorded (record accepted with the cancel, not ended yet) is dropped, not dead-lettered', async () => {
+    // The cancel path creates the record `accepted` with the cancel, then ends it `cancelled`. A submitter
+    // that took the call in between saw an `accepted` record it had not made: it dead-lettered the
+    // submission as a duplicate callId (seen in CI under load: test/security/attacks.test.ts).
+    const callId = `mid-cancel-${Date.now().toString(36)}`;
+    const store = new CallStore(await new Kvm(h.nc).open(h.names.bucket));
+    const cancel = { at: new Date().toISOString(), reason: 'test' };
+    expect(await store.create({ callId, server: '', tool: '', status: 'accepted', idempotent: false, cancel })).not.toBeNull();
+    await h.client.submit('resume', 'slow', { durationMs: 1_000, steps: 1 }, { callId });
+    await waitFor('submit queue drained', async () => (await (await h.jsm()).streams.info(h.names.streams.submit)).state.messages === 0);
+    expect((await h.deadLetters()).filter((d) => d.callId === callId)).toEqual([]);
+    expect(h.mcp.resume!.stats().executions.slow?.[callId]).toBeUndefined();
+    // What the cancel path does next: the call ends cancelled, once.
+    expect(await h.client.cancel(callId)).toMatchObject({ status: 'cancelled' });
+    await oneResult(callId, 'cancelled', 'cancelled');
   });
 
   it('a call dispatched but not yet joined (no joiner running) is cancelled upstream from its record', async () => {

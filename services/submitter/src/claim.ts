@@ -63,7 +63,9 @@ export async function claimCall(ctx: ServiceContext, s: Submission, dispatchingH
   if (!existing) return claimCall(ctx, s, dispatchingHere);
   const rec = existing.value;
   if (rec.submitSeq !== msg.seq) {
-    if (rec.submitSeq === undefined && store.isTerminal(existing)) return null; // cancelled while queued
+    // Cancelled while queued: a record the cancel path made (no submission of its own, the cancel in it),
+    // ended already or about to be (it creates the record `accepted`, then ends it `cancelled`).
+    if (rec.submitSeq === undefined && (store.isTerminal(existing) || rec.cancel !== undefined)) return null;
     log.warn({ existingStatus: rec.status }, 'duplicate callId: the submission was not run');
     const message = `callId ${request.callId} is already used by a call in status ${rec.status}; this submission was not run`;
     await deadLetterSubmission(ctx, msg, ErrorCode.duplicate_call_id, message, request.callId);
