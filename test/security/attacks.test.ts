@@ -91,7 +91,13 @@ describe('reply subjects aimed at another caller’s call (least privilege)', ()
   it('a caller cannot hand a job to the joiners, write a call record, publish on a call subject or a control subject', async () => {
     const refused = /Permissions Violation/i;
     const nc = attacker.nc;
-    for (const subject of ['mcpq.join.demo', 'mcpq.call.forged.result', '$KV.mcpq_calls.forged', 'mcpq.ctl.cancel.forged']) {
+    for (const subject of [
+      'mcpq.join.demo',
+      'mcpq.call.forged.result',
+      '$KV.mcpq_calls.forged',
+      'mcpq.ctl.cancel.forged',
+      'mcpq.ctl.taskstatus.demo',
+    ]) {
       await expect(nc.request(subject, '{}', { timeout: 2_000 })).rejects.toThrow(refused);
     }
     expect(await run.h.record('forged')).toBeUndefined();
